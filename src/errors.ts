@@ -1,0 +1,219 @@
+/**
+ * Every error this package throws. None carries a token or secret: messages name credentials by
+ * id, and causes that quote a secret are redacted copies (see {@link redactSecrets}).
+ * @module
+ */
+
+/** No credential is configured. */
+export const NO_CREDENTIALS = "NO_CREDENTIALS";
+/** Every credential is in backoff, cooling down or needs re-authentication. */
+export const ALL_UNAVAILABLE = "ALL_UNAVAILABLE";
+/** Every attempt of one `executeWithFailover` failed. */
+export const FAILOVER_EXHAUSTED = "FAILOVER_EXHAUSTED";
+/** A token refresh failed. */
+export const REFRESH_FAILED = "REFRESH_FAILED";
+/** A configuration or argument names something invalid. */
+export const INVALID_CONFIG = "INVALID_CONFIG";
+/** The manager was closed. */
+export const CLOSED = "CLOSED";
+/** A token store failed, timed out, or holds a file it cannot read. */
+export const STORE_FAILED = "STORE_FAILED";
+
+/** The `code` of every {@link OAuthManagerError}. */
+export type ErrorCode =
+  | typeof NO_CREDENTIALS
+  | typeof ALL_UNAVAILABLE
+  | typeof FAILOVER_EXHAUSTED
+  | typeof REFRESH_FAILED
+  | typeof INVALID_CONFIG
+  | typeof CLOSED
+  | typeof STORE_FAILED;
+
+/** Base class of every error this package throws. */
+export class OAuthManagerError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = "OAuthManagerError";
+  }
+}
+
+/** Thrown when a manager has no credential at all. */
+export class NoCredentialsError extends OAuthManagerError {
+  constructor(provider: string) {
+    super(NO_CREDENTIALS, `no OAuth credentials configured for ${provider}`);
+    this.name = "NoCredentialsError";
+  }
+}
+
+/** Thrown at once when no credential can be used now; `retryAfterMs` says when one can. */
+export class CredentialsUnavailableError extends OAuthManagerError {
+  /** Milliseconds until the soonest credential leaves backoff; undefined when none will by itself. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(provider: string, total: number, retryAfterMs: number | undefined) {
+    super(
+      ALL_UNAVAILABLE,
+      `all ${total} OAuth credentials for ${provider} are currently unavailable`,
+    );
+    this.name = "CredentialsUnavailableError";
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Thrown when every attempt of one call failed; `errors` holds each attempt's error in order. */
+export class FailoverExhaustedError extends OAuthManagerError {
+  readonly errors: readonly unknown[];
+
+  constructor(provider: string, errors: readonly unknown[]) {
+    const last = errors[errors.length - 1];
+    super(
+      FAILOVER_EXHAUSTED,
+      `${provider}: all ${errors.length} OAuth credential failover attempts failed, last error: ${messageOf(last)}`,
+      { cause: last },
+    );
+    this.name = "FailoverExhaustedError";
+    this.errors = errors;
+  }
+}
+
+/** Thrown when a token refresh fails. `permanent` means the grant is dead: re-authenticate. */
+export class RefreshError extends OAuthManagerError {
+  readonly credentialId: string;
+  /** The OAuth `error` code the token endpoint answered, e.g. `invalid_grant`. */
+  readonly oauthError: string | undefined;
+  readonly permanent: boolean;
+  /** The HTTP status of the token endpoint, when it answered. */
+  readonly status: number | undefined;
+
+  constructor(
+    credentialId: string,
+    reason: string,
+    options: { cause?: unknown; oauthError?: string; permanent?: boolean; status?: number } = {},
+  ) {
+    super(REFRESH_FAILED, `failed to refresh OAuth token for credential ${credentialId}: ${reason}`, {
+      cause: options.cause,
+    });
+    this.name = "RefreshError";
+    this.credentialId = credentialId;
+    this.oauthError = options.oauthError;
+    this.permanent = options.permanent ?? false;
+    this.status = options.status;
+  }
+}
+
+/** One problem in a configuration, by path. */
+export interface ConfigIssue {
+  /** e.g. `providers.gemini.oauth_credentials[1].expires_at`; `""` for the whole input. */
+  path: string;
+  message: string;
+}
+
+/** Thrown for invalid configuration or credentials; lists every problem at once. */
+export class ConfigError extends OAuthManagerError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[] | string) {
+    const list = typeof issues === "string" ? [{ path: "", message: issues }] : issues;
+    super(
+      INVALID_CONFIG,
+      list.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("\n"),
+    );
+    this.name = "ConfigError";
+    this.issues = list;
+  }
+}
+
+/** Thrown by a closed manager or store. */
+export class ClosedError extends OAuthManagerError {
+  constructor(what: string) {
+    super(CLOSED, `${what} is closed`);
+    this.name = "ClosedError";
+  }
+}
+
+/** Thrown when a token store fails; `path` names the file when there is one. */
+export class StoreError extends OAuthManagerError {
+  readonly path: string | undefined;
+
+  constructor(message: string, options: { cause?: unknown; path?: string } = {}) {
+    super(STORE_FAILED, message, { cause: options.cause });
+    this.name = "StoreError";
+    this.path = options.path;
+  }
+}
+
+/** True for any error of this package, across realms and duplicate installs. */
+export function isOAuthManagerError(err: unknown): err is OAuthManagerError {
+  return (
+    err instanceof OAuthManagerError ||
+    (err instanceof Error &&
+      typeof (err as { code?: unknown }).code === "string" &&
+      CODES.has((err as { code: string }).code))
+  );
+}
+
+const CODES = new Set<string>([
+  NO_CREDENTIALS,
+  ALL_UNAVAILABLE,
+  FAILOVER_EXHAUSTED,
+  REFRESH_FAILED,
+  INVALID_CONFIG,
+  CLOSED,
+  STORE_FAILED,
+]);
+
+/** The message of anything thrown, for composing our own messages. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === "string") return err;
+  return String(err);
+}
+
+const REDACTED = "[REDACTED]";
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * Returns `err` with every occurrence of the given secrets replaced, in the message, the stack,
+ * own string properties and the whole `cause` chain. An error that quotes no secret is returned
+ * as is, so callers keep its identity; one that does is copied (same prototype), never mutated.
+ */
+export function redactSecrets<T>(err: T, secrets: readonly (string | undefined)[]): T {
+  const needles = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4);
+  if (needles.length === 0) return err;
+  return redactValue(err, needles, 0) as T;
+}
+
+function redactString(s: string, needles: readonly string[]): string {
+  let out = s;
+  for (const n of needles) if (out.includes(n)) out = out.split(n).join(REDACTED);
+  return out;
+}
+
+function redactValue(value: unknown, needles: readonly string[], depth: number): unknown {
+  if (typeof value === "string") return redactString(value, needles);
+  if (!(value instanceof Error) || depth > MAX_CAUSE_DEPTH) return value;
+  const keys = Reflect.ownKeys(value);
+  let changed = false;
+  const replaced = new Map<PropertyKey, unknown>();
+  for (const key of keys) {
+    const desc = Object.getOwnPropertyDescriptor(value, key);
+    if (!desc || !("value" in desc)) continue;
+    const next = redactValue(desc.value, needles, depth + 1);
+    if (next !== desc.value) {
+      changed = true;
+      replaced.set(key, next);
+    }
+  }
+  if (!changed) return value;
+  const copy = Object.create(Object.getPrototypeOf(value)) as Error;
+  for (const key of keys) {
+    const desc = Object.getOwnPropertyDescriptor(value, key);
+    if (!desc) continue;
+    if (replaced.has(key)) desc.value = replaced.get(key);
+    Object.defineProperty(copy, key, desc);
+  }
+  return copy;
+}

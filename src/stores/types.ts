@@ -1,0 +1,54 @@
+/**
+ * The token store contract: where refreshed tokens and rotation state outlive the process.
+ * @module
+ */
+
+/** Rotation state as persisted, so a 30-day interval survives restarts. */
+export interface StoredRotation {
+  createdAt: Date;
+  markedForRotation: boolean;
+  rotationStartedAt?: Date;
+  replacementId?: string;
+  decommissionAt?: Date;
+}
+
+/** What a store keeps for one credential. Secrets live here; never log a StoredToken. */
+export interface StoredToken {
+  accessToken: string;
+  refreshToken?: string;
+  expiresAt?: Date;
+  lastRefresh?: Date;
+  refreshCount?: number;
+  scopes?: string[];
+  rotation?: StoredRotation;
+  /** Set by the store: increases by one on every save of this key. */
+  version?: number;
+}
+
+/** Options of {@link TokenStore.withLock}. */
+export interface LockOptions {
+  /** Give up waiting for the lock after this long (rejects with a `StoreError`). @default 30_000 */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Persists tokens by key (the manager uses `"<provider>/<credentialId>"`).
+ * Implementations: `MemoryTokenStore`, `FileTokenStore`, `RedisTokenStore`.
+ */
+export interface TokenStore {
+  /** The stored token, or undefined when none. Rejects with a `StoreError` on unreadable data. */
+  load(key: string): Promise<StoredToken | undefined>;
+  /** Every stored key starting with `prefix`, with its token. */
+  loadAll(prefix: string): Promise<Map<string, StoredToken>>;
+  /** Writes the token durably and returns it with its new `version`. */
+  save(key: string, token: StoredToken): Promise<StoredToken>;
+  delete(key: string): Promise<void>;
+  /**
+   * Runs `fn` while holding an exclusive lock on `key`, shared by every process using the same
+   * store, so that a refresh happens once across them. Not re-entrant.
+   */
+  withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
+  /** Releases resources. A store given an outside client leaves it open. */
+  close(): Promise<void>;
+}
