@@ -93,9 +93,13 @@ export class RefreshError extends OAuthManagerError {
     reason: string,
     options: { cause?: unknown; oauthError?: string; permanent?: boolean; status?: number } = {},
   ) {
-    super(REFRESH_FAILED, `failed to refresh OAuth token for credential ${credentialId}: ${reason}`, {
-      cause: options.cause,
-    });
+    super(
+      REFRESH_FAILED,
+      `failed to refresh OAuth token for credential ${credentialId}: ${reason}`,
+      {
+        cause: options.cause,
+      },
+    );
     this.name = "RefreshError";
     this.credentialId = credentialId;
     this.oauthError = options.oauthError;
@@ -151,7 +155,7 @@ export function isOAuthManagerError(err: unknown): err is OAuthManagerError {
     err instanceof OAuthManagerError ||
     (err instanceof Error &&
       typeof (err as { code?: unknown }).code === "string" &&
-      CODES.has((err as { code: string }).code))
+      CODES.has((err as unknown as { code: string }).code))
   );
 }
 

@@ -1,0 +1,127 @@
+/**
+ * Health of one credential on two tracks: API failures (backoff 1 s … 60 s, unhealthy after 3)
+ * and refresh failures (unhealthy and backoff 60 s … 480 s after 5). A plain, serialisable state.
+ * @module
+ */
+import type { CredentialState } from "../types.js";
+import { apiBackoffMs, refreshBackoffMs } from "./backoff.js";
+
+/** Resolved health thresholds. */
+export interface HealthPolicy {
+  unhealthyAfter: number;
+  refreshUnhealthyAfter: number;
+  maxCooldownMs: number;
+  jitter: boolean;
+}
+
+export const DEFAULT_HEALTH_POLICY: HealthPolicy = {
+  unhealthyAfter: 3,
+  refreshUnhealthyAfter: 5,
+  maxCooldownMs: 3_600_000,
+  jitter: false,
+};
+
+export class CredentialHealth {
+  failureCount = 0;
+  lastFailure: number | undefined;
+  lastSuccess: number | undefined;
+  /** Epoch ms until which the credential is not selected; 0 when not in backoff. */
+  backoffUntil = 0;
+  refreshFailCount = 0;
+  lastRefreshFailure: number | undefined;
+  /** A permanent refresh failure: out of selection until re-authenticated. */
+  needsReauth = false;
+
+  constructor(private readonly policy: HealthPolicy) {}
+
+  isHealthy(): boolean {
+    return (
+      !this.needsReauth &&
+      this.failureCount < this.policy.unhealthyAfter &&
+      this.refreshFailCount < this.policy.refreshUnhealthyAfter
+    );
+  }
+
+  isAvailable(now: number): boolean {
+    return !this.needsReauth && this.backoffUntil <= now;
+  }
+
+  inBackoff(now: number): boolean {
+    return this.backoffUntil > now;
+  }
+
+  state(now: number): CredentialState {
+    if (this.needsReauth) return "needs_reauth";
+    if (this.inBackoff(now)) return "cooling";
+    return this.isHealthy() ? "healthy" : "unhealthy";
+  }
+
+  recordSuccess(now: number): void {
+    this.failureCount = 0;
+    this.backoffUntil = 0;
+    this.lastSuccess = now;
+  }
+
+  /**
+   * Counts an API failure and extends the backoff to at least `cooldownMs` (a Retry-After) or the
+   * next backoff step. A later, shorter cooldown never shortens an earlier one.
+   * @returns the new backoff deadline
+   */
+  recordFailure(now: number, cooldownMs?: number): number {
+    this.failureCount++;
+    this.lastFailure = now;
+    const step =
+      cooldownMs !== undefined && Number.isFinite(cooldownMs) && cooldownMs >= 0
+        ? Math.min(cooldownMs, this.policy.maxCooldownMs)
+        : apiBackoffMs(this.failureCount, { jitter: this.policy.jitter });
+    this.backoffUntil = Math.max(this.backoffUntil, now + step);
+    return this.backoffUntil;
+  }
+
+  recordRefreshSuccess(): void {
+    this.refreshFailCount = 0;
+    this.failureCount = 0;
+    this.backoffUntil = 0;
+    this.needsReauth = false;
+  }
+
+  /**
+   * Counts a refresh failure; from the threshold on, the credential backs off on the refresh track.
+   * @returns the backoff deadline, or 0 when the failure imposes none
+   */
+  recordRefreshFailure(now: number, permanent: boolean): number {
+    this.refreshFailCount++;
+    this.lastRefreshFailure = now;
+    if (permanent) {
+      this.needsReauth = true;
+      return 0;
+    }
+    const step = refreshBackoffMs(this.refreshFailCount, {
+      threshold: this.policy.refreshUnhealthyAfter,
+      jitter: this.policy.jitter,
+    });
+    if (step === 0) return 0;
+    this.backoffUntil = Math.max(this.backoffUntil, now + step);
+    return this.backoffUntil;
+  }
+
+  /** Clears every penalty: a manual reset. */
+  reset(): void {
+    this.failureCount = 0;
+    this.backoffUntil = 0;
+    this.refreshFailCount = 0;
+    this.needsReauth = false;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      failureCount: this.failureCount,
+      lastFailure: this.lastFailure,
+      lastSuccess: this.lastSuccess,
+      backoffUntil: this.backoffUntil,
+      refreshFailCount: this.refreshFailCount,
+      lastRefreshFailure: this.lastRefreshFailure,
+      needsReauth: this.needsReauth,
+    };
+  }
+}

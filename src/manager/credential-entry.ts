@@ -1,0 +1,104 @@
+/**
+ * Everything the manager keeps about one credential, in one object: the frozen view handed to
+ * operations, health, metrics, rotation state and the refresh in flight. Removing the entry from
+ * the pool drops all of it at once.
+ * @module
+ */
+import { inspect } from "node:util";
+import { CredentialHealth, type HealthPolicy } from "../health/credential-health.js";
+import { MetricsRecorder } from "../metrics/credential-metrics.js";
+import type { RingNode } from "../selection/ring.js";
+import type { OAuthCredentialSet } from "../types.js";
+
+export interface EntryRotation {
+  createdAt: number;
+  markedForRotation: boolean;
+  rotationStartedAt?: number;
+  replacementId?: string;
+  decommissionAt?: number;
+  /** onRotationNeeded was called for the current rotation interval. */
+  rotationNotified?: boolean;
+}
+
+export class CredentialEntry implements RingNode {
+  readonly id: string;
+  readonly order: number;
+  weight: number;
+  inFlight = 0;
+  prev: RingNode | undefined;
+  next: RingNode | undefined;
+  linked = false;
+  /** Out of the pool: never selected again, in-flight requests finish. */
+  removed = false;
+
+  /** The credential as operations see it: frozen, replaced as a whole on refresh. */
+  view: Readonly<OAuthCredentialSet>;
+  /** `view.expiresAt` in epoch ms, read on every request. */
+  expiresAtMs: number | undefined;
+  readonly health: CredentialHealth;
+  readonly metrics = new MetricsRecorder();
+  rotation: EntryRotation;
+  /** The refresh in flight, shared by every caller that needs one. */
+  refreshing: Promise<Readonly<OAuthCredentialSet>> | undefined;
+  /** When the last refresh succeeded (epoch ms). */
+  lastRefreshAt: number | undefined;
+
+  constructor(cred: OAuthCredentialSet, order: number, policy: HealthPolicy, now: number) {
+    this.id = cred.id;
+    this.order = order;
+    this.weight = cred.weight ?? 1;
+    this.view = freezeCredential(cred);
+    this.expiresAtMs = cred.expiresAt?.getTime();
+    this.lastRefreshAt = cred.lastRefresh?.getTime();
+    this.health = new CredentialHealth(policy);
+    this.rotation = { createdAt: now, markedForRotation: false };
+  }
+
+  setView(cred: OAuthCredentialSet): void {
+    this.view = freezeCredential(cred);
+    this.expiresAtMs = cred.expiresAt?.getTime();
+    this.lastRefreshAt = cred.lastRefresh?.getTime() ?? this.lastRefreshAt;
+  }
+
+  /** Strings that must never appear in anything this credential's errors carry outward. */
+  secrets(): (string | undefined)[] {
+    return [this.view.accessToken, this.view.refreshToken, this.view.clientSecret];
+  }
+}
+
+/** A deep, frozen copy: callers can neither change ours nor be changed by us. */
+export function freezeCredential(cred: OAuthCredentialSet): Readonly<OAuthCredentialSet> {
+  const copy: OAuthCredentialSet = { ...cred };
+  if (cred.expiresAt) copy.expiresAt = new Date(cred.expiresAt.getTime());
+  if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
+  if (cred.scopes) copy.scopes = Object.freeze([...cred.scopes]) as string[];
+  hideSecretsFromInspect(copy);
+  return Object.freeze(copy);
+}
+
+/** A mutable deep copy for callers (`getCredentials`). */
+export function cloneCredential(cred: Readonly<OAuthCredentialSet>): OAuthCredentialSet {
+  const copy: OAuthCredentialSet = { ...cred };
+  if (cred.expiresAt) copy.expiresAt = new Date(cred.expiresAt.getTime());
+  if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
+  if (cred.scopes) copy.scopes = [...cred.scopes];
+  hideSecretsFromInspect(copy);
+  return copy;
+}
+
+const SECRET_FIELDS = ["accessToken", "refreshToken", "clientSecret"] as const;
+
+/**
+ * `console.log(cred)` and `util.inspect` show `[REDACTED]` for secrets (the original's JSON tags
+ * leaked them, G6). Non-enumerable, so spreading and JSON keep the real values the caller owns.
+ */
+function hideSecretsFromInspect(cred: OAuthCredentialSet): void {
+  Object.defineProperty(cred, inspect.custom, {
+    enumerable: false,
+    value(this: OAuthCredentialSet, depth: number, options: object) {
+      const shown: Record<string, unknown> = { ...this };
+      for (const field of SECRET_FIELDS) if (shown[field]) shown[field] = "[REDACTED]";
+      return inspect(shown, { ...options, depth });
+    },
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * KeyManager: plain API keys on the same pool as OAuth credentials. Each key is a credential
+ * whose token never expires; keys show up in metrics and exports as `key-1`, `key-2`, … and never
+ * by value.
+ * @module
+ */
+import { ConfigError, type ConfigIssue } from "../errors.js";
+import type { ManagerEvents } from "../events.js";
+import type {
+  CredentialHealthInfo,
+  CredentialMetrics,
+  ExecuteOptions,
+  ExecuteResult,
+  HealthSummary,
+  OperationResult,
+  PrometheusMetrics,
+} from "../types.js";
+import { OAuthKeyManager } from "./oauth-key-manager.js";
+import type { ManagerOptions } from "./options.js";
+
+/** The caller's work, run with one API key. */
+export type KeyOperation<T> = (key: string, signal: AbortSignal) => Promise<OperationResult<T>>;
+
+/**
+ * A pool of API keys for one provider, with the same selection, health, backoff, failover,
+ * metrics and exports as {@link OAuthKeyManager}.
+ *
+ * @example
+ * const keys = new KeyManager("openai", [process.env.KEY_A!, process.env.KEY_B!]);
+ * const { result } = await keys.executeWithFailover(async (key, signal) => ({ result: await call(key, signal) }));
+ */
+export class KeyManager {
+  readonly providerName: string;
+  readonly #core: OAuthKeyManager;
+  /** key value → its id; only held in memory, never exported. */
+  readonly #idByKey = new Map<string, string>();
+
+  /**
+   * @throws {ConfigError} for an empty or duplicate key (named by position, never by value)
+   */
+  constructor(providerName: string, apiKeys: readonly string[], options: ManagerOptions = {}) {
+    if (!Array.isArray(apiKeys)) {
+      throw new TypeError(`Expected \`apiKeys\` to be an array of strings, got ${typeof apiKeys}`);
+    }
+    const issues: ConfigIssue[] = [];
+    apiKeys.forEach((key, i) => {
+      if (typeof key !== "string" || key.trim() === "") {
+        issues.push({ path: `apiKeys[${i}]`, message: "must be a non-empty string" });
+      } else if (this.#idByKey.has(key)) {
+        const first = Number(this.#idByKey.get(key)?.slice("key-".length)) - 1;
+        issues.push({ path: `apiKeys[${i}]`, message: `duplicates apiKeys[${first}]` });
+      } else {
+        this.#idByKey.set(key, `key-${i + 1}`);
+      }
+    });
+    if (issues.length > 0) throw new ConfigError(issues);
+    this.providerName = providerName;
+    this.#core = new OAuthKeyManager(
+      providerName,
+      [...this.#idByKey].map(([key, id]) => ({ id, accessToken: key })),
+      undefined,
+      options,
+    );
+  }
+
+  /** Runs `op` with the next available key, failing over like {@link OAuthKeyManager.executeWithFailover}. */
+  executeWithFailover<T>(op: KeyOperation<T>, opts?: ExecuteOptions): Promise<ExecuteResult<T>> {
+    if (typeof op !== "function") {
+      throw new TypeError(`Expected \`op\` to be a function, got ${typeof op}`);
+    }
+    return this.#core.executeWithFailover((cred, signal) => op(cred.accessToken, signal), opts);
+  }
+
+  /** The next available key (round-robin by default). */
+  async getNextKey(): Promise<string> {
+    return (await this.#core.getNextCredential()).accessToken;
+  }
+
+  reportSuccess(key: string): void {
+    const id = this.#idByKey.get(key);
+    if (id) this.#core.reportSuccess(id);
+  }
+
+  reportFailure(key: string, error?: unknown): void {
+    const id = this.#idByKey.get(key);
+    if (id) this.#core.reportFailure(id, error);
+  }
+
+  /** The id (`key-N`) under which `key` appears in metrics and exports. */
+  idOf(key: string): string | undefined {
+    return this.#idByKey.get(key);
+  }
+
+  recordRequest(id: string, tokensUsed: number, latencyMs: number, success: boolean): void {
+    this.#core.recordRequest(id, tokensUsed, latencyMs, success);
+  }
+
+  getCredentialMetrics(id: string): CredentialMetrics | undefined {
+    return this.#core.getCredentialMetrics(id);
+  }
+
+  getAllMetrics(): Record<string, CredentialMetrics> {
+    return this.#core.getAllMetrics();
+  }
+
+  getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
+    return this.#core.getCredentialHealthInfo(id);
+  }
+
+  getHealthSummary(): HealthSummary {
+    return this.#core.getHealthSummary();
+  }
+
+  exportPrometheus(): PrometheusMetrics {
+    return this.#core.exportPrometheus();
+  }
+
+  on<K extends keyof ManagerEvents>(
+    event: K,
+    listener: (payload: ManagerEvents[K]) => void,
+  ): () => void {
+    return this.#core.on(event, listener);
+  }
+
+  close(): Promise<void> {
+    return this.#core.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,824 @@
+/**
+ * OAuthKeyManager: many OAuth credentials of one provider used as one reliable pool.
+ * @module
+ */
+import { type Clock, systemClock } from "../clock.js";
+import {
+  ClosedError,
+  ConfigError,
+  type ConfigIssue,
+  CredentialsUnavailableError,
+  FailoverExhaustedError,
+  NoCredentialsError,
+  RefreshError,
+  redactSecrets,
+} from "../errors.js";
+import { type FailureKind, type ManagerEvents, TypedEmitter } from "../events.js";
+import { classifyError, type ErrorClassification } from "../health/classify.js";
+import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
+import { mergeRefreshed, toRefreshError } from "../refresh/refresh-result.js";
+import {
+  defaultRefreshStrategy,
+  effectiveBufferTime,
+  validateRefreshStrategy,
+} from "../refresh/strategy.js";
+import { toSelector } from "../selection/selector.js";
+import type {
+  CredentialHealthInfo,
+  CredentialMetrics,
+  ExecuteOptions,
+  ExecuteResult,
+  HealthSummary,
+  Logger,
+  OAuthCredentialSet,
+  Operation,
+  OperationResult,
+  PrometheusMetrics,
+  RefreshFunc,
+  RefreshStrategy,
+  Usage,
+} from "../types.js";
+import { raceAbort } from "./abort.js";
+import { type CredentialEntry, cloneCredential } from "./credential-entry.js";
+import type { OAuthKeyManagerOptions } from "./options.js";
+import { CredentialPool } from "./pool.js";
+
+const DEFAULT_MAX_ATTEMPTS = 3;
+const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
+const DEFAULT_REFRESH_TIMEOUT_MS = 30_000;
+
+/** Thrown inside an attempt for errors that are the request's own fault: no failover. */
+class Rethrow {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * A pool of OAuth credentials for one provider: round-robin (or another selection) over the
+ * healthy ones, tokens refreshed before they expire with one refresh per credential however many
+ * callers need it, failover with backoff, and per-credential metrics.
+ *
+ * @example
+ * const manager = new OAuthKeyManager("gemini", credentials, geminiRefresh());
+ * const { result } = await manager.executeWithFailover(async (cred, signal) => {
+ *   const res = await fetch(url, { headers: { authorization: `Bearer ${cred.accessToken}` }, signal });
+ *   if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status, headers: res.headers });
+ *   return { result: await res.json() };
+ * });
+ */
+export class OAuthKeyManager {
+  readonly providerName: string;
+  readonly #refreshFunc: RefreshFunc | undefined;
+  readonly #now: Clock;
+  readonly #logger: Logger;
+  readonly #pool: CredentialPool;
+  readonly #classify: (err: unknown, now: number) => ErrorClassification;
+  readonly #events: TypedEmitter<ManagerEvents>;
+  readonly #minRefreshIntervalMs: number;
+  readonly #refreshTimeoutMs: number;
+  readonly #lifetime = new AbortController();
+  #strategy: RefreshStrategy;
+  /** The buffer when it does not depend on metrics: the common case, computed once. */
+  #fixedBuffer: number | undefined;
+  #inFlight = 0;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+
+  /**
+   * @param providerName Names the provider in errors, metrics and alerts.
+   * @param credentials Copied in; an empty list is allowed (add credentials later).
+   * @param refreshFunc Exchanges a refresh token for a new access token. Without it, a token
+   *   that needs refreshing fails with a `RefreshError` and the manager fails over.
+   * @throws {ConfigError} for duplicate or empty ids, a credential with neither token, an
+   *   invalid `expiresAt` or a negative weight, naming every offending credential.
+   * @throws {TypeError} for options of the wrong type.
+   */
+  constructor(
+    providerName: string,
+    credentials: readonly OAuthCredentialSet[] = [],
+    refreshFunc?: RefreshFunc,
+    options: OAuthKeyManagerOptions = {},
+  ) {
+    if (typeof providerName !== "string" || providerName.trim() === "") {
+      throw new TypeError(
+        `Expected \`providerName\` to be a non-empty string, got ${describe(providerName)}`,
+      );
+    }
+    if (!Array.isArray(credentials)) {
+      throw new TypeError(`Expected \`credentials\` to be an array, got ${describe(credentials)}`);
+    }
+    if (refreshFunc !== undefined && typeof refreshFunc !== "function") {
+      throw new TypeError(
+        `Expected \`refreshFunc\` to be a function, got ${describe(refreshFunc)}`,
+      );
+    }
+    this.providerName = providerName;
+    this.#refreshFunc = refreshFunc;
+    this.#now = options.now ?? systemClock;
+    this.#logger = options.logger ?? console;
+    this.#events = new TypedEmitter<ManagerEvents>(this.#logger);
+    this.#classify = options.classifyError ?? classifyError;
+    this.#minRefreshIntervalMs = nonNegative(
+      options.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS,
+      "minRefreshIntervalMs",
+    );
+    this.#refreshTimeoutMs = nonNegative(
+      options.refreshTimeoutMs ?? DEFAULT_REFRESH_TIMEOUT_MS,
+      "refreshTimeoutMs",
+    );
+    this.#strategy = defaultRefreshStrategy();
+    this.setRefreshStrategy(options.refreshStrategy);
+    this.#pool = new CredentialPool(toSelector(options.selection), healthPolicy(options));
+
+    const issues = validateCredentials(credentials, new Set(), "credentials");
+    if (issues.length > 0) throw new ConfigError(issues);
+    const now = this.#now();
+    for (const cred of credentials) this.#pool.add(cred, now);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Requests
+
+  /**
+   * Runs `op` with the next available credential, refreshing its token first when the refresh
+   * strategy says so. A failure that is the credential's fault (401 after one refresh and retry,
+   * 429, 408, 5xx, network, timeout) puts it in backoff and moves on to the next credential, up
+   * to `maxAttempts`. Any other 4xx is the request's fault: rethrown at once, no penalty.
+   *
+   * @throws {NoCredentialsError} when the pool is empty
+   * @throws {CredentialsUnavailableError} at once when every credential is in backoff
+   * @throws {FailoverExhaustedError} when every attempt failed (`errors` holds each)
+   * @throws the caller's `signal.reason` when it aborts, and a 4xx error as `op` threw it
+   */
+  async executeWithFailover<T>(op: Operation<T>, opts?: ExecuteOptions): Promise<ExecuteResult<T>> {
+    this.#assertOpen();
+    if (typeof op !== "function") {
+      throw new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`);
+    }
+    const signal = opts?.signal;
+    const maxAttempts = this.#maxAttempts(opts?.maxAttempts);
+    signal?.throwIfAborted();
+    this.#inFlight++;
+    try {
+      let errors: unknown[] | undefined;
+      let tried: Set<string> | undefined;
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        const entry = this.#pool.pick(
+          this.#now(),
+          tried && ((c) => !(tried as Set<string>).has(c.id)),
+        );
+        if (!entry) {
+          if (errors) break;
+          throw this.#unavailableError();
+        }
+        try {
+          const out = await this.#attempt(entry, op, signal);
+          const result: ExecuteResult<T> = {
+            result: out?.result as T,
+            credentialId: entry.id,
+            attempts: attempt,
+          };
+          if (out?.usage) result.usage = out.usage;
+          return result;
+        } catch (err) {
+          if (signal?.aborted) throw signal.reason;
+          if (err instanceof Rethrow) throw err.error;
+          errors ??= [];
+          errors.push(err);
+          tried ??= new Set();
+          tried.add(entry.id);
+        }
+      }
+      throw new FailoverExhaustedError(this.providerName, errors ?? []);
+    } finally {
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#drained?.();
+    }
+  }
+
+  /**
+   * The next available credential in selection order (round-robin by default), as a copy.
+   * Credentials in backoff are skipped.
+   * @throws {NoCredentialsError} / {CredentialsUnavailableError}
+   */
+  async getNextCredential(): Promise<OAuthCredentialSet> {
+    this.#assertOpen();
+    const entry = this.#pool.pick(this.#now(), undefined);
+    if (!entry) throw this.#unavailableError();
+    return cloneCredential(entry.view);
+  }
+
+  /** Records a success of `id` from outside: clears its failures and backoff. */
+  reportSuccess(id: string): void {
+    const entry = this.#pool.get(id);
+    if (!entry) return;
+    const now = this.#now();
+    entry.health.recordSuccess(now);
+    this.#pool.update(entry, now);
+  }
+
+  /**
+   * Records a failure of `id` from outside: backoff as for a failed request. A Retry-After on
+   * `error` (429) sets the cooldown.
+   */
+  reportFailure(id: string, error?: unknown): void {
+    const entry = this.#pool.get(id);
+    if (!entry) return;
+    const now = this.#now();
+    const verdict =
+      error === undefined
+        ? ({ action: "backoff", kind: "network" } as const)
+        : this.#safeClassify(error, now);
+    this.#penalise(entry, verdict, error, now);
+  }
+
+  /**
+   * Records one request's figures for `id` (what `executeWithFailover` does by itself).
+   * @param tokensUsed prompt + completion tokens
+   */
+  recordRequest(id: string, tokensUsed: number, latencyMs: number, success: boolean): void {
+    this.#pool.get(id)?.metrics.record(tokensUsed, latencyMs, success, this.#now());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Refresh
+
+  /**
+   * Refreshes `id`'s token through the same single-flight path as requests: callers that arrive
+   * while a refresh runs share its result. Without `force`, a token the strategy does not want
+   * refreshed yet is returned as is.
+   * @throws {RefreshError} (also when `id` is unknown or no refresh function is configured)
+   */
+  async refreshCredential(id: string, opts?: { force?: boolean }): Promise<OAuthCredentialSet> {
+    this.#assertOpen();
+    const entry = this.#pool.get(id);
+    if (!entry) throw new RefreshError(id, "unknown credential");
+    if (!opts?.force && !this.#needsRefresh(entry, this.#now())) {
+      return cloneCredential(entry.view);
+    }
+    return cloneCredential(await this.#refresh(entry));
+  }
+
+  /** @param strategy undefined resets to `defaultRefreshStrategy()` */
+  setRefreshStrategy(strategy?: RefreshStrategy): void {
+    this.#strategy =
+      strategy === undefined ? defaultRefreshStrategy() : validateRefreshStrategy(strategy);
+    this.#fixedBuffer =
+      this.#strategy.adaptiveBuffer || this.#strategy.preemptiveRefresh
+        ? undefined
+        : this.#strategy.bufferTime;
+  }
+
+  getRefreshStrategy(): RefreshStrategy {
+    return { ...this.#strategy };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Credentials
+
+  /** Copies of every credential, in pool order. */
+  getCredentials(): OAuthCredentialSet[] {
+    return [...this.#pool.entries.values()].map((e) => cloneCredential(e.view));
+  }
+
+  /**
+   * Adds a credential while the pool serves; it is selectable at once.
+   * @throws {ConfigError} for an id already present or an invalid credential
+   */
+  addCredential(cred: OAuthCredentialSet): void {
+    this.#assertOpen();
+    const issues = validateCredentials([cred], new Set(this.#pool.entries.keys()), "credential");
+    if (issues.length > 0) throw new ConfigError(issues);
+    this.#pool.add(cred, this.#now());
+  }
+
+  /**
+   * Removes a credential. Its requests in flight finish; it is never selected again, and its
+   * health, metrics and rotation state go with it.
+   * @returns whether it was present
+   */
+  removeCredential(id: string): boolean {
+    return this.#pool.remove(id) !== undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Health and metrics
+
+  getCredentialMetrics(id: string): CredentialMetrics | undefined {
+    return this.#pool.get(id)?.metrics.snapshot(this.#now());
+  }
+
+  getAllMetrics(): Record<string, CredentialMetrics> {
+    const now = this.#now();
+    const out: Record<string, CredentialMetrics> = {};
+    for (const [id, entry] of this.#pool.entries) out[id] = entry.metrics.snapshot(now);
+    return out;
+  }
+
+  getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
+    const entry = this.#pool.get(id);
+    return entry && healthInfo(entry, this.#now());
+  }
+
+  getHealthSummary(): HealthSummary {
+    const now = this.#now();
+    const credentials: Record<string, CredentialHealthInfo> = {};
+    let healthy = 0;
+    let inBackoff = 0;
+    let requests = 0;
+    let successes = 0;
+    for (const [id, entry] of this.#pool.entries) {
+      const info = healthInfo(entry, now);
+      credentials[id] = info;
+      if (info.isHealthy) healthy++;
+      if (entry.health.inBackoff(now)) inBackoff++;
+      requests += entry.metrics.requestCount;
+      successes += entry.metrics.successCount;
+    }
+    return {
+      provider: this.providerName,
+      totalCredentials: this.#pool.size,
+      healthyCredentials: healthy,
+      unhealthyCredentials: this.#pool.size - healthy,
+      credentialsInBackoff: inBackoff,
+      totalRequests: requests,
+      successRate: requests === 0 ? 1 : successes / requests,
+      credentials,
+    };
+  }
+
+  /** The seed's per-credential totals. */
+  exportPrometheus(): PrometheusMetrics {
+    const out: PrometheusMetrics = {
+      requestsTotal: {},
+      successTotal: {},
+      errorsTotal: {},
+      tokensUsedTotal: {},
+      refreshesTotal: {},
+    };
+    for (const [id, { metrics }] of this.#pool.entries) {
+      out.requestsTotal[id] = metrics.requestCount;
+      out.successTotal[id] = metrics.successCount;
+      out.errorsTotal[id] = metrics.errorCount;
+      out.tokensUsedTotal[id] = metrics.tokensUsed;
+      out.refreshesTotal[id] = metrics.refreshCount;
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events and lifecycle
+
+  /** Subscribes to an event; returns a function that unsubscribes. */
+  on<K extends keyof ManagerEvents>(
+    event: K,
+    listener: (payload: ManagerEvents[K]) => void,
+  ): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Stops background work, aborts refreshes in flight and waits for requests in flight.
+   * Idempotent; later calls fail with a `ClosedError`.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    this.#lifetime.abort(new ClosedError(`OAuthKeyManager for ${this.providerName}`));
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ClosedError(`OAuthKeyManager for ${this.providerName}`);
+  }
+
+  #maxAttempts(requested: number | undefined): number {
+    if (requested === undefined)
+      return Math.max(1, Math.min(this.#pool.size, DEFAULT_MAX_ATTEMPTS));
+    if (!Number.isInteger(requested) || requested < 1) {
+      throw new TypeError(
+        `Expected \`maxAttempts\` to be an integer >= 1, got ${describe(requested)}`,
+      );
+    }
+    return requested;
+  }
+
+  #unavailableError(): Error {
+    if (this.#pool.size === 0) return new NoCredentialsError(this.providerName);
+    return new CredentialsUnavailableError(
+      this.providerName,
+      this.#pool.size,
+      this.#pool.retryAfter(this.#now()),
+    );
+  }
+
+  /** One attempt on one credential: refresh if due, run, and on a 401 refresh and retry once. */
+  async #attempt<T>(
+    entry: CredentialEntry,
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<OperationResult<T>> {
+    entry.inFlight++;
+    try {
+      let cred = entry.view;
+      if (this.#needsRefresh(entry, this.#now())) {
+        cred = await raceAbort(this.#refreshForUse(entry), signal);
+      }
+      const start = this.#now();
+      try {
+        const out = await this.#run(op, cred, signal);
+        this.#recordOutcome(entry, out?.usage, start, true);
+        return out;
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        const verdict = this.#safeClassify(err, this.#now());
+        if (verdict.action === "rethrow") throw new Rethrow(err);
+        if (verdict.action !== "refresh") throw this.#fail(entry, verdict, err, start);
+        return await this.#retryAfterUnauthorized(entry, cred, op, signal, err, start);
+      }
+    } finally {
+      entry.inFlight--;
+    }
+  }
+
+  #run<T>(
+    op: Operation<T>,
+    cred: Readonly<OAuthCredentialSet>,
+    signal: AbortSignal | undefined,
+  ): Promise<OperationResult<T>> {
+    return signal ? raceAbort(op(cred, signal), signal) : op(cred, this.#lifetime.signal);
+  }
+
+  /**
+   * A 401: refresh once (or take the token a concurrent caller already refreshed) and retry on
+   * the same credential. Part of the same attempt. A token refreshed within the minimum interval
+   * and still refused is not refreshed again, so a 401 can never start a refresh loop.
+   */
+  async #retryAfterUnauthorized<T>(
+    entry: CredentialEntry,
+    used: Readonly<OAuthCredentialSet>,
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    err: unknown,
+    start: number,
+  ): Promise<OperationResult<T>> {
+    const authFailure = { action: "backoff", kind: "auth", status: 401 } as const;
+    let fresh = entry.view;
+    if (fresh.accessToken === used.accessToken) {
+      const now = this.#now();
+      const recentlyRefreshed =
+        entry.lastRefreshAt !== undefined && now - entry.lastRefreshAt < this.#minRefreshIntervalMs;
+      if (!this.#refreshFunc || recentlyRefreshed) throw this.#fail(entry, authFailure, err, start);
+      fresh = await raceAbort(this.#refresh(entry), signal);
+    }
+    const retryStart = this.#now();
+    try {
+      const out = await this.#run(op, fresh, signal);
+      this.#recordOutcome(entry, out?.usage, retryStart, true);
+      return out;
+    } catch (retryErr) {
+      if (signal?.aborted) throw signal.reason;
+      const verdict = this.#safeClassify(retryErr, this.#now());
+      if (verdict.action === "rethrow") throw new Rethrow(retryErr);
+      throw this.#fail(
+        entry,
+        verdict.action === "refresh" ? authFailure : verdict,
+        retryErr,
+        retryStart,
+      );
+    }
+  }
+
+  #needsRefresh(entry: CredentialEntry, now: number): boolean {
+    if (entry.view.accessToken === "") return true;
+    const expiresAt = entry.expiresAtMs;
+    if (expiresAt === undefined) return false;
+    const buffer =
+      this.#fixedBuffer ?? effectiveBufferTime(this.#strategy, entry.metrics.forStrategy(now));
+    if (expiresAt - now > buffer) return false;
+    // A token endpoint that hands out tokens already inside the buffer must not make every
+    // request refresh (F7): wait at least the minimum interval between refreshes.
+    return (
+      entry.lastRefreshAt === undefined || now - entry.lastRefreshAt >= this.#minRefreshIntervalMs
+    );
+  }
+
+  #refreshForUse(entry: CredentialEntry): Promise<Readonly<OAuthCredentialSet>> {
+    if (!this.#refreshFunc)
+      return Promise.reject(this.#onRefreshFailure(entry, notConfigured(entry.id)));
+    return this.#refresh(entry);
+  }
+
+  /** Single flight: every caller needing `entry` refreshed shares one call of the refresh function. */
+  #refresh(entry: CredentialEntry): Promise<Readonly<OAuthCredentialSet>> {
+    if (entry.refreshing) return entry.refreshing;
+    if (!this.#refreshFunc) return Promise.reject(notConfigured(entry.id));
+    const flight = this.#runRefresh(entry, this.#refreshFunc).finally(() => {
+      if (entry.refreshing === flight) entry.refreshing = undefined;
+    });
+    entry.refreshing = flight;
+    return flight;
+  }
+
+  async #runRefresh(
+    entry: CredentialEntry,
+    refreshFunc: RefreshFunc,
+  ): Promise<Readonly<OAuthCredentialSet>> {
+    const before = entry.view;
+    const controller = new AbortController();
+    const onClose = () => controller.abort(this.#lifetime.signal.reason);
+    this.#lifetime.signal.addEventListener("abort", onClose, { once: true });
+    const timer = setTimeout(
+      () => controller.abort(new DOMException("token refresh timed out", "TimeoutError")),
+      this.#refreshTimeoutMs,
+    );
+    timer.unref();
+    let merged: OAuthCredentialSet;
+    try {
+      const result = await raceAbort(
+        Promise.resolve().then(() => refreshFunc(before, controller.signal)),
+        controller.signal,
+      );
+      merged = mergeRefreshed(before, result, this.#now());
+    } catch (err) {
+      throw this.#onRefreshFailure(entry, toRefreshError(entry.id, err, entry.secrets()));
+    } finally {
+      clearTimeout(timer);
+      this.#lifetime.signal.removeEventListener("abort", onClose);
+    }
+
+    const now = this.#now();
+    entry.setView(merged);
+    entry.lastRefreshAt = now;
+    entry.health.recordRefreshSuccess();
+    entry.metrics.recordRefresh(now);
+    this.#pool.update(entry, now);
+    const view = entry.view;
+    await this.#notifyTokenRefresh(entry, view);
+    this.#events.emit("refresh", {
+      credentialId: entry.id,
+      expiresAt: view.expiresAt && new Date(view.expiresAt.getTime()),
+      refreshCount: view.refreshCount ?? 0,
+    });
+    return view;
+  }
+
+  async #notifyTokenRefresh(
+    entry: CredentialEntry,
+    view: Readonly<OAuthCredentialSet>,
+  ): Promise<void> {
+    const callback = view.onTokenRefresh;
+    if (!callback) return;
+    try {
+      await callback(
+        entry.id,
+        view.accessToken,
+        view.refreshToken ?? "",
+        view.expiresAt && new Date(view.expiresAt.getTime()),
+      );
+    } catch (err) {
+      // The fresh token stays in use: losing it would be worse than failing to persist it.
+      const safe = redactSecrets(err, entry.secrets());
+      this.#logger.error(`oauthmanager: onTokenRefresh failed for credential ${entry.id}`, safe);
+      this.#events.emit("store_error", {
+        credentialId: entry.id,
+        operation: "onTokenRefresh",
+        error: safe,
+      });
+    }
+  }
+
+  #onRefreshFailure(entry: CredentialEntry, error: RefreshError): RefreshError {
+    if (this.#closed) return error;
+    const now = this.#now();
+    if (!entry.removed) {
+      entry.health.recordRefreshFailure(now, error.permanent);
+      entry.metrics.refreshFailures++;
+      this.#pool.update(entry, now);
+    }
+    if (error.permanent) {
+      this.#logger.warn(
+        `oauthmanager: credential ${entry.id} of ${this.providerName} needs re-authentication; it is out of the pool`,
+      );
+    }
+    this.#events.emit("refresh_failure", {
+      credentialId: entry.id,
+      error,
+      permanent: error.permanent,
+      consecutiveFailures: entry.health.refreshFailCount,
+    });
+    return error;
+  }
+
+  /** Penalises `entry` for a failed request and returns the error to record (redacted). */
+  #fail(
+    entry: CredentialEntry,
+    verdict: Pick<ErrorClassification, "action" | "kind" | "retryAfterMs">,
+    err: unknown,
+    start: number,
+  ): unknown {
+    const now = this.#now();
+    entry.metrics.record(0, now - start, false, now);
+    const safe = redactSecrets(err, entry.secrets());
+    this.#penalise(entry, verdict, safe, now);
+    return safe;
+  }
+
+  #penalise(
+    entry: CredentialEntry,
+    verdict: Pick<ErrorClassification, "action" | "kind" | "retryAfterMs">,
+    err: unknown,
+    now: number,
+  ): void {
+    if (entry.removed) return;
+    const cooldown = verdict.action === "cooldown" ? verdict.retryAfterMs : undefined;
+    const until = entry.health.recordFailure(now, cooldown);
+    this.#pool.update(entry, now);
+    if (this.#events.hasListeners("failure")) {
+      this.#events.emit("failure", {
+        credentialId: entry.id,
+        error: err,
+        kind: verdict.kind as FailureKind,
+        consecutiveFailures: entry.health.failureCount,
+        backoffUntil: until > now ? new Date(until) : undefined,
+      });
+    }
+  }
+
+  #recordOutcome(
+    entry: CredentialEntry,
+    usage: Usage | undefined,
+    start: number,
+    ok: boolean,
+  ): void {
+    const now = this.#now();
+    const tokens = usage ? (usage.promptTokens || 0) + (usage.completionTokens || 0) : 0;
+    entry.metrics.record(tokens, now - start, ok, now);
+    if (ok && (entry.health.failureCount > 0 || entry.health.backoffUntil > 0)) {
+      entry.health.recordSuccess(now);
+      this.#pool.update(entry, now);
+    } else if (ok) {
+      entry.health.lastSuccess = now;
+    }
+  }
+
+  #safeClassify(err: unknown, now: number): ErrorClassification {
+    try {
+      return this.#classify(err, now);
+    } catch (classifyErr) {
+      this.#logger.error(
+        "oauthmanager: classifyError threw; treating the error as transient",
+        classifyErr,
+      );
+      return { action: "backoff", kind: "network" };
+    }
+  }
+}
+
+function notConfigured(id: string): RefreshError {
+  return new RefreshError(id, `token refresh not configured for credential ${id}`);
+}
+
+function healthPolicy(options: OAuthKeyManagerOptions): HealthPolicy {
+  const b = options.backoff ?? {};
+  return {
+    unhealthyAfter: positiveInt(
+      b.unhealthyAfter ?? DEFAULT_HEALTH_POLICY.unhealthyAfter,
+      "backoff.unhealthyAfter",
+    ),
+    refreshUnhealthyAfter: positiveInt(
+      b.refreshUnhealthyAfter ?? DEFAULT_HEALTH_POLICY.refreshUnhealthyAfter,
+      "backoff.refreshUnhealthyAfter",
+    ),
+    maxCooldownMs: nonNegative(
+      b.maxCooldownMs ?? DEFAULT_HEALTH_POLICY.maxCooldownMs,
+      "backoff.maxCooldownMs",
+    ),
+    jitter: b.jitter === true,
+  };
+}
+
+function healthInfo(entry: CredentialEntry, now: number): CredentialHealthInfo {
+  const { health, metrics, view, rotation } = entry;
+  const info: CredentialHealthInfo = {
+    id: entry.id,
+    isHealthy: health.isHealthy(),
+    isAvailable: health.isAvailable(now),
+    state: health.state(now),
+    failureCount: health.failureCount,
+    successRate: metrics.successRate,
+    requestCount: metrics.requestCount,
+    tokensUsed: metrics.tokensUsed,
+    averageLatency: metrics.averageLatency,
+    refreshCount: metrics.refreshCount,
+    refreshFailCount: health.refreshFailCount,
+    markedForRotation: rotation.markedForRotation,
+  };
+  if (metrics.lastUsed !== undefined) info.lastUsed = new Date(metrics.lastUsed);
+  if (health.lastSuccess !== undefined) info.lastSuccess = new Date(health.lastSuccess);
+  if (health.lastFailure !== undefined) info.lastFailure = new Date(health.lastFailure);
+  if (health.backoffUntil > now) info.backoffUntil = new Date(health.backoffUntil);
+  if (entry.lastRefreshAt !== undefined) info.lastRefresh = new Date(entry.lastRefreshAt);
+  if (view.expiresAt) info.expiresAt = new Date(view.expiresAt.getTime());
+  if (rotation.decommissionAt !== undefined)
+    info.decommissionAt = new Date(rotation.decommissionAt);
+  return info;
+}
+
+/** Every problem with the given credentials, by path; never quotes a secret. */
+export function validateCredentials(
+  credentials: readonly unknown[],
+  existing: ReadonlySet<string>,
+  path: string,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, number>();
+  credentials.forEach((raw, i) => {
+    const at = credentials.length === 1 && path === "credential" ? path : `${path}[${i}]`;
+    if (typeof raw !== "object" || raw === null) {
+      issues.push({ path: at, message: `expected a credential object, got ${describe(raw)}` });
+      return;
+    }
+    const c = raw as Partial<Record<keyof OAuthCredentialSet, unknown>>;
+    const name = typeof c.id === "string" && c.id !== "" ? `${at} (${c.id})` : at;
+    if (typeof c.id !== "string" || c.id.trim() === "") {
+      issues.push({ path: `${at}.id`, message: "must be a non-empty string" });
+    } else if (existing.has(c.id)) {
+      issues.push({ path: `${at}.id`, message: `duplicate id "${c.id}": already in the pool` });
+    } else if (seen.has(c.id)) {
+      issues.push({
+        path: `${at}.id`,
+        message: `duplicate id "${c.id}": also used by ${path}[${seen.get(c.id)}]`,
+      });
+    } else {
+      seen.set(c.id, i);
+    }
+    if (c.accessToken !== undefined && typeof c.accessToken !== "string") {
+      issues.push({ path: `${name}.accessToken`, message: "must be a string" });
+    }
+    if (c.refreshToken !== undefined && typeof c.refreshToken !== "string") {
+      issues.push({ path: `${name}.refreshToken`, message: "must be a string" });
+    }
+    if (!c.accessToken && !c.refreshToken) {
+      issues.push({ path: name, message: "needs an accessToken or a refreshToken" });
+    }
+    for (const key of ["expiresAt", "lastRefresh"] as const) {
+      const v = c[key];
+      if (v !== undefined && (!(v instanceof Date) || Number.isNaN(v.getTime()))) {
+        issues.push({ path: `${name}.${key}`, message: "must be a valid Date" });
+      }
+    }
+    if (
+      c.weight !== undefined &&
+      (typeof c.weight !== "number" || !Number.isFinite(c.weight) || c.weight < 0)
+    ) {
+      issues.push({ path: `${name}.weight`, message: "must be a finite number >= 0" });
+    }
+    if (
+      c.scopes !== undefined &&
+      (!Array.isArray(c.scopes) || c.scopes.some((s) => typeof s !== "string"))
+    ) {
+      issues.push({ path: `${name}.scopes`, message: "must be an array of strings" });
+    }
+    if (c.onTokenRefresh !== undefined && typeof c.onTokenRefresh !== "function") {
+      issues.push({ path: `${name}.onTokenRefresh`, message: "must be a function" });
+    }
+  });
+  return issues;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "number") return String(value);
+  return typeof value;
+}
+
+function nonNegative(value: number, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`Expected \`${name}\` to be a finite number >= 0, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`Expected \`${name}\` to be an integer >= 1, got ${describe(value)}`);
+  }
+  return value;
+}
