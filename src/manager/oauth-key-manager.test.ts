@@ -508,7 +508,7 @@ describe("abort", () => {
     const reason = new Error("user gave up");
     const pending = m.executeWithFailover(
       (_cred, signal) =>
-        new Promise((_, reject) =>
+        new Promise<never>((_, reject) =>
           signal.addEventListener("abort", () => reject(new Error("aborted"))),
         ),
       { signal: controller.signal },
@@ -522,7 +522,7 @@ describe("abort", () => {
   it("an operation that ignores the signal still lets the caller go", async () => {
     const { m } = manager(1);
     const controller = new AbortController();
-    const pending = m.executeWithFailover(() => new Promise(() => {}), {
+    const pending = m.executeWithFailover(() => new Promise<never>(() => {}), {
       signal: controller.signal,
     });
     controller.abort();
