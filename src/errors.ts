@@ -18,6 +18,8 @@ export const INVALID_CONFIG = "INVALID_CONFIG";
 export const CLOSED = "CLOSED";
 /** A token store failed, timed out, or holds a file it cannot read. */
 export const STORE_FAILED = "STORE_FAILED";
+/** A rotation step was refused: unknown credential, not marked, grace period not over, callback failed. */
+export const ROTATION_FAILED = "ROTATION_FAILED";
 
 /** The `code` of every {@link OAuthManagerError}. */
 export type ErrorCode =
@@ -27,7 +29,8 @@ export type ErrorCode =
   | typeof REFRESH_FAILED
   | typeof INVALID_CONFIG
   | typeof CLOSED
-  | typeof STORE_FAILED;
+  | typeof STORE_FAILED
+  | typeof ROTATION_FAILED;
 
 /** Base class of every error this package throws. */
 export class OAuthManagerError extends Error {
@@ -149,6 +152,17 @@ export class StoreError extends OAuthManagerError {
   }
 }
 
+/** Thrown when a rotation step is refused; the message is the original's. */
+export class RotationError extends OAuthManagerError {
+  readonly credentialId: string;
+
+  constructor(credentialId: string, message: string, options: { cause?: unknown } = {}) {
+    super(ROTATION_FAILED, message, options);
+    this.name = "RotationError";
+    this.credentialId = credentialId;
+  }
+}
+
 /** True for any error of this package, across realms and duplicate installs. */
 export function isOAuthManagerError(err: unknown): err is OAuthManagerError {
   return (
@@ -167,6 +181,7 @@ const CODES = new Set<string>([
   INVALID_CONFIG,
   CLOSED,
   STORE_FAILED,
+  ROTATION_FAILED,
 ]);
 
 /** The message of anything thrown, for composing our own messages. */

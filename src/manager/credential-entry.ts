@@ -42,6 +42,10 @@ export class CredentialEntry implements RingNode {
   refreshing: Promise<Readonly<OAuthCredentialSet>> | undefined;
   /** When the last refresh succeeded (epoch ms). */
   lastRefreshAt: number | undefined;
+  /** After a failed proactive refresh: not before this time again. */
+  upkeepRetryAt: number | undefined;
+  /** A decommission in progress (its onDecommission callback runs). */
+  decommissioning: Promise<void> | undefined;
 
   constructor(cred: OAuthCredentialSet, order: number, policy: HealthPolicy, now: number) {
     this.id = cred.id;
@@ -58,6 +62,19 @@ export class CredentialEntry implements RingNode {
     this.view = freezeCredential(cred);
     this.expiresAtMs = cred.expiresAt?.getTime();
     this.lastRefreshAt = cred.lastRefresh?.getTime() ?? this.lastRefreshAt;
+  }
+
+  /**
+   * How much earlier than the buffer the upkeep refreshes this credential: a fixed fraction of
+   * `maxLead` derived from the id, so a pool spreads out and the same credential stays put.
+   */
+  refreshLead(maxLead: number): number {
+    let hash = 2166136261;
+    for (let i = 0; i < this.id.length; i++) {
+      hash ^= this.id.charCodeAt(i);
+      hash = Math.imul(hash, 16777619);
+    }
+    return ((hash >>> 0) / 2 ** 32) * maxLead;
   }
 
   /** Strings that must never appear in anything this credential's errors carry outward. */

@@ -9,8 +9,10 @@ import {
   type ConfigIssue,
   CredentialsUnavailableError,
   FailoverExhaustedError,
+  messageOf,
   NoCredentialsError,
   RefreshError,
+  RotationError,
   redactSecrets,
 } from "../errors.js";
 import { type FailureKind, type ManagerEvents, TypedEmitter } from "../events.js";
@@ -22,6 +24,8 @@ import {
   effectiveBufferTime,
   validateRefreshStrategy,
 } from "../refresh/strategy.js";
+import { Upkeep } from "../refresh/upkeep.js";
+import { defaultRotationPolicy, rfc3339, validateRotationPolicy } from "../rotation/policy.js";
 import { toSelector } from "../selection/selector.js";
 import type {
   CredentialHealthInfo,
@@ -36,6 +40,8 @@ import type {
   PrometheusMetrics,
   RefreshFunc,
   RefreshStrategy,
+  RotationPolicy,
+  RotationState,
   Usage,
 } from "../types.js";
 import { raceAbort } from "./abort.js";
@@ -46,6 +52,12 @@ import { CredentialPool } from "./pool.js";
 const DEFAULT_MAX_ATTEMPTS = 3;
 const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
 const DEFAULT_REFRESH_TIMEOUT_MS = 30_000;
+/** Proactive refreshes start up to this long before the buffer, spread per credential. */
+const MAX_REFRESH_LEAD_MS = 60_000;
+/** Proactive refreshes running at once, so a pool that expires together does not stampede. */
+const UPKEEP_REFRESH_CONCURRENCY = 4;
+/** After a failed proactive refresh, wait this long per consecutive failure before the next. */
+const UPKEEP_RETRY_STEP_MS = 10_000;
 
 /** Thrown inside an attempt for errors that are the request's own fault: no failover. */
 class Rethrow {
@@ -76,7 +88,9 @@ export class OAuthKeyManager {
   readonly #minRefreshIntervalMs: number;
   readonly #refreshTimeoutMs: number;
   readonly #lifetime = new AbortController();
+  readonly #upkeep: Upkeep;
   #strategy: RefreshStrategy;
+  #rotationPolicy: RotationPolicy = defaultRotationPolicy();
   /** The buffer when it does not depend on metrics: the common case, computed once. */
   #fixedBuffer: number | undefined;
   #inFlight = 0;
@@ -129,6 +143,11 @@ export class OAuthKeyManager {
     this.#strategy = defaultRefreshStrategy();
     this.setRefreshStrategy(options.refreshStrategy);
     this.#pool = new CredentialPool(toSelector(options.selection), healthPolicy(options));
+    this.setRotationPolicy(options.rotationPolicy);
+    this.#upkeep = new Upkeep(
+      { nextDueAt: (now) => this.#nextDueAt(now), runDue: (now) => this.#runDue(now) },
+      { clock: this.#now },
+    );
 
     const issues = validateCredentials(credentials, new Set(), "credentials");
     if (issues.length > 0) throw new ConfigError(issues);
@@ -290,6 +309,7 @@ export class OAuthKeyManager {
     const issues = validateCredentials([cred], new Set(this.#pool.entries.keys()), "credential");
     if (issues.length > 0) throw new ConfigError(issues);
     this.#pool.add(cred, this.#now());
+    this.#upkeep.poke();
   }
 
   /**
@@ -299,6 +319,150 @@ export class OAuthKeyManager {
    */
   removeCredential(id: string): boolean {
     return this.#pool.remove(id) !== undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rotation
+
+  /** @param policy undefined resets to `defaultRotationPolicy()` */
+  setRotationPolicy(policy?: RotationPolicy): void {
+    this.#rotationPolicy =
+      policy === undefined ? defaultRotationPolicy() : validateRotationPolicy(policy);
+    this.#upkeep?.poke();
+  }
+
+  getRotationPolicy(): RotationPolicy {
+    return { ...this.#rotationPolicy };
+  }
+
+  /** Ids whose age has reached the rotation interval and that are not marked yet; [] when disabled. */
+  checkRotationNeeded(): string[] {
+    const policy = this.#rotationPolicy;
+    if (!policy.enabled) return [];
+    const now = this.#now();
+    const due: string[] = [];
+    for (const [id, { rotation }] of this.#pool.entries) {
+      if (!rotation.markedForRotation && now - rotation.createdAt >= policy.rotationInterval) {
+        due.push(id);
+      }
+    }
+    return due;
+  }
+
+  /**
+   * Starts a rotation: adds `newCred` at once and keeps `oldId` serving until the grace period
+   * ends (`decommissionAt = now + gracePeriod`); the upkeep then decommissions it when
+   * `autoDecommission` is on.
+   * @throws {RotationError} for an unknown or already marked credential
+   * @throws {ConfigError} for an invalid or duplicate new credential
+   */
+  async markForRotation(oldId: string, newCred: OAuthCredentialSet): Promise<void> {
+    this.#assertOpen();
+    const entry = this.#pool.get(oldId);
+    if (!entry) throw new RotationError(oldId, `credential ${oldId} not found`);
+    if (entry.rotation.markedForRotation) {
+      throw new RotationError(oldId, `credential ${oldId} is already marked for rotation`);
+    }
+    this.addCredential(newCred);
+    const now = this.#now();
+    const decommissionAt = now + this.#rotationPolicy.gracePeriod;
+    entry.rotation = {
+      ...entry.rotation,
+      markedForRotation: true,
+      rotationStartedAt: now,
+      replacementId: newCred.id,
+      decommissionAt,
+    };
+    this.#events.emit("rotation", {
+      credentialId: oldId,
+      replacementId: newCred.id,
+      decommissionAt: new Date(decommissionAt),
+    });
+    this.#upkeep.poke();
+  }
+
+  /**
+   * Removes a marked credential once its grace period has passed, calling `onDecommission`
+   * first. A failing `onDecommission` keeps the credential.
+   * @throws {RotationError} when unknown, not marked, still in its grace period, or the callback failed
+   */
+  async completeRotation(id: string): Promise<void> {
+    const entry = this.#pool.get(id);
+    if (!entry) throw new RotationError(id, `credential ${id} not found`);
+    const { markedForRotation, decommissionAt } = entry.rotation;
+    if (!markedForRotation || decommissionAt === undefined) {
+      throw new RotationError(id, `credential ${id} is not marked for rotation`);
+    }
+    if (this.#now() < decommissionAt) {
+      throw new RotationError(
+        id,
+        `grace period for credential ${id} has not yet elapsed (decommission at ${rfc3339(decommissionAt)})`,
+      );
+    }
+    if (entry.decommissioning) return entry.decommissioning;
+    entry.decommissioning = this.#decommission(entry).finally(() => {
+      entry.decommissioning = undefined;
+    });
+    return entry.decommissioning;
+  }
+
+  /** Completes every rotation whose grace period has passed, when `autoDecommission` is on. */
+  async autoDecommissionExpired(): Promise<string[]> {
+    if (!this.#rotationPolicy.autoDecommission) return [];
+    const now = this.#now();
+    const due = [...this.#pool.entries.values()].filter(
+      (e) => e.rotation.decommissionAt !== undefined && e.rotation.decommissionAt <= now,
+    );
+    const done: string[] = [];
+    for (const entry of due) {
+      try {
+        await this.completeRotation(entry.id);
+        done.push(entry.id);
+      } catch (err) {
+        this.#logger.warn(
+          `oauthmanager: could not decommission credential ${entry.id}: ${messageOf(err)}`,
+        );
+      }
+    }
+    return done;
+  }
+
+  getRotationState(id: string): RotationState | undefined {
+    const rotation = this.#pool.get(id)?.rotation;
+    if (!rotation) return undefined;
+    const state: RotationState = {
+      createdAt: new Date(rotation.createdAt),
+      markedForRotation: rotation.markedForRotation,
+    };
+    if (rotation.rotationStartedAt !== undefined) {
+      state.rotationStartedAt = new Date(rotation.rotationStartedAt);
+    }
+    if (rotation.replacementId !== undefined) state.replacementId = rotation.replacementId;
+    if (rotation.decommissionAt !== undefined)
+      state.decommissionAt = new Date(rotation.decommissionAt);
+    return state;
+  }
+
+  async #decommission(entry: CredentialEntry): Promise<void> {
+    const callback = this.#rotationPolicy.onDecommission;
+    if (callback) {
+      try {
+        await callback(entry.id);
+      } catch (err) {
+        const safe = redactSecrets(err, entry.secrets());
+        this.#logger.warn(
+          `oauthmanager: onDecommission failed for credential ${entry.id}; it stays in the pool: ${messageOf(safe)}`,
+        );
+        throw new RotationError(
+          entry.id,
+          `decommission callback failed for ${entry.id}: ${messageOf(safe)}`,
+          { cause: safe },
+        );
+      }
+    }
+    if (this.#pool.remove(entry.id)) {
+      this.#events.emit("decommission", { credentialId: entry.id });
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -378,6 +542,17 @@ export class OAuthKeyManager {
   }
 
   /**
+   * Starts the background upkeep: each token is refreshed shortly before the refresh strategy's
+   * buffer (spread per credential), so requests in steady state never wait for a refresh;
+   * `onRotationNeeded` is called once per credential when due; expired grace periods are
+   * decommissioned. Its timers never keep the process alive. Idempotent.
+   */
+  start(): void {
+    this.#assertOpen();
+    this.#upkeep.start();
+  }
+
+  /**
    * Stops background work, aborts refreshes in flight and waits for requests in flight.
    * Idempotent; later calls fail with a `ClosedError`.
    */
@@ -392,7 +567,9 @@ export class OAuthKeyManager {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    const stopping = this.#upkeep.stop();
     this.#lifetime.abort(new ClosedError(`OAuthKeyManager for ${this.providerName}`));
+    await stopping;
     if (this.#inFlight > 0) {
       await new Promise<void>((resolve) => {
         this.#drained = resolve;
@@ -677,6 +854,91 @@ export class OAuthKeyManager {
     }
   }
 
+  /** When the upkeep next has work: the soonest proactive refresh, rotation or decommission. */
+  #nextDueAt(now: number): number | undefined {
+    let soonest: number | undefined;
+    const consider = (t: number | undefined) => {
+      if (t !== undefined && (soonest === undefined || t < soonest)) soonest = t;
+    };
+    const policy = this.#rotationPolicy;
+    for (const entry of this.#pool.entries.values()) {
+      consider(this.#proactiveRefreshAt(entry, now));
+      const r = entry.rotation;
+      if (policy.enabled && !r.markedForRotation && !r.rotationNotified) {
+        consider(r.createdAt + policy.rotationInterval);
+      }
+      if (policy.autoDecommission && r.markedForRotation) consider(r.decommissionAt);
+    }
+    return soonest;
+  }
+
+  /**
+   * When the upkeep should refresh `entry`: shortly before the strategy's buffer, earlier by a
+   * lead spread per credential so a pool does not refresh in one instant; never sooner than the
+   * minimum interval after the last refresh, nor while a failed one waits to be retried.
+   */
+  #proactiveRefreshAt(entry: CredentialEntry, now: number): number | undefined {
+    if (!this.#refreshFunc || entry.health.needsReauth || entry.refreshing) return undefined;
+    if (!entry.view.refreshToken) return undefined;
+    const expiresAt = entry.expiresAtMs;
+    if (expiresAt === undefined && entry.view.accessToken !== "") return undefined;
+    let at = now;
+    if (expiresAt !== undefined) {
+      const buffer =
+        this.#fixedBuffer ?? effectiveBufferTime(this.#strategy, entry.metrics.forStrategy(now));
+      at = expiresAt - buffer - entry.refreshLead(Math.min(MAX_REFRESH_LEAD_MS, buffer));
+    }
+    if (entry.lastRefreshAt !== undefined)
+      at = Math.max(at, entry.lastRefreshAt + this.#minRefreshIntervalMs);
+    if (entry.upkeepRetryAt !== undefined) at = Math.max(at, entry.upkeepRetryAt);
+    return at;
+  }
+
+  async #runDue(now: number): Promise<void> {
+    const refreshes: CredentialEntry[] = [];
+    const rotations: CredentialEntry[] = [];
+    const policy = this.#rotationPolicy;
+    for (const entry of this.#pool.entries.values()) {
+      const refreshAt = this.#proactiveRefreshAt(entry, now);
+      if (refreshAt !== undefined && refreshAt <= now) refreshes.push(entry);
+      const r = entry.rotation;
+      if (
+        policy.enabled &&
+        !r.markedForRotation &&
+        !r.rotationNotified &&
+        now - r.createdAt >= policy.rotationInterval
+      ) {
+        rotations.push(entry);
+      }
+    }
+    await runLimited(refreshes, UPKEEP_REFRESH_CONCURRENCY, (entry) => this.#upkeepRefresh(entry));
+    for (const entry of rotations) {
+      entry.rotation.rotationNotified = true;
+      try {
+        await policy.onRotationNeeded?.(entry.id);
+      } catch (err) {
+        this.#logger.warn(
+          `oauthmanager: onRotationNeeded failed for credential ${entry.id}: ${messageOf(redactSecrets(err, entry.secrets()))}`,
+        );
+      }
+    }
+    await this.autoDecommissionExpired();
+  }
+
+  async #upkeepRefresh(entry: CredentialEntry): Promise<void> {
+    if (this.#closed || entry.removed) return;
+    try {
+      await this.#refresh(entry);
+      entry.upkeepRetryAt = undefined;
+    } catch {
+      // Already counted and reported by the refresh path; space out the next try.
+      const failures = Math.max(1, entry.health.refreshFailCount);
+      let retryAt = this.#now() + Math.min(UPKEEP_RETRY_STEP_MS * failures, 300_000);
+      if (entry.health.backoffUntil > retryAt) retryAt = entry.health.backoffUntil;
+      entry.upkeepRetryAt = retryAt;
+    }
+  }
+
   #safeClassify(err: unknown, now: number): ErrorClassification {
     try {
       return this.#classify(err, now);
@@ -821,4 +1083,20 @@ function positiveInt(value: number, name: string): number {
     throw new TypeError(`Expected \`${name}\` to be an integer >= 1, got ${describe(value)}`);
   }
   return value;
+}
+
+/** Runs `task` over `items` with at most `limit` at a time; never rejects. */
+async function runLimited<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await task(item).catch(() => {});
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
