@@ -14,6 +14,8 @@ export { parseRetryAfter } from "./health/retry-after.js";
 export { KeyManager, type KeyOperation } from "./manager/key-manager.js";
 export { OAuthKeyManager } from "./manager/oauth-key-manager.js";
 export type { BackoffOptions, ManagerOptions, OAuthKeyManagerOptions } from "./manager/options.js";
+export { METRIC_NAMES, type PrometheusCollector } from "./metrics/prometheus.js";
+export { defaultMonitoringConfig } from "./monitoring/config.js";
 export {
   adaptiveRefreshStrategy,
   calculateBufferTime,
@@ -22,6 +24,7 @@ export {
   type MetricsForStrategy,
   shouldRefresh,
 } from "./refresh/strategy.js";
+export { defaultRotationPolicy } from "./rotation/policy.js";
 export type { AvailabilityRing, Candidate } from "./selection/ring.js";
 export {
   fillFirst,

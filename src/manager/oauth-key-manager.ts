@@ -18,6 +18,17 @@ import {
 import { type FailureKind, type ManagerEvents, TypedEmitter } from "../events.js";
 import { classifyError, type ErrorClassification } from "../health/classify.js";
 import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
+import { healthSummaryToWire } from "../metrics/json-export.js";
+import { PROMETHEUS_BUCKETS_SECONDS } from "../metrics/latency-histogram.js";
+import {
+  type CredentialSample,
+  createCollector,
+  type PrometheusCollector,
+  type ProviderSample,
+} from "../metrics/prometheus.js";
+import type { AlertSubject } from "../monitoring/alerts.js";
+import { defaultMonitoringConfig } from "../monitoring/config.js";
+import { Monitor } from "../monitoring/monitor.js";
 import { mergeRefreshed, toRefreshError } from "../refresh/refresh-result.js";
 import {
   defaultRefreshStrategy,
@@ -34,6 +45,7 @@ import type {
   ExecuteResult,
   HealthSummary,
   Logger,
+  MonitoringConfig,
   OAuthCredentialSet,
   Operation,
   OperationResult,
@@ -43,6 +55,7 @@ import type {
   RotationPolicy,
   RotationState,
   Usage,
+  WebhookEvent,
 } from "../types.js";
 import { raceAbort } from "./abort.js";
 import { type CredentialEntry, cloneCredential } from "./credential-entry.js";
@@ -58,6 +71,8 @@ const MAX_REFRESH_LEAD_MS = 60_000;
 const UPKEEP_REFRESH_CONCURRENCY = 4;
 /** After a failed proactive refresh, wait this long per consecutive failure before the next. */
 const UPKEEP_RETRY_STEP_MS = 10_000;
+/** How often the upkeep evaluates alerts while monitoring is on. */
+const ALERT_CHECK_INTERVAL_MS = 60_000;
 
 /** Thrown inside an attempt for errors that are the request's own fault: no failover. */
 class Rethrow {
@@ -89,6 +104,9 @@ export class OAuthKeyManager {
   readonly #refreshTimeoutMs: number;
   readonly #lifetime = new AbortController();
   readonly #upkeep: Upkeep;
+  readonly #monitor: Monitor;
+  #collector: PrometheusCollector | undefined;
+  #nextAlertCheckAt = 0;
   #strategy: RefreshStrategy;
   #rotationPolicy: RotationPolicy = defaultRotationPolicy();
   /** The buffer when it does not depend on metrics: the common case, computed once. */
@@ -144,6 +162,8 @@ export class OAuthKeyManager {
     this.setRefreshStrategy(options.refreshStrategy);
     this.#pool = new CredentialPool(toSelector(options.selection), healthPolicy(options));
     this.setRotationPolicy(options.rotationPolicy);
+    this.#monitor = new Monitor({ provider: providerName, now: this.#now, logger: this.#logger });
+    if (options.monitoring) this.#monitor.setConfig(options.monitoring);
     this.#upkeep = new Upkeep(
       { nextDueAt: (now) => this.#nextDueAt(now), runDue: (now) => this.#runDue(now) },
       { clock: this.#now },
@@ -318,7 +338,9 @@ export class OAuthKeyManager {
    * @returns whether it was present
    */
   removeCredential(id: string): boolean {
-    return this.#pool.remove(id) !== undefined;
+    if (!this.#pool.remove(id)) return false;
+    this.#monitor.forget(id);
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -377,6 +399,10 @@ export class OAuthKeyManager {
       credentialId: oldId,
       replacementId: newCred.id,
       decommissionAt: new Date(decommissionAt),
+    });
+    this.#publish("rotation", oldId, "Credential marked for rotation", {
+      replacement_id: newCred.id,
+      decommission_at: new Date(decommissionAt).toISOString(),
     });
     this.#upkeep.poke();
   }
@@ -461,7 +487,11 @@ export class OAuthKeyManager {
       }
     }
     if (this.#pool.remove(entry.id)) {
+      this.#monitor.forget(entry.id);
       this.#events.emit("decommission", { credentialId: entry.id });
+      this.#publish("decommission", entry.id, "Credential decommissioned", {
+        replacement_id: entry.rotation.replacementId,
+      });
     }
   }
 
@@ -495,7 +525,7 @@ export class OAuthKeyManager {
       const info = healthInfo(entry, now);
       credentials[id] = info;
       if (info.isHealthy) healthy++;
-      if (entry.health.inBackoff(now)) inBackoff++;
+      if (!info.isAvailable) inBackoff++;
       requests += entry.metrics.requestCount;
       successes += entry.metrics.successCount;
     }
@@ -509,6 +539,11 @@ export class OAuthKeyManager {
       successRate: requests === 0 ? 1 : successes / requests,
       credentials,
     };
+  }
+
+  /** The health summary as JSON: the seed's snake_case keys, RFC 3339 times, latency in ms. */
+  exportJSON(): string {
+    return JSON.stringify(healthSummaryToWire(this.getHealthSummary()), null, 2);
   }
 
   /** The seed's per-credential totals. */
@@ -528,6 +563,145 @@ export class OAuthKeyManager {
       out.refreshesTotal[id] = metrics.refreshCount;
     }
     return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Monitoring
+
+  /**
+   * Turns alerts and webhooks on (monitoring is off until this is called; events are always
+   * emitted). `undefined` sets `defaultMonitoringConfig()`.
+   * @throws {ConfigError} for a webhook URL that is not http(s), a bad secret or threshold
+   */
+  setMonitoringConfig(config?: MonitoringConfig): void {
+    this.#assertOpen();
+    this.#monitor.setConfig(config);
+    this.#upkeep.poke();
+  }
+
+  getMonitoringConfig(): MonitoringConfig {
+    return this.#monitor.getConfig() ?? defaultMonitoringConfig();
+  }
+
+  /**
+   * Evaluates the alert conditions now (high failure rate, re-authentication needed, tokens
+   * expiring that will not renew by themselves) and sends their webhooks in the background.
+   * @returns the alerts raised, without those suppressed by the cooldown
+   */
+  checkAlerts(): WebhookEvent[] {
+    const now = this.#now();
+    this.#nextAlertCheckAt = now + ALERT_CHECK_INTERVAL_MS;
+    const subjects: AlertSubject[] = [];
+    for (const entry of this.#pool.entries.values()) {
+      const subject: AlertSubject = {
+        id: entry.id,
+        requestCount: entry.metrics.requestCount,
+        errorCount: entry.metrics.errorCount,
+        successRate: entry.metrics.successRate,
+        canRefresh: this.#refreshFunc !== undefined && Boolean(entry.view.refreshToken),
+        needsReauth: entry.health.needsReauth,
+        refreshFailing: entry.health.refreshFailCount > 0,
+      };
+      if (entry.view.expiresAt) subject.expiresAt = new Date(entry.view.expiresAt.getTime());
+      subjects.push(subject);
+    }
+    const raised = this.#monitor.check(subjects);
+    for (const alert of raised) {
+      if (alert.type === "expiry_warning") {
+        const expiresAt = this.#pool.get(alert.credentialId)?.view.expiresAt;
+        if (expiresAt) {
+          this.#events.emit("expiry_warning", {
+            credentialId: alert.credentialId,
+            expiresAt: new Date(expiresAt.getTime()),
+          });
+        }
+      }
+      this.#events.emit("alert", alert);
+    }
+    return raised;
+  }
+
+  /** Prometheus text exposition of every credential's counters, health gauges and latency histogram. */
+  exportPrometheusText(): Promise<string> {
+    return this.metricsCollector().metrics();
+  }
+
+  /**
+   * The prom-client collector behind {@link exportPrometheusText}, to register into your own
+   * `Registry` (several managers can share one).
+   */
+  metricsCollector(): PrometheusCollector {
+    this.#collector ??= createCollector(() => this.#prometheusSample());
+    return this.#collector;
+  }
+
+  #prometheusSample(): ProviderSample {
+    const now = this.#now();
+    const credentials: CredentialSample[] = [];
+    for (const entry of this.#pool.entries.values()) {
+      const { metrics, health } = entry;
+      credentials.push({
+        credential: entry.id,
+        requests: metrics.requestCount,
+        successes: metrics.successCount,
+        errors: metrics.errorCount,
+        tokensUsed: metrics.tokensUsed,
+        refreshes: metrics.refreshCount,
+        refreshFailures: metrics.refreshFailures,
+        healthy: health.isHealthy(),
+        available: health.isAvailable(now),
+        inBackoff: health.inBackoff(now),
+        secondsUntilExpiry:
+          entry.expiresAtMs === undefined ? undefined : (entry.expiresAtMs - now) / 1000,
+        latency: {
+          bucketsSeconds: PROMETHEUS_BUCKETS_SECONDS,
+          counts: metrics.latency.prometheusCounts(),
+          sumSeconds: metrics.latency.sumMs / 1000,
+          count: metrics.latency.count,
+        },
+      });
+    }
+    const stats = this.#monitor.stats();
+    return {
+      provider: this.providerName,
+      credentials,
+      webhook: {
+        sent: stats.sent,
+        failed: stats.failed,
+        dropped: stats.dropped,
+        disabled: stats.disabled,
+      },
+    };
+  }
+
+  /** A lifecycle event for webhooks (no cooldown). */
+  #publish(
+    type: WebhookEvent["type"],
+    credentialId: string,
+    message: string,
+    details: Record<string, unknown>,
+  ): void {
+    if (!this.#monitor.enabled) return;
+    this.#monitor.publish({
+      type,
+      credentialId,
+      timestamp: new Date(this.#now()),
+      message,
+      details,
+    });
+  }
+
+  /** An alert: deduplicated by the cooldown, emitted as an `alert` event when raised. */
+  #raise(credentialId: string, message: string, details: Record<string, unknown>): void {
+    if (!this.#monitor.enabled) return;
+    const alert: WebhookEvent = {
+      type: "failure",
+      credentialId,
+      timestamp: new Date(this.#now()),
+      message,
+      details,
+    };
+    if (this.#monitor.raise(alert)) this.#events.emit("alert", alert);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -575,6 +749,7 @@ export class OAuthKeyManager {
         this.#drained = resolve;
       });
     }
+    await this.#monitor.close();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -752,6 +927,10 @@ export class OAuthKeyManager {
       expiresAt: view.expiresAt && new Date(view.expiresAt.getTime()),
       refreshCount: view.refreshCount ?? 0,
     });
+    this.#publish("refresh", entry.id, "Token refreshed successfully", {
+      refresh_count: view.refreshCount ?? 0,
+      expires_at: view.expiresAt?.toISOString() ?? null,
+    });
     return view;
   }
 
@@ -799,6 +978,21 @@ export class OAuthKeyManager {
       permanent: error.permanent,
       consecutiveFailures: entry.health.refreshFailCount,
     });
+    if (this.#monitor.getConfig()?.alertOnRefreshFailure) {
+      const details = {
+        error: error.message,
+        oauth_error: error.oauthError ?? null,
+        permanent: error.permanent,
+        consecutive_failures: entry.health.refreshFailCount,
+      };
+      this.#raise(entry.id, "Token refresh failed", { ...details, reason: "refresh_failed" });
+      if (error.permanent) {
+        this.#raise(entry.id, "Credential needs re-authentication", {
+          ...details,
+          reason: "needs_reauth",
+        });
+      }
+    }
     return error;
   }
 
@@ -869,6 +1063,7 @@ export class OAuthKeyManager {
       }
       if (policy.autoDecommission && r.markedForRotation) consider(r.decommissionAt);
     }
+    if (this.#monitor.enabled) consider(this.#nextAlertCheckAt);
     return soonest;
   }
 
@@ -923,6 +1118,7 @@ export class OAuthKeyManager {
       }
     }
     await this.autoDecommissionExpired();
+    if (this.#monitor.enabled && now >= this.#nextAlertCheckAt) this.checkAlerts();
   }
 
   async #upkeepRefresh(entry: CredentialEntry): Promise<void> {

@@ -1,0 +1,385 @@
+/**
+ * Prometheus exposition of the managers' metrics, through prom-client. Values are read at scrape
+ * time from a snapshot function; nothing is observed or counted twice (RELIABILITY L8, S11).
+ *
+ * | name | type | labels | value |
+ * |---|---|---|---|
+ * | `oauthmanager_requests_total` | counter | `provider`, `credential` | requests made with the credential |
+ * | `oauthmanager_successes_total` | counter | `provider`, `credential` | requests that succeeded |
+ * | `oauthmanager_errors_total` | counter | `provider`, `credential` | requests that failed |
+ * | `oauthmanager_tokens_used_total` | counter | `provider`, `credential` | prompt + completion tokens reported |
+ * | `oauthmanager_refreshes_total` | counter | `provider`, `credential` | successful token refreshes |
+ * | `oauthmanager_refresh_failures_total` | counter | `provider`, `credential` | failed token refreshes |
+ * | `oauthmanager_credential_healthy` | gauge | `provider`, `credential` | 1 when healthy, else 0 |
+ * | `oauthmanager_credential_available` | gauge | `provider`, `credential` | 1 when it can be picked now, else 0 |
+ * | `oauthmanager_credential_in_backoff` | gauge | `provider`, `credential` | 1 while in backoff, else 0 |
+ * | `oauthmanager_token_expiry_seconds` | gauge | `provider`, `credential` | seconds until the access token expires, negative once expired; absent for tokens without expiry |
+ * | `oauthmanager_request_duration_seconds` | histogram | `provider`, `credential` | request latency (`_bucket{le}`, `_sum`, `_count`) |
+ * | `oauthmanager_webhook_deliveries_total` | counter | `provider`, `outcome` | webhook events by outcome: `sent`, `failed`, `dropped`, `disabled` |
+ *
+ * Labels hold the provider name and the credential id (user-chosen, bounded, never a token).
+ * A credential's series disappear from the next scrape once it is no longer in the snapshot.
+ * @module
+ */
+import type { Metric, RegistryContentType } from "prom-client";
+import { Registry } from "prom-client";
+
+/** Latency histogram of one credential, as fixed buckets. */
+export interface LatencySnapshot {
+  /** Upper bounds in seconds, ascending, without `+Inf`. */
+  bucketsSeconds: readonly number[];
+  /**
+   * Observations per bucket, NOT cumulative: `counts[i]` fell in `(bucketsSeconds[i-1],
+   * bucketsSeconds[i]]`. The last entry, one past the bounds, is the `+Inf` bucket; when it is
+   * missing, `count` minus the others is used.
+   */
+  counts: readonly number[];
+  sumSeconds: number;
+  count: number;
+}
+
+/** One credential's figures at scrape time. */
+export interface CredentialSample {
+  /** The credential id: a label value, never a token. */
+  credential: string;
+  requests: number;
+  successes: number;
+  errors: number;
+  tokensUsed: number;
+  refreshes: number;
+  refreshFailures: number;
+  healthy: boolean;
+  available: boolean;
+  inBackoff: boolean;
+  /** Absent for tokens that never expire. */
+  secondsUntilExpiry?: number | undefined;
+  latency: LatencySnapshot;
+}
+
+/** One manager's figures at scrape time. */
+export interface ProviderSample {
+  provider: string;
+  credentials: CredentialSample[];
+  webhook?: { sent: number; failed: number; dropped: number; disabled?: number };
+}
+
+/** What {@link createCollector} reads on every scrape. */
+export type SampleSource = () => ProviderSample | ProviderSample[];
+
+/** Any prom-client registry, Prometheus or OpenMetrics. */
+export type AnyRegistry = Registry<RegistryContentType>;
+
+/** Exposes snapshots through prom-client. */
+export interface PrometheusCollector {
+  /**
+   * Adds this collector's series to `registry` (your own, or prom-client's `register`). Several
+   * collectors (one per manager) may be registered into one registry: they share the metric
+   * objects and their series are merged. Registering twice is a no-op.
+   * @throws {Error} when another metric of the same name is already in `registry`.
+   */
+  register(registry: AnyRegistry): void;
+  /** Removes this collector's series from `registry`; the metrics go once no collector is left. */
+  unregister(registry: AnyRegistry): void;
+  /** The exposition text (Prometheus 0.0.4) of this collector alone. */
+  metrics(): Promise<string>;
+  /** The `Content-Type` for {@link metrics}' text. */
+  readonly contentType: string;
+}
+
+type Labels = Record<string, string | number>;
+interface Value {
+  value: number;
+  labels: Labels;
+  metricName?: string;
+}
+type Kind = "counter" | "gauge" | "histogram";
+
+interface Definition {
+  name: string;
+  help: string;
+  kind: Kind;
+  labelNames: readonly string[];
+  values(samples: readonly ProviderSample[]): Value[];
+}
+
+const PREFIX = "oauthmanager_";
+
+function perCredential(
+  name: string,
+  kind: "counter" | "gauge",
+  help: string,
+  read: (c: CredentialSample) => number | undefined,
+): Definition {
+  return {
+    name: `${PREFIX}${name}`,
+    help,
+    kind,
+    labelNames: ["provider", "credential"],
+    values(samples) {
+      const out: Value[] = [];
+      forEachCredential(samples, (provider, c) => {
+        const v = read(c);
+        if (v === undefined || !Number.isFinite(v)) return;
+        out.push({ value: v, labels: { provider, credential: c.credential } });
+      });
+      return out;
+    },
+  };
+}
+
+const bool = (b: boolean) => (b ? 1 : 0);
+
+const DEFINITIONS: readonly Definition[] = [
+  perCredential(
+    "requests_total",
+    "counter",
+    "Requests made with the credential.",
+    (c) => c.requests,
+  ),
+  perCredential("successes_total", "counter", "Requests that succeeded.", (c) => c.successes),
+  perCredential("errors_total", "counter", "Requests that failed.", (c) => c.errors),
+  perCredential(
+    "tokens_used_total",
+    "counter",
+    "Prompt plus completion tokens reported by operations.",
+    (c) => c.tokensUsed,
+  ),
+  perCredential("refreshes_total", "counter", "Successful token refreshes.", (c) => c.refreshes),
+  perCredential(
+    "refresh_failures_total",
+    "counter",
+    "Failed token refreshes.",
+    (c) => c.refreshFailures,
+  ),
+  perCredential("credential_healthy", "gauge", "1 when the credential is healthy.", (c) =>
+    bool(c.healthy),
+  ),
+  perCredential("credential_available", "gauge", "1 when the credential can be picked now.", (c) =>
+    bool(c.available),
+  ),
+  perCredential("credential_in_backoff", "gauge", "1 while the credential is in backoff.", (c) =>
+    bool(c.inBackoff),
+  ),
+  perCredential(
+    "token_expiry_seconds",
+    "gauge",
+    "Seconds until the access token expires; negative once expired.",
+    (c) => c.secondsUntilExpiry,
+  ),
+  {
+    name: `${PREFIX}request_duration_seconds`,
+    help: "Request latency in seconds.",
+    kind: "histogram",
+    labelNames: ["provider", "credential"],
+    values(samples) {
+      const out: Value[] = [];
+      forEachCredential(samples, (provider, c) => histogramValues(out, provider, c));
+      return out;
+    },
+  },
+  {
+    name: `${PREFIX}webhook_deliveries_total`,
+    help: "Webhook events by outcome.",
+    kind: "counter",
+    labelNames: ["provider", "outcome"],
+    values(samples) {
+      const out: Value[] = [];
+      for (const s of samples) {
+        const w = s.webhook;
+        if (!w) continue;
+        for (const outcome of ["sent", "failed", "dropped", "disabled"] as const) {
+          const v = w[outcome] ?? 0;
+          if (Number.isFinite(v)) {
+            out.push({ value: v, labels: { provider: s.provider, outcome } });
+          }
+        }
+      }
+      return out;
+    },
+  },
+];
+
+/** The metric names this module exposes, in exposition order. */
+export const METRIC_NAMES: readonly string[] = DEFINITIONS.map((d) => d.name);
+
+function histogramValues(out: Value[], provider: string, c: CredentialSample): void {
+  const { bucketsSeconds: bounds, counts, sumSeconds, count } = c.latency;
+  if (counts.length !== bounds.length && counts.length !== bounds.length + 1) {
+    throw new TypeError(
+      `Expected ${bounds.length} or ${bounds.length + 1} latency counts for credential ${c.credential}, got ${counts.length}`,
+    );
+  }
+  const labels = { provider, credential: c.credential };
+  let cumulative = 0;
+  bounds.forEach((le, i) => {
+    cumulative += finite(counts[i]);
+    out.push({
+      metricName: `${PREFIX}request_duration_seconds_bucket`,
+      labels: { ...labels, le },
+      value: cumulative,
+    });
+  });
+  const overflow =
+    counts.length > bounds.length
+      ? finite(counts[bounds.length])
+      : Math.max(0, finite(count) - cumulative);
+  const total = cumulative + overflow;
+  out.push(
+    {
+      metricName: `${PREFIX}request_duration_seconds_bucket`,
+      labels: { ...labels, le: "+Inf" },
+      value: total,
+    },
+    { metricName: `${PREFIX}request_duration_seconds_sum`, labels, value: finite(sumSeconds) },
+    // The +Inf bucket and _count must agree, whatever the snapshot says.
+    { metricName: `${PREFIX}request_duration_seconds_count`, labels, value: total },
+  );
+}
+
+function finite(v: number | undefined): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : 0;
+}
+
+function forEachCredential(
+  samples: readonly ProviderSample[],
+  fn: (provider: string, c: CredentialSample) => void,
+): void {
+  // One series per (provider, credential): a duplicate would make the exposition invalid.
+  const seen = new Set<string>();
+  for (const s of samples) {
+    for (const c of s.credentials) {
+      const key = `${s.provider}\u0000${c.credential}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      fn(s.provider, c);
+    }
+  }
+}
+
+/** The sources registered in one registry, read once per scrape. */
+class Hub {
+  readonly sources = new Set<SampleSource>();
+  readonly metrics: ScrapeMetric[];
+  #cache: ProviderSample[] | undefined;
+
+  constructor() {
+    this.metrics = DEFINITIONS.map((d) => new ScrapeMetric(d, this));
+  }
+
+  /**
+   * The samples of every source. A registry asks all its metrics in one synchronous pass, so one
+   * snapshot serves the whole scrape and the series agree with each other.
+   */
+  snapshot(): readonly ProviderSample[] {
+    if (this.#cache) return this.#cache;
+    const all: ProviderSample[] = [];
+    for (const source of this.sources) {
+      const got = source();
+      if (Array.isArray(got)) all.push(...got);
+      else all.push(got);
+    }
+    this.#cache = all;
+    queueMicrotask(() => {
+      this.#cache = undefined;
+    });
+    return all;
+  }
+}
+
+/**
+ * A prom-client metric whose values come from the snapshot: it implements what `Registry` calls
+ * (`name`, `help`, `type`, `aggregator`, `get()`, `reset()`).
+ */
+class ScrapeMetric {
+  /** Mutable: an OpenMetrics registry strips `_total` from counter names. */
+  name: string;
+  /** The name the metric is registered under, whatever `name` becomes. */
+  readonly key: string;
+  readonly help: string;
+  readonly type: Kind;
+  readonly aggregator: "sum" | "first";
+  readonly labelNames: readonly string[];
+  readonly #def: Definition;
+  readonly #hub: Hub;
+
+  constructor(def: Definition, hub: Hub) {
+    this.name = def.name;
+    this.key = def.name;
+    this.help = def.help;
+    this.type = def.kind;
+    this.aggregator = def.kind === "gauge" ? "first" : "sum";
+    this.labelNames = def.labelNames;
+    this.#def = def;
+    this.#hub = hub;
+  }
+
+  async get() {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: this.#def.values(this.#hub.snapshot()),
+    };
+  }
+
+  /** Values live in the managers; `registry.resetMetrics()` has nothing to reset here. */
+  reset(): void {}
+}
+
+const hubs = new WeakMap<AnyRegistry, Hub>();
+
+/**
+ * A Prometheus collector over one or more managers' snapshots, read on every scrape.
+ *
+ * @param source Returns the current samples; called once per scrape. A throw fails the scrape.
+ * @example
+ * const collector = createCollector(() => [geminiSample(), qwenSample()]);
+ * collector.register(myRegistry);
+ * res.setHeader("Content-Type", myRegistry.contentType).end(await myRegistry.metrics());
+ */
+export function createCollector(source: SampleSource): PrometheusCollector {
+  if (typeof source !== "function") {
+    throw new TypeError(`Expected \`source\` to be a function, got ${typeof source}`);
+  }
+  let own: Registry | undefined;
+  const collector: PrometheusCollector = {
+    register(registry) {
+      const hub = hubs.get(registry) ?? new Hub();
+      for (const m of hub.metrics) {
+        const existing = registry.getSingleMetric(m.key);
+        if (existing !== undefined && (existing as unknown) !== m) {
+          throw new Error(`A metric named ${m.key} is already registered in this registry`);
+        }
+      }
+      for (const m of hub.metrics) {
+        if (registry.getSingleMetric(m.key) === undefined) {
+          // registerMetric keys by `name`, which an earlier OpenMetrics scrape may have shortened.
+          m.name = m.key;
+          registry.registerMetric(m as unknown as Metric);
+        }
+      }
+      hubs.set(registry, hub);
+      hub.sources.add(source);
+    },
+    unregister(registry) {
+      const hub = hubs.get(registry);
+      if (!hub) return;
+      hub.sources.delete(source);
+      if (hub.sources.size > 0) return;
+      for (const m of hub.metrics) {
+        if ((registry.getSingleMetric(m.key) as unknown) === m) registry.removeSingleMetric(m.key);
+      }
+      hubs.delete(registry);
+    },
+    async metrics() {
+      if (!own) {
+        own = new Registry();
+        collector.register(own);
+      }
+      return own.metrics();
+    },
+    contentType: Registry.PROMETHEUS_CONTENT_TYPE,
+  };
+  return collector;
+}
