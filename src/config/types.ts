@@ -1,0 +1,84 @@
+/**
+ * The validated configuration, as `parseConfig` returns it: camelCase keys, durations in
+ * milliseconds, points in time as `Date`, credentials ready for `OAuthKeyManager`.
+ * @module
+ */
+import type { BackoffOptions } from "../manager/options.js";
+import type { SelectionName } from "../selection/selector.js";
+import type {
+  MonitoringConfig,
+  OAuthCredentialSet,
+  RefreshStrategy,
+  RotationPolicy,
+} from "../types.js";
+
+/** The refresh strategy presets, by name. */
+export type RefreshPresetName = "default" | "adaptive" | "conservative";
+
+/**
+ * How the gateway presents a credential upstream: a header by name, or any header with a
+ * template in which `{token}` stands for the access token or API key.
+ */
+export type AuthScheme =
+  | "bearer"
+  | "x-api-key"
+  | "x-goog-api-key"
+  | {
+      header: string;
+      /** @default "{token}" */
+      template: string;
+    };
+
+/** One provider's pool and, for the gateway, how to reach it. */
+export interface ProviderConfig {
+  /** The provider's name: the key under `providers`, matching `[a-z0-9_-]+`. */
+  name: string;
+  /** The configured OAuth credentials, in order. */
+  oauthCredentials: OAuthCredentialSet[];
+  /** Plain API keys, in order; `createManagers` names them `key-1`, `key-2`, … */
+  apiKeys: string[];
+  model?: string;
+  /** The preset's values, overridden by any field given with it. Absent: the manager's default. */
+  refreshStrategy?: RefreshStrategy;
+  selection?: SelectionName;
+  /** The configured fields over `defaultRotationPolicy()`. Absent: the manager's default. */
+  rotationPolicy?: RotationPolicy;
+  /** The configured fields over `defaultMonitoringConfig()`. Absent: monitoring stays off. */
+  monitoring?: MonitoringConfig;
+  backoff?: BackoffOptions;
+  /** The upstream base URL for the gateway. */
+  upstream?: string;
+  auth?: AuthScheme;
+  /** Extra headers the gateway sends upstream. */
+  headers?: Record<string, string>;
+  /** The OAuth token endpoint used to refresh this provider's tokens. */
+  tokenUrl?: string;
+  /** @default "body" (applied by the refresher) */
+  clientAuth?: "body" | "basic";
+  /** @default "form" (applied by the refresher) */
+  bodyFormat?: "form" | "json";
+}
+
+/** Where tokens are persisted. */
+export type StoreConfig =
+  | { type: "memory" }
+  | { type: "file"; path: string; encryptionKey?: string }
+  | { type: "redis"; url: string; prefix?: string };
+
+/** The gateway's own settings. */
+export interface ServerConfig {
+  /** Keys clients present to the gateway; empty means the gateway refuses to start. */
+  clientKeys: string[];
+  /** Enables `/admin` when set. */
+  adminKey?: string;
+  host?: string;
+  port?: number;
+}
+
+/** A whole validated configuration file. */
+export interface OAuthManagerConfig {
+  /** Providers by name, in file order. */
+  providers: Record<string, ProviderConfig>;
+  store?: StoreConfig;
+  server?: ServerConfig;
+}
