@@ -1,0 +1,150 @@
+/**
+ * oauthmanager benchmarks: `npm run bench` (builds, then `node --expose-gc --import tsx bench/run.ts`).
+ * The library is imported as "oauthmanager", i.e. the built package. Nothing is asserted: the
+ * figures are printed, with the targets of the issue and the Go original's figures beside them.
+ * Timings come from a shared 2-core machine; expect a few percent of noise between runs.
+ *
+ * 1. executeWithFailover overhead. ns/op of a bare `await op(cred)` (op = `async (cred) =>
+ *    ({ result: cred.id })`, token fresh for a year) and of the same op through
+ *    `executeWithFailover` with 3 and with 1,000 credentials. "added" = pool − bare: what the
+ *    manager costs per request (selection, refresh check, metrics, health). Target < 500 ns;
+ *    Go adds ≈ 545 ns.
+ * 2. Selection with credentials in backoff. ns/op of `getNextCredential()` (and of
+ *    `executeWithFailover`) with 10,000 credentials of which 9,990 cool down after a 429 with a
+ *    1 h Retry-After, against 10 credentials none in backoff. The ratio 10,000 / 10 shows whether
+ *    selection walks the credentials in backoff. Target ≤ 2; Go ≈ 6,900×.
+ * 3. Refresh stampede. One credential whose token expired, 10,000 concurrent
+ *    `executeWithFailover` calls, a token endpoint on 127.0.0.1 answering after 20 ms. Counts the
+ *    token-endpoint calls (single flight: 1), successes and failures (10,000 / 0), requests that
+ *    ran with the refreshed token, and the wall time of the whole burst. Go fails 5,283.
+ * 4. Memory per credential. Retained bytes (V8 heap + ArrayBuffer stores, after forced GC) of a
+ *    manager, divided by its number of credentials, with requests recorded through
+ *    `recordRequest` at varied latencies so the percentile histograms fill: 1,000 credentials
+ *    after 0, 100 and 1,000 requests each (1,000,000 in all; equal figures = no growth with
+ *    requests), and 10,000 credentials after 100 each. Target < 4 KiB; Go keeps 733 B (without
+ *    percentiles).
+ *
+ * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
+ * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
+ * the batch means (robust against other processes on the shared cores; every ratio and "added"
+ * figure uses it); "mean" and its relative margin of error ("rme") are printed beside it.
+ */
+import { fixed, int, printTable, signed } from "./format.js";
+import { measureMemory } from "./memory.js";
+import { measureBackoff, measureOverhead } from "./overhead.js";
+import { runStampede } from "./stampede.js";
+import { BATCH, type MeasureOptions, type Timing } from "./timing.js";
+
+const TIMING: MeasureOptions = { timeMs: 2_000, warmupMs: 500 };
+
+function timingRow(label: string, t: Timing, extra: readonly string[]): string[] {
+  return [
+    label,
+    fixed(t.ns, 0),
+    fixed(t.mean, 0),
+    `±${fixed(t.rme, 1)}%`,
+    int(t.samples),
+    ...extra,
+  ];
+}
+
+const began = performance.now();
+console.log(
+  `oauthmanager benchmarks — Node ${process.version}, ${process.platform}/${process.arch}`,
+);
+console.log(
+  `timings: ${BATCH} calls per sample, ${TIMING.warmupMs} ms warm-up + ${TIMING.timeMs} ms per task`,
+);
+
+// 1. executeWithFailover overhead
+const o = await measureOverhead(TIMING);
+const added3 = o.pool3.ns - o.bare.ns;
+const added1000 = o.pool1000.ns - o.bare.ns;
+printTable(
+  "1. executeWithFailover overhead (fresh token)   target: < 500 ns added; Go ≈ 545 ns",
+  ["call", "ns/op", "mean", "rme", "samples", "added ns", "× bare"],
+  [
+    timingRow("bare await op(cred)", o.bare, ["", ""]),
+    timingRow("executeWithFailover, 3 creds", o.pool3, [
+      signed(added3),
+      fixed(o.pool3.ns / o.bare.ns, 1),
+    ]),
+    timingRow("executeWithFailover, 1,000 creds", o.pool1000, [
+      signed(added1000),
+      fixed(o.pool1000.ns / o.bare.ns, 1),
+    ]),
+  ],
+);
+
+// 2. selection with 9,990 of 10,000 credentials in backoff
+const b = await measureBackoff(TIMING);
+const nextRatio = b.next10k.ns / b.next10.ns;
+const execRatio = b.exec10k.ns / b.exec10.ns;
+printTable(
+  `2. selection with credentials in backoff (${int(b.inBackoff)} of 10,000 cooling)   target: ratio ≤ 2; Go ≈ 6,900×`,
+  ["call", "ns/op", "mean", "rme", "samples", "ratio"],
+  [
+    timingRow("getNextCredential, 10 creds", b.next10, [""]),
+    timingRow("getNextCredential, 10,000 (9,990 in backoff)", b.next10k, [fixed(nextRatio, 2)]),
+    timingRow("executeWithFailover, 10 creds", b.exec10, [""]),
+    timingRow("executeWithFailover, 10,000 (9,990 in backoff)", b.exec10k, [fixed(execRatio, 2)]),
+  ],
+);
+
+// 3. refresh stampede
+const s = await runStampede(10_000, 20);
+printTable(
+  "3. refresh stampede: 1 expired credential, token endpoint answers after 20 ms   Go: 5,283 of 10,000 fail",
+  [
+    "concurrent calls",
+    "token-endpoint calls",
+    "successes",
+    "failures",
+    "ran with new token",
+    "wall ms",
+  ],
+  [
+    [
+      int(s.calls),
+      int(s.tokenEndpointCalls),
+      int(s.successes),
+      int(s.failures),
+      int(s.usedNewToken),
+      fixed(s.wallMs, 0),
+    ],
+  ],
+);
+if (s.firstError) console.log(`first failure: ${s.firstError}`);
+
+// 4. memory per credential
+const m1 = await measureMemory(1_000, [100, 1_000]);
+const m2 = await measureMemory(10_000, [100]);
+const memRows = [m1, m2].flatMap((m) =>
+  m.checkpoints.map((c) => [
+    int(m.credentials),
+    int(c.requestsPerCredential),
+    int(m.credentials * c.requestsPerCredential),
+    int(c.perCredential.heap),
+    int(c.perCredential.arrayBuffers),
+    int(c.perCredential.total),
+  ]),
+);
+printTable(
+  "4. retained memory per credential (heap + ArrayBuffers, after GC)   target: < 4 KiB; Go 733 B (no percentiles)",
+  ["credentials", "requests each", "requests total", "heap B", "arrayBuffers B", "total B/cred"],
+  memRows,
+);
+const last = m1.checkpoints.at(-1)!;
+const at100 = m1.checkpoints.find((c) => c.requestsPerCredential === 100)!;
+console.log(
+  `growth from 100 to 1,000 requests per credential: ${signed(last.perCredential.total - at100.perCredential.total)} B per credential` +
+    `; cred-0 latency p50 ${fixed(m1.sampleP50, 0)} ms, p99 ${fixed(m1.sampleP99, 0)} ms (histograms filled)`,
+);
+
+console.log(`\ntotal bench time ${fixed((performance.now() - began) / 1000, 1)} s`);
+console.log(`
+summary
+executeWithFailover overhead: bare ${fixed(o.bare.ns, 0)} ns, 3 creds ${fixed(o.pool3.ns, 0)} ns (${signed(added3)}), 1000 creds ${fixed(o.pool1000.ns, 0)} ns (${signed(added1000)})
+getNextCredential 10,000 (9,990 in backoff) vs 10: ${fixed(b.next10k.ns, 0)} ns vs ${fixed(b.next10.ns, 0)} ns, ratio ${fixed(nextRatio, 2)}
+stampede: ${int(s.calls)} calls, ${int(s.tokenEndpointCalls)} refresh${s.tokenEndpointCalls === 1 ? "" : "es"}, ${int(s.failures)} failures, ${fixed(s.wallMs, 0)} ms
+memory: ${int(last.perCredential.total)} B per credential after ${int(m1.credentials * last.requestsPerCredential)} requests`);

@@ -1,0 +1,70 @@
+/**
+ * Section 3: one expired credential and 10,000 concurrent requests. Single flight means one call
+ * of the token endpoint, and every request goes on with the token it returns.
+ * @module
+ */
+import { OAuthKeyManager, type Operation } from "oauthmanager";
+import { startTokenEndpoint } from "./token-endpoint.js";
+
+export interface StampedeFigures {
+  calls: number;
+  tokenEndpointCalls: number;
+  successes: number;
+  failures: number;
+  /** Successful requests whose operation saw the refreshed token. */
+  usedNewToken: number;
+  wallMs: number;
+  /** The first failure's message, if any. */
+  firstError: string | undefined;
+}
+
+/** Runs `calls` concurrent requests against one credential that expired a minute ago. */
+export async function runStampede(
+  calls: number,
+  endpointDelayMs: number,
+): Promise<StampedeFigures> {
+  const endpoint = await startTokenEndpoint(endpointDelayMs);
+  const manager = new OAuthKeyManager(
+    "stampede",
+    [
+      {
+        id: "expired",
+        accessToken: "access-token-stale",
+        refreshToken: "refresh-token",
+        expiresAt: new Date(Date.now() - 60_000),
+      },
+    ],
+    endpoint.refreshFunc,
+  );
+  const sawToken: Operation<string> = async (cred) => ({ result: cred.accessToken });
+  try {
+    const start = performance.now();
+    const settled = await Promise.allSettled(
+      Array.from({ length: calls }, () => manager.executeWithFailover(sawToken)),
+    );
+    const wallMs = performance.now() - start;
+    let successes = 0;
+    let usedNewToken = 0;
+    let firstError: string | undefined;
+    for (const s of settled) {
+      if (s.status === "fulfilled") {
+        successes++;
+        if (s.value.result === endpoint.lastIssued) usedNewToken++;
+      } else {
+        firstError ??= s.reason instanceof Error ? s.reason.message : String(s.reason);
+      }
+    }
+    return {
+      calls,
+      tokenEndpointCalls: endpoint.calls,
+      successes,
+      failures: calls - successes,
+      usedNewToken,
+      wallMs,
+      firstError,
+    };
+  } finally {
+    await manager.close();
+    await endpoint.close();
+  }
+}
