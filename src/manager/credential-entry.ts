@@ -44,6 +44,10 @@ export class CredentialEntry implements RingNode {
   lastRefreshAt: number | undefined;
   /** After a failed proactive refresh: not before this time again. */
   upkeepRetryAt: number | undefined;
+  /** Consecutive failed saves of this credential to the store. */
+  saveFailures = 0;
+  /** Cancels the pending retry of a failed save. */
+  saveRetry: (() => void) | undefined;
   /** A decommission in progress (its onDecommission callback runs). */
   decommissioning: Promise<void> | undefined;
 

@@ -2,7 +2,7 @@
  * OAuthKeyManager: many OAuth credentials of one provider used as one reliable pool.
  * @module
  */
-import { type Clock, systemClock } from "../clock.js";
+import { type Clock, scheduleAt, systemClock } from "../clock.js";
 import {
   ClosedError,
   ConfigError,
@@ -38,6 +38,7 @@ import {
 import { Upkeep } from "../refresh/upkeep.js";
 import { defaultRotationPolicy, rfc3339, validateRotationPolicy } from "../rotation/policy.js";
 import { toSelector } from "../selection/selector.js";
+import type { StoredToken } from "../stores/types.js";
 import type {
   CredentialHealthInfo,
   CredentialMetrics,
@@ -60,6 +61,13 @@ import type {
 import { raceAbort } from "./abort.js";
 import { type CredentialEntry, cloneCredential } from "./credential-entry.js";
 import type { OAuthKeyManagerOptions } from "./options.js";
+import {
+  fromStoredRotation,
+  Persistence,
+  storedIsNewer,
+  toStored,
+  withStoredTokens,
+} from "./persistence.js";
 import { CredentialPool } from "./pool.js";
 
 const DEFAULT_MAX_ATTEMPTS = 3;
@@ -73,6 +81,10 @@ const UPKEEP_REFRESH_CONCURRENCY = 4;
 const UPKEEP_RETRY_STEP_MS = 10_000;
 /** How often the upkeep evaluates alerts while monitoring is on. */
 const ALERT_CHECK_INTERVAL_MS = 60_000;
+const DEFAULT_STORE_TIMEOUT_MS = 5_000;
+/** A failed save of a refreshed token is retried after 1 s, 2 s, 4 s … up to every 5 min. */
+const SAVE_RETRY_BASE_MS = 1_000;
+const SAVE_RETRY_MAX_MS = 300_000;
 
 /** Thrown inside an attempt for errors that are the request's own fault: no failover. */
 class Rethrow {
@@ -105,8 +117,13 @@ export class OAuthKeyManager {
   readonly #lifetime = new AbortController();
   readonly #upkeep: Upkeep;
   readonly #monitor: Monitor;
+  readonly #persistence: Persistence | undefined;
+  #readyPromise: Promise<void> | undefined;
+  /** The store was loaded (or there is none): the hot path checks only this. */
+  #loaded: boolean;
   #collector: PrometheusCollector | undefined;
   #nextAlertCheckAt = 0;
+  #loadFailureReported = false;
   #strategy: RefreshStrategy;
   #rotationPolicy: RotationPolicy = defaultRotationPolicy();
   /** The buffer when it does not depend on metrics: the common case, computed once. */
@@ -163,6 +180,16 @@ export class OAuthKeyManager {
     this.#pool = new CredentialPool(toSelector(options.selection), healthPolicy(options));
     this.setRotationPolicy(options.rotationPolicy);
     this.#monitor = new Monitor({ provider: providerName, now: this.#now, logger: this.#logger });
+    this.#persistence = options.store
+      ? new Persistence(options.store, providerName, {
+          timeoutMs: nonNegative(
+            options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+            "storeTimeoutMs",
+          ),
+          lockTimeoutMs: this.#refreshTimeoutMs + 5_000,
+        })
+      : undefined;
+    this.#loaded = this.#persistence === undefined;
     if (options.monitoring) this.#monitor.setConfig(options.monitoring);
     this.#upkeep = new Upkeep(
       { nextDueAt: (now) => this.#nextDueAt(now), runDue: (now) => this.#runDue(now) },
@@ -197,6 +224,7 @@ export class OAuthKeyManager {
     const signal = opts?.signal;
     const maxAttempts = this.#maxAttempts(opts?.maxAttempts);
     signal?.throwIfAborted();
+    if (!this.#loaded) await this.#readyOrDegrade();
     this.#inFlight++;
     try {
       let errors: unknown[] | undefined;
@@ -242,6 +270,7 @@ export class OAuthKeyManager {
    */
   async getNextCredential(): Promise<OAuthCredentialSet> {
     this.#assertOpen();
+    if (!this.#loaded) await this.#readyOrDegrade();
     const entry = this.#pool.pick(this.#now(), undefined);
     if (!entry) throw this.#unavailableError();
     return cloneCredential(entry.view);
@@ -290,6 +319,7 @@ export class OAuthKeyManager {
    */
   async refreshCredential(id: string, opts?: { force?: boolean }): Promise<OAuthCredentialSet> {
     this.#assertOpen();
+    if (!this.#loaded) await this.#readyOrDegrade();
     const entry = this.#pool.get(id);
     if (!entry) throw new RefreshError(id, "unknown credential");
     if (!opts?.force && !this.#needsRefresh(entry, this.#now())) {
@@ -328,7 +358,8 @@ export class OAuthKeyManager {
     this.#assertOpen();
     const issues = validateCredentials([cred], new Set(this.#pool.entries.keys()), "credential");
     if (issues.length > 0) throw new ConfigError(issues);
-    this.#pool.add(cred, this.#now());
+    const entry = this.#pool.add(cred, this.#now());
+    if (this.#loaded) void this.#adoptOrStore(entry);
     this.#upkeep.poke();
   }
 
@@ -338,8 +369,11 @@ export class OAuthKeyManager {
    * @returns whether it was present
    */
   removeCredential(id: string): boolean {
-    if (!this.#pool.remove(id)) return false;
+    const entry = this.#pool.remove(id);
+    if (!entry) return false;
+    entry.saveRetry?.();
     this.#monitor.forget(id);
+    this.#forgetStored(id);
     return true;
   }
 
@@ -400,6 +434,7 @@ export class OAuthKeyManager {
       replacementId: newCred.id,
       decommissionAt: new Date(decommissionAt),
     });
+    void this.#persist(entry);
     this.#publish("rotation", oldId, "Credential marked for rotation", {
       replacement_id: newCred.id,
       decommission_at: new Date(decommissionAt).toISOString(),
@@ -487,7 +522,9 @@ export class OAuthKeyManager {
       }
     }
     if (this.#pool.remove(entry.id)) {
+      entry.saveRetry?.();
       this.#monitor.forget(entry.id);
+      this.#forgetStored(entry.id);
       this.#events.emit("decommission", { credentialId: entry.id });
       this.#publish("decommission", entry.id, "Credential decommissioned", {
         replacement_id: entry.rotation.replacementId,
@@ -716,6 +753,27 @@ export class OAuthKeyManager {
   }
 
   /**
+   * Loads the store now (it is otherwise loaded before the first operation): stored tokens and
+   * rotation state newer than the configured ones win.
+   * @throws the store's error; requests still go on from memory afterwards
+   */
+  ready(): Promise<void> {
+    this.#readyPromise ??= this.#loadStore();
+    return this.#readyPromise;
+  }
+
+  async #readyOrDegrade(): Promise<void> {
+    try {
+      await this.ready();
+    } catch (err) {
+      if (!this.#loadFailureReported) {
+        this.#loadFailureReported = true;
+        this.#storeFailed(undefined, "load", err);
+      }
+    }
+  }
+
+  /**
    * Starts the background upkeep: each token is refreshed shortly before the refresh strategy's
    * buffer (spread per credential), so requests in steady state never wait for a refresh;
    * `onRotationNeeded` is called once per credential when due; expired grace periods are
@@ -741,6 +799,12 @@ export class OAuthKeyManager {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    const unsaved: CredentialEntry[] = [];
+    for (const entry of this.#pool.entries.values()) {
+      entry.saveRetry?.();
+      entry.saveRetry = undefined;
+      if (entry.saveFailures > 0) unsaved.push(entry);
+    }
     const stopping = this.#upkeep.stop();
     this.#lifetime.abort(new ClosedError(`OAuthKeyManager for ${this.providerName}`));
     await stopping;
@@ -749,6 +813,8 @@ export class OAuthKeyManager {
         this.#drained = resolve;
       });
     }
+    // One last try for refreshed tokens the store has not taken yet (each bounded by its timeout).
+    await Promise.all(unsaved.map((entry) => this.#persist(entry)));
     await this.#monitor.close();
   }
 
@@ -887,7 +953,65 @@ export class OAuthKeyManager {
     return flight;
   }
 
+  /**
+   * One refresh of `entry`. With a store, it runs under the store's lock for this credential and
+   * first re-reads the store: when another process refreshed meanwhile, its token is used and no
+   * refresh is made (F2). Without a store, or when the store is down, it refreshes in memory.
+   */
   async #runRefresh(
+    entry: CredentialEntry,
+    refreshFunc: RefreshFunc,
+  ): Promise<Readonly<OAuthCredentialSet>> {
+    const store = this.#persistence;
+    if (!store) return this.#refreshNow(entry, refreshFunc);
+    let locked = false;
+    try {
+      return await store.withLock(entry.id, async () => {
+        locked = true;
+        const stored = await store.load(entry.id).catch((err: unknown) => {
+          this.#storeFailed(entry, "load", err);
+          return undefined;
+        });
+        if (stored && this.#adoptIfFresh(entry, stored)) return entry.view;
+        return this.#refreshNow(entry, refreshFunc);
+      });
+    } catch (err) {
+      if (locked) throw err;
+      // The lock could not be had. If the store still answers, another process holds the lock:
+      // use its token when it has one, never refresh beside it (F21). If the store is down, go
+      // on from memory rather than fail every request.
+      const stored = await store.load(entry.id).then(
+        (token) => ({ token }),
+        () => undefined,
+      );
+      if (!stored) {
+        this.#storeFailed(entry, "lock", err);
+        return this.#refreshNow(entry, refreshFunc);
+      }
+      if (stored.token && this.#adoptIfFresh(entry, stored.token)) return entry.view;
+      throw this.#onRefreshFailure(
+        entry,
+        new RefreshError(entry.id, "another process holds the refresh lock", { cause: err }),
+      );
+    }
+  }
+
+  /**
+   * Takes a newer stored token into memory (another process refreshed or rotated it).
+   * @returns true when the adopted token needs no refresh now
+   */
+  #adoptIfFresh(entry: CredentialEntry, stored: StoredToken): boolean {
+    if (!storedIsNewer(stored, entry)) return false;
+    const now = this.#now();
+    entry.setView(withStoredTokens(entry.view, stored));
+    if (entry.view.lastRefresh) entry.lastRefreshAt = entry.view.lastRefresh.getTime();
+    if (this.#needsRefresh(entry, now)) return false;
+    entry.health.recordRefreshSuccess();
+    this.#pool.update(entry, now);
+    return true;
+  }
+
+  async #refreshNow(
     entry: CredentialEntry,
     refreshFunc: RefreshFunc,
   ): Promise<Readonly<OAuthCredentialSet>> {
@@ -908,7 +1032,20 @@ export class OAuthKeyManager {
       );
       merged = mergeRefreshed(before, result, this.#now());
     } catch (err) {
-      throw this.#onRefreshFailure(entry, toRefreshError(entry.id, err, entry.secrets()));
+      const error = toRefreshError(entry.id, err, entry.secrets());
+      // invalid_grant may only mean another process rotated the refresh token first (F3):
+      // re-read the store before declaring the credential dead.
+      if (error.permanent && this.#persistence) {
+        const stored = await this.#persistence.load(entry.id).catch(() => undefined);
+        if (stored?.refreshToken && stored.refreshToken !== before.refreshToken) {
+          entry.setView(withStoredTokens(entry.view, stored));
+          if (entry.view.lastRefresh) entry.lastRefreshAt = entry.view.lastRefresh.getTime();
+          entry.health.recordRefreshSuccess();
+          this.#pool.update(entry, this.#now());
+          return entry.view;
+        }
+      }
+      throw this.#onRefreshFailure(entry, error);
     } finally {
       clearTimeout(timer);
       this.#lifetime.signal.removeEventListener("abort", onClose);
@@ -921,6 +1058,8 @@ export class OAuthKeyManager {
     entry.metrics.recordRefresh(now);
     this.#pool.update(entry, now);
     const view = entry.view;
+    // The store first: a rotated refresh token must outlive this process before anything else.
+    await this.#persist(entry);
     await this.#notifyTokenRefresh(entry, view);
     this.#events.emit("refresh", {
       credentialId: entry.id,
@@ -932,6 +1071,105 @@ export class OAuthKeyManager {
       expires_at: view.expiresAt?.toISOString() ?? null,
     });
     return view;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Store
+
+  /** Loads the store once, before first use: stored tokens newer than the configured ones win. */
+  async #loadStore(): Promise<void> {
+    const store = this.#persistence;
+    try {
+      if (!store) return;
+      const stored = await store.loadAll();
+      for (const entry of this.#pool.entries.values()) {
+        const token = stored.get(entry.id);
+        if (token) this.#applyStored(entry, token);
+        else void this.#persist(entry);
+      }
+    } finally {
+      this.#loaded = true;
+    }
+  }
+
+  #applyStored(entry: CredentialEntry, token: StoredToken): void {
+    if (storedIsNewer(token, entry)) {
+      entry.setView(withStoredTokens(entry.view, token));
+      if (entry.view.lastRefresh) entry.lastRefreshAt = entry.view.lastRefresh.getTime();
+    }
+    if (token.rotation) {
+      entry.rotation = fromStoredRotation(token.rotation, entry.rotation.rotationNotified);
+    }
+  }
+
+  /** A credential added while serving: take its stored state if there is one, else store it. */
+  async #adoptOrStore(entry: CredentialEntry): Promise<void> {
+    const store = this.#persistence;
+    if (!store) return;
+    try {
+      const token = await store.load(entry.id);
+      if (token) this.#applyStored(entry, token);
+      else await this.#persist(entry);
+    } catch (err) {
+      this.#storeFailed(entry, "load", err);
+    }
+  }
+
+  /**
+   * Writes `entry` to the store. On failure the token stays in use from memory, the save is
+   * retried with backoff, and a critical alert goes out: a rotated refresh token must never be
+   * lost silently (F6).
+   */
+  async #persist(entry: CredentialEntry): Promise<void> {
+    const store = this.#persistence;
+    if (!store || entry.removed) return;
+    try {
+      await store.save(entry.id, toStored(entry.view, entry.rotation));
+      entry.saveFailures = 0;
+    } catch (err) {
+      entry.saveFailures++;
+      this.#storeFailed(entry, "save", err);
+      this.#scheduleSaveRetry(entry);
+    }
+  }
+
+  #scheduleSaveRetry(entry: CredentialEntry): void {
+    if (this.#closed || entry.saveRetry) return;
+    const delay = Math.min(SAVE_RETRY_BASE_MS * 2 ** (entry.saveFailures - 1), SAVE_RETRY_MAX_MS);
+    entry.saveRetry = scheduleAt(this.#now, this.#now() + delay, () => {
+      entry.saveRetry = undefined;
+      if (!this.#closed) void this.#persist(entry);
+    });
+  }
+
+  #forgetStored(id: string): void {
+    const store = this.#persistence;
+    if (!store) return;
+    store.delete(id).catch((err: unknown) => this.#storeFailed(undefined, "delete", err));
+  }
+
+  #storeFailed(entry: CredentialEntry | undefined, operation: string, err: unknown): void {
+    const safe = entry ? redactSecrets(err, entry.secrets()) : err;
+    const id = entry?.id;
+    const critical = operation === "save";
+    this.#logger.error(
+      `oauthmanager: token store ${operation} failed${id ? ` for credential ${id}` : ""}; ` +
+        (critical
+          ? "the refreshed token is kept in memory and the save retried"
+          : "going on from memory") +
+        `: ${messageOf(safe)}`,
+    );
+    this.#events.emit("store_error", { credentialId: id, operation, error: safe });
+    this.#raise(
+      id ?? "*",
+      critical ? "Failed to persist refreshed token" : "Token store unavailable",
+      {
+        reason: "persistence_failed",
+        operation,
+        severity: critical ? "critical" : "warning",
+        error: messageOf(safe),
+      },
+    );
   }
 
   async #notifyTokenRefresh(

@@ -50,4 +50,6 @@ export interface OAuthKeyManagerOptions extends ManagerOptions {
   minRefreshIntervalMs?: number;
   /** A refresh that takes longer is aborted and counts as failed. @default 30_000 */
   refreshTimeoutMs?: number;
+  /** Each store load, save and delete gives up after this long; the manager goes on from memory. @default 5_000 */
+  storeTimeoutMs?: number;
 }
