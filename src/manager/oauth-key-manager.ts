@@ -230,16 +230,14 @@ export class OAuthKeyManager {
       let errors: unknown[] | undefined;
       let tried: Set<string> | undefined;
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        const entry = this.#pool.pick(
-          this.#now(),
-          tried && ((c) => !(tried as Set<string>).has(c.id)),
-        );
+        const now = this.#now();
+        const entry = this.#pool.pick(now, tried && ((c) => !(tried as Set<string>).has(c.id)));
         if (!entry) {
           if (errors) break;
           throw this.#unavailableError();
         }
         try {
-          const out = await this.#attempt(entry, op, signal);
+          const out = await this.#attempt(entry, op, signal, now);
           const result: ExecuteResult<T> = {
             result: out?.result as T,
             credentialId: entry.id,
@@ -850,14 +848,16 @@ export class OAuthKeyManager {
     entry: CredentialEntry,
     op: Operation<T>,
     signal: AbortSignal | undefined,
+    now: number,
   ): Promise<OperationResult<T>> {
     entry.inFlight++;
     try {
       let cred = entry.view;
-      if (this.#needsRefresh(entry, this.#now())) {
+      let start = now;
+      if (this.#needsRefresh(entry, now)) {
         cred = await raceAbort(this.#refreshForUse(entry), signal);
+        start = this.#now();
       }
-      const start = this.#now();
       try {
         const out = await this.#run(op, cred, signal);
         this.#recordOutcome(entry, out?.usage, start, true);

@@ -86,10 +86,12 @@ export class CredentialPool {
   }
 
   #recover(now: number): void {
-    for (const entry of this.#backoff.popDue(now)) {
-      if (!entry.health.needsReauth) this.#ring.link(entry);
-    }
+    if (this.#backoff.hasDue(now)) this.#backoff.popDue(now, this.#relink);
   }
+
+  readonly #relink = (entry: CredentialEntry): void => {
+    if (!entry.health.needsReauth) this.#ring.link(entry);
+  };
 }
 
 const acceptAll = (): boolean => true;

@@ -30,11 +30,16 @@ export class BackoffQueue<T> {
     }
   }
 
-  /** Removes and returns every current value whose deadline is at or before `now`. */
-  *popDue(now: number): Generator<T> {
+  /** Whether some entry (current or stale) is due at `now`: the cheap check for the hot path. */
+  hasDue(now: number): boolean {
+    return this.#heap.length > 0 && this.#heap[0]!.deadline <= now;
+  }
+
+  /** Removes every entry due at `now`, handing each current value to `take`. */
+  popDue(now: number, take: (value: T) => void): void {
     while (this.#heap.length > 0 && this.#heap[0]!.deadline <= now) {
       const top = this.#pop();
-      if (this.isCurrent(top.value, top.deadline)) yield top.value;
+      if (this.isCurrent(top.value, top.deadline)) take(top.value);
     }
   }
 
