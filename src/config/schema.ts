@@ -4,7 +4,7 @@
  */
 import * as z from "zod";
 import type { BackoffOptions } from "../manager/options.js";
-import { defaultMonitoringConfig } from "../monitoring/config.js";
+import { defaultMonitoringConfig, WEBHOOK_EVENT_TYPES } from "../monitoring/config.js";
 import {
   adaptiveRefreshStrategy,
   conservativeRefreshStrategy,
@@ -17,7 +17,6 @@ import type {
   OAuthCredentialSet,
   RefreshStrategy,
   RotationPolicy,
-  WebhookEventType,
 } from "../types.js";
 import { formatDuration, MAX_LONG_DURATION_MS } from "./duration.js";
 import {
@@ -57,14 +56,7 @@ const SELECTIONS = [
   "least-busy",
   "fill-first",
 ] as const satisfies readonly SelectionName[];
-const EVENTS = [
-  "refresh",
-  "failure",
-  "rotation",
-  "decommission",
-  "expiry_warning",
-  "alert",
-] as const satisfies readonly WebhookEventType[];
+const EVENTS = WEBHOOK_EVENT_TYPES;
 const AUTH_NAMES = ["bearer", "x-api-key", "x-goog-api-key"] as const;
 const STORE_TYPES = ["memory", "file", "redis"] as const;
 

@@ -2,7 +2,7 @@
  * URL checks for configuration. Messages never quote the URL: it may carry a password.
  * @module
  */
-import { BlockList, isIP } from "node:net";
+import { isBlockedAddress, literalAddress } from "../monitoring/target-guard.js";
 
 /** The result of a URL check. */
 export type UrlResult = { ok: true; url: URL } | { ok: false; message: string };
@@ -30,52 +30,14 @@ export function checkUrl(
   return { ok: true, url };
 }
 
-const PRIVATE = new BlockList();
-for (const [net, prefix] of [
-  ["0.0.0.0", 8],
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10],
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16],
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15],
-  ["224.0.0.0", 4],
-  ["240.0.0.0", 4],
-] as const) {
-  PRIVATE.addSubnet(net, prefix, "ipv4");
-}
-for (const [net, prefix] of [
-  ["::", 128],
-  ["::1", 128],
-  ["fc00::", 7],
-  ["fe80::", 10],
-  ["ff00::", 8],
-] as const) {
-  PRIVATE.addSubnet(net, prefix, "ipv6");
-}
-
 /**
  * Whether a URL's host is, literally, a loopback, private, link-local or otherwise internal
- * address (`localhost` included). Names are not resolved here: the webhook sender checks the
- * resolved address again when it connects.
+ * address (`localhost` included), by the same rules the webhook sender applies when it connects.
+ * Names are not resolved here: the sender checks the resolved address again.
  */
 export function isPrivateHost(url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const host = url.hostname.toLowerCase();
   if (host === "localhost" || host.endsWith(".localhost")) return true;
-  const family = isIP(host);
-  if (family === 4) return PRIVATE.check(host, "ipv4");
-  if (family === 6) {
-    // IPv4-mapped addresses (::ffff:a.b.c.d) reach the IPv4 host; the URL parser writes them in hex.
-    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
-    if (mapped) {
-      const hi = Number.parseInt(mapped[1]!, 16);
-      const lo = Number.parseInt(mapped[2]!, 16);
-      const v4 = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-      return PRIVATE.check(v4, "ipv4");
-    }
-    return PRIVATE.check(host, "ipv6");
-  }
-  return false;
+  const literal = literalAddress(url);
+  return literal !== undefined && isBlockedAddress(literal);
 }

@@ -2,6 +2,7 @@
  * OAuthKeyManager: many OAuth credentials of one provider used as one reliable pool.
  * @module
  */
+import { raceAbort } from "../abort.js";
 import { type Clock, scheduleAt, systemClock } from "../clock.js";
 import {
   ClosedError,
@@ -58,7 +59,6 @@ import type {
   Usage,
   WebhookEvent,
 } from "../types.js";
-import { raceAbort } from "./abort.js";
 import { type CredentialEntry, cloneCredential } from "./credential-entry.js";
 import type { OAuthKeyManagerOptions } from "./options.js";
 import {

@@ -16,11 +16,13 @@
  *   endpoint by origin and path only: the query string may hold a token.
  * @module
  */
+
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
 import { Webhook } from "standardwebhooks";
+import { raceAbort } from "../abort.js";
 import { type Clock, MAX_TIMER_DELAY_MS, systemClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import { parseRetryAfter } from "../health/retry-after.js";
@@ -578,28 +580,6 @@ export class WebhookSender {
       this.#logger.error(`${this.#logName}: a delivery callback threw: ${safeMessage(err)}`);
     }
   }
-}
-
-/** Rejects as soon as `signal` aborts, for work (DNS lookups) that cannot be cancelled. */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** An error's name and code only: messages of network errors may quote addresses or URLs. */
