@@ -1,45 +1,28 @@
 /**
- * OAuthKeyManager: many OAuth credentials of one provider used as one reliable pool.
+ * OAuthKeyManager: many OAuth credentials of one provider used as one reliable pool. This file
+ * is the public surface and the request path; refresh, store sync, rotation, upkeep and reporting
+ * live beside it, each in its own module sharing one {@link ManagerContext}.
  * @module
  */
 import { raceAbort } from "../abort.js";
-import { type Clock, scheduleAt, systemClock } from "../clock.js";
+import { type Clock, systemClock } from "../clock.js";
 import {
   ClosedError,
   ConfigError,
-  type ConfigIssue,
   CredentialsUnavailableError,
   FailoverExhaustedError,
-  messageOf,
   NoCredentialsError,
   RefreshError,
-  RotationError,
   redactSecrets,
 } from "../errors.js";
 import { type FailureKind, type ManagerEvents, TypedEmitter } from "../events.js";
 import { classifyError, type ErrorClassification } from "../health/classify.js";
-import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
 import { healthSummaryToWire } from "../metrics/json-export.js";
-import { PROMETHEUS_BUCKETS_SECONDS } from "../metrics/latency-histogram.js";
-import {
-  type CredentialSample,
-  createCollector,
-  type PrometheusCollector,
-  type ProviderSample,
-} from "../metrics/prometheus.js";
-import type { AlertSubject } from "../monitoring/alerts.js";
+import { createCollector, type PrometheusCollector } from "../metrics/prometheus.js";
 import { defaultMonitoringConfig } from "../monitoring/config.js";
 import { Monitor } from "../monitoring/monitor.js";
-import { mergeRefreshed, toRefreshError } from "../refresh/refresh-result.js";
-import {
-  defaultRefreshStrategy,
-  effectiveBufferTime,
-  validateRefreshStrategy,
-} from "../refresh/strategy.js";
 import { Upkeep } from "../refresh/upkeep.js";
-import { defaultRotationPolicy, rfc3339, validateRotationPolicy } from "../rotation/policy.js";
 import { toSelector } from "../selection/selector.js";
-import type { StoredToken } from "../stores/types.js";
 import type {
   CredentialHealthInfo,
   CredentialMetrics,
@@ -59,32 +42,30 @@ import type {
   Usage,
   WebhookEvent,
 } from "../types.js";
+import type { ManagerContext } from "./context.js";
 import { type CredentialEntry, cloneCredential } from "./credential-entry.js";
 import type { OAuthKeyManagerOptions } from "./options.js";
-import {
-  fromStoredRotation,
-  Persistence,
-  storedIsNewer,
-  toStored,
-  withStoredTokens,
-} from "./persistence.js";
+import { Persistence } from "./persistence.js";
 import { CredentialPool } from "./pool.js";
+import { Refresher } from "./refresher.js";
+import {
+  alertSubjects,
+  healthInfo,
+  healthSummary,
+  prometheusSample,
+  prometheusStruct,
+} from "./reporting.js";
+import { Rotation } from "./rotation.js";
+import { StoreSync } from "./store-sync.js";
+import { UpkeepPlan } from "./upkeep-plan.js";
+import { describe, healthPolicy, nonNegative, validateCredentials } from "./validation.js";
 
 const DEFAULT_MAX_ATTEMPTS = 3;
 const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
 const DEFAULT_REFRESH_TIMEOUT_MS = 30_000;
-/** Proactive refreshes start up to this long before the buffer, spread per credential. */
-const MAX_REFRESH_LEAD_MS = 60_000;
-/** Proactive refreshes running at once, so a pool that expires together does not stampede. */
-const UPKEEP_REFRESH_CONCURRENCY = 4;
-/** After a failed proactive refresh, wait this long per consecutive failure before the next. */
-const UPKEEP_RETRY_STEP_MS = 10_000;
-/** How often the upkeep evaluates alerts while monitoring is on. */
-const ALERT_CHECK_INTERVAL_MS = 60_000;
 const DEFAULT_STORE_TIMEOUT_MS = 5_000;
-/** A failed save of a refreshed token is retried after 1 s, 2 s, 4 s … up to every 5 min. */
-const SAVE_RETRY_BASE_MS = 1_000;
-const SAVE_RETRY_MAX_MS = 300_000;
+/** The store lock waits this much longer than a refresh may take. */
+const LOCK_MARGIN_MS = 5_000;
 
 /** Thrown inside an attempt for errors that are the request's own fault: no failover. */
 class Rethrow {
@@ -97,7 +78,7 @@ class Rethrow {
  * callers need it, failover with backoff, and per-credential metrics.
  *
  * @example
- * const manager = new OAuthKeyManager("gemini", credentials, geminiRefresh());
+ * const manager = new OAuthKeyManager("gemini", credentials, refreshFunc);
  * const { result } = await manager.executeWithFailover(async (cred, signal) => {
  *   const res = await fetch(url, { headers: { authorization: `Bearer ${cred.accessToken}` }, signal });
  *   if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status, headers: res.headers });
@@ -106,28 +87,24 @@ class Rethrow {
  */
 export class OAuthKeyManager {
   readonly providerName: string;
-  readonly #refreshFunc: RefreshFunc | undefined;
   readonly #now: Clock;
   readonly #logger: Logger;
   readonly #pool: CredentialPool;
   readonly #classify: (err: unknown, now: number) => ErrorClassification;
   readonly #events: TypedEmitter<ManagerEvents>;
-  readonly #minRefreshIntervalMs: number;
-  readonly #refreshTimeoutMs: number;
   readonly #lifetime = new AbortController();
-  readonly #upkeep: Upkeep;
   readonly #monitor: Monitor;
-  readonly #persistence: Persistence | undefined;
+  readonly #refresher: Refresher;
+  readonly #storeSync: StoreSync | undefined;
+  readonly #rotation: Rotation;
+  readonly #plan: UpkeepPlan;
+  readonly #ctx: ManagerContext;
+  readonly #upkeep: Upkeep;
+  #collector: PrometheusCollector | undefined;
   #readyPromise: Promise<void> | undefined;
   /** The store was loaded (or there is none): the hot path checks only this. */
   #loaded: boolean;
-  #collector: PrometheusCollector | undefined;
-  #nextAlertCheckAt = 0;
   #loadFailureReported = false;
-  #strategy: RefreshStrategy;
-  #rotationPolicy: RotationPolicy = defaultRotationPolicy();
-  /** The buffer when it does not depend on metrics: the common case, computed once. */
-  #fixedBuffer: number | undefined;
   #inFlight = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -161,43 +138,64 @@ export class OAuthKeyManager {
         `Expected \`refreshFunc\` to be a function, got ${describe(refreshFunc)}`,
       );
     }
+    const issues = validateCredentials(credentials, new Set(), "credentials");
+    if (issues.length > 0) throw new ConfigError(issues);
+
     this.providerName = providerName;
-    this.#refreshFunc = refreshFunc;
     this.#now = options.now ?? systemClock;
     this.#logger = options.logger ?? console;
     this.#events = new TypedEmitter<ManagerEvents>(this.#logger);
     this.#classify = options.classifyError ?? classifyError;
-    this.#minRefreshIntervalMs = nonNegative(
-      options.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS,
-      "minRefreshIntervalMs",
-    );
-    this.#refreshTimeoutMs = nonNegative(
+    this.#pool = new CredentialPool(toSelector(options.selection), healthPolicy(options));
+    this.#monitor = new Monitor({ provider: providerName, now: this.#now, logger: this.#logger });
+    const ctx: ManagerContext = {
+      provider: providerName,
+      now: this.#now,
+      logger: this.#logger,
+      events: this.#events,
+      pool: this.#pool,
+      monitor: this.#monitor,
+      lifetime: this.#lifetime.signal,
+      isClosed: () => this.#closed,
+    };
+    this.#ctx = ctx;
+    const refreshTimeoutMs = nonNegative(
       options.refreshTimeoutMs ?? DEFAULT_REFRESH_TIMEOUT_MS,
       "refreshTimeoutMs",
     );
-    this.#strategy = defaultRefreshStrategy();
-    this.setRefreshStrategy(options.refreshStrategy);
-    this.#pool = new CredentialPool(toSelector(options.selection), healthPolicy(options));
-    this.setRotationPolicy(options.rotationPolicy);
-    this.#monitor = new Monitor({ provider: providerName, now: this.#now, logger: this.#logger });
-    this.#persistence = options.store
-      ? new Persistence(options.store, providerName, {
-          timeoutMs: nonNegative(
-            options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
-            "storeTimeoutMs",
-          ),
-          lockTimeoutMs: this.#refreshTimeoutMs + 5_000,
-        })
+    this.#storeSync = options.store
+      ? new StoreSync(
+          ctx,
+          new Persistence(options.store, providerName, {
+            timeoutMs: nonNegative(
+              options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+              "storeTimeoutMs",
+            ),
+            lockTimeoutMs: refreshTimeoutMs + LOCK_MARGIN_MS,
+          }),
+        )
       : undefined;
-    this.#loaded = this.#persistence === undefined;
+    this.#loaded = this.#storeSync === undefined;
+    this.#refresher = new Refresher(ctx, {
+      refreshFunc,
+      refreshTimeoutMs,
+      minRefreshIntervalMs: nonNegative(
+        options.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS,
+        "minRefreshIntervalMs",
+      ),
+      store: this.#storeSync,
+    });
+    this.#refresher.setStrategy(options.refreshStrategy);
+    this.#rotation = new Rotation(ctx, {
+      add: (cred) => this.addCredential(cred),
+      remove: (entry) => this.#drop(entry),
+      persist: (entry) => void this.#storeSync?.persist(entry),
+    });
+    this.#rotation.setPolicy(options.rotationPolicy);
     if (options.monitoring) this.#monitor.setConfig(options.monitoring);
-    this.#upkeep = new Upkeep(
-      { nextDueAt: (now) => this.#nextDueAt(now), runDue: (now) => this.#runDue(now) },
-      { clock: this.#now },
-    );
+    this.#plan = new UpkeepPlan(ctx, this.#refresher, this.#rotation, () => this.checkAlerts());
+    this.#upkeep = new Upkeep(this.#plan, { clock: this.#now });
 
-    const issues = validateCredentials(credentials, new Set(), "credentials");
-    if (issues.length > 0) throw new ConfigError(issues);
     const now = this.#now();
     for (const cred of credentials) this.#pool.add(cred, now);
   }
@@ -320,24 +318,23 @@ export class OAuthKeyManager {
     if (!this.#loaded) await this.#readyOrDegrade();
     const entry = this.#pool.get(id);
     if (!entry) throw new RefreshError(id, "unknown credential");
-    if (!opts?.force && !this.#needsRefresh(entry, this.#now())) {
+    if (!opts?.force && !this.#refresher.needsRefresh(entry, this.#now())) {
       return cloneCredential(entry.view);
     }
-    return cloneCredential(await this.#refresh(entry));
+    return cloneCredential(await this.#refresher.refresh(entry));
   }
 
-  /** @param strategy undefined resets to `defaultRefreshStrategy()` */
+  /**
+   * @param strategy undefined resets to `defaultRefreshStrategy()`
+   * @throws {TypeError | RangeError} for an invalid strategy
+   */
   setRefreshStrategy(strategy?: RefreshStrategy): void {
-    this.#strategy =
-      strategy === undefined ? defaultRefreshStrategy() : validateRefreshStrategy(strategy);
-    this.#fixedBuffer =
-      this.#strategy.adaptiveBuffer || this.#strategy.preemptiveRefresh
-        ? undefined
-        : this.#strategy.bufferTime;
+    this.#refresher.setStrategy(strategy);
+    this.#upkeep.poke();
   }
 
   getRefreshStrategy(): RefreshStrategy {
-    return { ...this.#strategy };
+    return this.#refresher.strategy;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -357,22 +354,26 @@ export class OAuthKeyManager {
     const issues = validateCredentials([cred], new Set(this.#pool.entries.keys()), "credential");
     if (issues.length > 0) throw new ConfigError(issues);
     const entry = this.#pool.add(cred, this.#now());
-    if (this.#loaded) void this.#adoptOrStore(entry);
+    if (this.#loaded) void this.#storeSync?.adoptOrStore(entry);
     this.#upkeep.poke();
   }
 
   /**
    * Removes a credential. Its requests in flight finish; it is never selected again, and its
-   * health, metrics and rotation state go with it.
+   * health, metrics, rotation state and stored record go with it.
    * @returns whether it was present
    */
   removeCredential(id: string): boolean {
-    const entry = this.#pool.remove(id);
+    const entry = this.#pool.get(id);
     if (!entry) return false;
-    entry.saveRetry?.();
-    this.#monitor.forget(id);
-    this.#forgetStored(id);
+    this.#drop(entry);
     return true;
+  }
+
+  #drop(entry: CredentialEntry): void {
+    this.#pool.remove(entry.id);
+    this.#monitor.forget(entry.id);
+    this.#storeSync?.forget(entry);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -380,27 +381,17 @@ export class OAuthKeyManager {
 
   /** @param policy undefined resets to `defaultRotationPolicy()` */
   setRotationPolicy(policy?: RotationPolicy): void {
-    this.#rotationPolicy =
-      policy === undefined ? defaultRotationPolicy() : validateRotationPolicy(policy);
-    this.#upkeep?.poke();
+    this.#rotation.setPolicy(policy);
+    this.#upkeep.poke();
   }
 
   getRotationPolicy(): RotationPolicy {
-    return { ...this.#rotationPolicy };
+    return this.#rotation.policy;
   }
 
   /** Ids whose age has reached the rotation interval and that are not marked yet; [] when disabled. */
   checkRotationNeeded(): string[] {
-    const policy = this.#rotationPolicy;
-    if (!policy.enabled) return [];
-    const now = this.#now();
-    const due: string[] = [];
-    for (const [id, { rotation }] of this.#pool.entries) {
-      if (!rotation.markedForRotation && now - rotation.createdAt >= policy.rotationInterval) {
-        due.push(id);
-      }
-    }
-    return due;
+    return this.#rotation.checkRotationNeeded();
   }
 
   /**
@@ -412,31 +403,7 @@ export class OAuthKeyManager {
    */
   async markForRotation(oldId: string, newCred: OAuthCredentialSet): Promise<void> {
     this.#assertOpen();
-    const entry = this.#pool.get(oldId);
-    if (!entry) throw new RotationError(oldId, `credential ${oldId} not found`);
-    if (entry.rotation.markedForRotation) {
-      throw new RotationError(oldId, `credential ${oldId} is already marked for rotation`);
-    }
-    this.addCredential(newCred);
-    const now = this.#now();
-    const decommissionAt = now + this.#rotationPolicy.gracePeriod;
-    entry.rotation = {
-      ...entry.rotation,
-      markedForRotation: true,
-      rotationStartedAt: now,
-      replacementId: newCred.id,
-      decommissionAt,
-    };
-    this.#events.emit("rotation", {
-      credentialId: oldId,
-      replacementId: newCred.id,
-      decommissionAt: new Date(decommissionAt),
-    });
-    void this.#persist(entry);
-    this.#publish("rotation", oldId, "Credential marked for rotation", {
-      replacement_id: newCred.id,
-      decommission_at: new Date(decommissionAt).toISOString(),
-    });
+    await this.#rotation.markForRotation(oldId, newCred);
     this.#upkeep.poke();
   }
 
@@ -445,93 +412,21 @@ export class OAuthKeyManager {
    * first. A failing `onDecommission` keeps the credential.
    * @throws {RotationError} when unknown, not marked, still in its grace period, or the callback failed
    */
-  async completeRotation(id: string): Promise<void> {
-    const entry = this.#pool.get(id);
-    if (!entry) throw new RotationError(id, `credential ${id} not found`);
-    const { markedForRotation, decommissionAt } = entry.rotation;
-    if (!markedForRotation || decommissionAt === undefined) {
-      throw new RotationError(id, `credential ${id} is not marked for rotation`);
-    }
-    if (this.#now() < decommissionAt) {
-      throw new RotationError(
-        id,
-        `grace period for credential ${id} has not yet elapsed (decommission at ${rfc3339(decommissionAt)})`,
-      );
-    }
-    if (entry.decommissioning) return entry.decommissioning;
-    entry.decommissioning = this.#decommission(entry).finally(() => {
-      entry.decommissioning = undefined;
-    });
-    return entry.decommissioning;
+  completeRotation(id: string): Promise<void> {
+    return this.#rotation.completeRotation(id);
   }
 
   /** Completes every rotation whose grace period has passed, when `autoDecommission` is on. */
-  async autoDecommissionExpired(): Promise<string[]> {
-    if (!this.#rotationPolicy.autoDecommission) return [];
-    const now = this.#now();
-    const due = [...this.#pool.entries.values()].filter(
-      (e) => e.rotation.decommissionAt !== undefined && e.rotation.decommissionAt <= now,
-    );
-    const done: string[] = [];
-    for (const entry of due) {
-      try {
-        await this.completeRotation(entry.id);
-        done.push(entry.id);
-      } catch (err) {
-        this.#logger.warn(
-          `oauthmanager: could not decommission credential ${entry.id}: ${messageOf(err)}`,
-        );
-      }
-    }
-    return done;
+  autoDecommissionExpired(): Promise<string[]> {
+    return this.#rotation.autoDecommissionExpired();
   }
 
   getRotationState(id: string): RotationState | undefined {
-    const rotation = this.#pool.get(id)?.rotation;
-    if (!rotation) return undefined;
-    const state: RotationState = {
-      createdAt: new Date(rotation.createdAt),
-      markedForRotation: rotation.markedForRotation,
-    };
-    if (rotation.rotationStartedAt !== undefined) {
-      state.rotationStartedAt = new Date(rotation.rotationStartedAt);
-    }
-    if (rotation.replacementId !== undefined) state.replacementId = rotation.replacementId;
-    if (rotation.decommissionAt !== undefined)
-      state.decommissionAt = new Date(rotation.decommissionAt);
-    return state;
-  }
-
-  async #decommission(entry: CredentialEntry): Promise<void> {
-    const callback = this.#rotationPolicy.onDecommission;
-    if (callback) {
-      try {
-        await callback(entry.id);
-      } catch (err) {
-        const safe = redactSecrets(err, entry.secrets());
-        this.#logger.warn(
-          `oauthmanager: onDecommission failed for credential ${entry.id}; it stays in the pool: ${messageOf(safe)}`,
-        );
-        throw new RotationError(
-          entry.id,
-          `decommission callback failed for ${entry.id}: ${messageOf(safe)}`,
-          { cause: safe },
-        );
-      }
-    }
-    if (this.#pool.remove(entry.id)) {
-      entry.saveRetry?.();
-      this.#monitor.forget(entry.id);
-      this.#forgetStored(entry.id);
-      this.#events.emit("decommission", { credentialId: entry.id });
-      this.#publish("decommission", entry.id, "Credential decommissioned", {
-        replacement_id: entry.rotation.replacementId,
-      });
-    }
+    return this.#rotation.getRotationState(id);
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Health and metrics
+  // Health, metrics and exports
 
   getCredentialMetrics(id: string): CredentialMetrics | undefined {
     return this.#pool.get(id)?.metrics.snapshot(this.#now());
@@ -550,30 +445,7 @@ export class OAuthKeyManager {
   }
 
   getHealthSummary(): HealthSummary {
-    const now = this.#now();
-    const credentials: Record<string, CredentialHealthInfo> = {};
-    let healthy = 0;
-    let inBackoff = 0;
-    let requests = 0;
-    let successes = 0;
-    for (const [id, entry] of this.#pool.entries) {
-      const info = healthInfo(entry, now);
-      credentials[id] = info;
-      if (info.isHealthy) healthy++;
-      if (!info.isAvailable) inBackoff++;
-      requests += entry.metrics.requestCount;
-      successes += entry.metrics.successCount;
-    }
-    return {
-      provider: this.providerName,
-      totalCredentials: this.#pool.size,
-      healthyCredentials: healthy,
-      unhealthyCredentials: this.#pool.size - healthy,
-      credentialsInBackoff: inBackoff,
-      totalRequests: requests,
-      successRate: requests === 0 ? 1 : successes / requests,
-      credentials,
-    };
+    return healthSummary(this.#ctx);
   }
 
   /** The health summary as JSON: the seed's snake_case keys, RFC 3339 times, latency in ms. */
@@ -583,21 +455,21 @@ export class OAuthKeyManager {
 
   /** The seed's per-credential totals. */
   exportPrometheus(): PrometheusMetrics {
-    const out: PrometheusMetrics = {
-      requestsTotal: {},
-      successTotal: {},
-      errorsTotal: {},
-      tokensUsedTotal: {},
-      refreshesTotal: {},
-    };
-    for (const [id, { metrics }] of this.#pool.entries) {
-      out.requestsTotal[id] = metrics.requestCount;
-      out.successTotal[id] = metrics.successCount;
-      out.errorsTotal[id] = metrics.errorCount;
-      out.tokensUsedTotal[id] = metrics.tokensUsed;
-      out.refreshesTotal[id] = metrics.refreshCount;
-    }
-    return out;
+    return prometheusStruct(this.#ctx);
+  }
+
+  /** Prometheus text exposition of every credential's counters, health gauges and latency histogram. */
+  exportPrometheusText(): Promise<string> {
+    return this.metricsCollector().metrics();
+  }
+
+  /**
+   * The prom-client collector behind {@link exportPrometheusText}, to register into your own
+   * `Registry` (several managers can share one).
+   */
+  metricsCollector(): PrometheusCollector {
+    this.#collector ??= createCollector(() => prometheusSample(this.#ctx));
+    return this.#collector;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -624,23 +496,8 @@ export class OAuthKeyManager {
    * @returns the alerts raised, without those suppressed by the cooldown
    */
   checkAlerts(): WebhookEvent[] {
-    const now = this.#now();
-    this.#nextAlertCheckAt = now + ALERT_CHECK_INTERVAL_MS;
-    const subjects: AlertSubject[] = [];
-    for (const entry of this.#pool.entries.values()) {
-      const subject: AlertSubject = {
-        id: entry.id,
-        requestCount: entry.metrics.requestCount,
-        errorCount: entry.metrics.errorCount,
-        successRate: entry.metrics.successRate,
-        canRefresh: this.#refreshFunc !== undefined && Boolean(entry.view.refreshToken),
-        needsReauth: entry.health.needsReauth,
-        refreshFailing: entry.health.refreshFailCount > 0,
-      };
-      if (entry.view.expiresAt) subject.expiresAt = new Date(entry.view.expiresAt.getTime());
-      subjects.push(subject);
-    }
-    const raised = this.#monitor.check(subjects);
+    this.#plan.alertsChecked(this.#now());
+    const raised = this.#monitor.check(alertSubjects(this.#ctx, this.#refresher.configured));
     for (const alert of raised) {
       if (alert.type === "expiry_warning") {
         const expiresAt = this.#pool.get(alert.credentialId)?.view.expiresAt;
@@ -654,89 +511,6 @@ export class OAuthKeyManager {
       this.#events.emit("alert", alert);
     }
     return raised;
-  }
-
-  /** Prometheus text exposition of every credential's counters, health gauges and latency histogram. */
-  exportPrometheusText(): Promise<string> {
-    return this.metricsCollector().metrics();
-  }
-
-  /**
-   * The prom-client collector behind {@link exportPrometheusText}, to register into your own
-   * `Registry` (several managers can share one).
-   */
-  metricsCollector(): PrometheusCollector {
-    this.#collector ??= createCollector(() => this.#prometheusSample());
-    return this.#collector;
-  }
-
-  #prometheusSample(): ProviderSample {
-    const now = this.#now();
-    const credentials: CredentialSample[] = [];
-    for (const entry of this.#pool.entries.values()) {
-      const { metrics, health } = entry;
-      credentials.push({
-        credential: entry.id,
-        requests: metrics.requestCount,
-        successes: metrics.successCount,
-        errors: metrics.errorCount,
-        tokensUsed: metrics.tokensUsed,
-        refreshes: metrics.refreshCount,
-        refreshFailures: metrics.refreshFailures,
-        healthy: health.isHealthy(),
-        available: health.isAvailable(now),
-        inBackoff: health.inBackoff(now),
-        secondsUntilExpiry:
-          entry.expiresAtMs === undefined ? undefined : (entry.expiresAtMs - now) / 1000,
-        latency: {
-          bucketsSeconds: PROMETHEUS_BUCKETS_SECONDS,
-          counts: metrics.latency.prometheusCounts(),
-          sumSeconds: metrics.latency.sumMs / 1000,
-          count: metrics.latency.count,
-        },
-      });
-    }
-    const stats = this.#monitor.stats();
-    return {
-      provider: this.providerName,
-      credentials,
-      webhook: {
-        sent: stats.sent,
-        failed: stats.failed,
-        dropped: stats.dropped,
-        disabled: stats.disabled,
-      },
-    };
-  }
-
-  /** A lifecycle event for webhooks (no cooldown). */
-  #publish(
-    type: WebhookEvent["type"],
-    credentialId: string,
-    message: string,
-    details: Record<string, unknown>,
-  ): void {
-    if (!this.#monitor.enabled) return;
-    this.#monitor.publish({
-      type,
-      credentialId,
-      timestamp: new Date(this.#now()),
-      message,
-      details,
-    });
-  }
-
-  /** An alert: deduplicated by the cooldown, emitted as an `alert` event when raised. */
-  #raise(credentialId: string, message: string, details: Record<string, unknown>): void {
-    if (!this.#monitor.enabled) return;
-    const alert: WebhookEvent = {
-      type: "failure",
-      credentialId,
-      timestamp: new Date(this.#now()),
-      message,
-      details,
-    };
-    if (this.#monitor.raise(alert)) this.#events.emit("alert", alert);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -756,7 +530,13 @@ export class OAuthKeyManager {
    * @throws the store's error; requests still go on from memory afterwards
    */
   ready(): Promise<void> {
-    this.#readyPromise ??= this.#loadStore();
+    this.#readyPromise ??= (async () => {
+      try {
+        await this.#storeSync?.load();
+      } finally {
+        this.#loaded = true;
+      }
+    })();
     return this.#readyPromise;
   }
 
@@ -766,7 +546,7 @@ export class OAuthKeyManager {
     } catch (err) {
       if (!this.#loadFailureReported) {
         this.#loadFailureReported = true;
-        this.#storeFailed(undefined, "load", err);
+        this.#storeSync?.failed(undefined, "load", err);
       }
     }
   }
@@ -775,7 +555,8 @@ export class OAuthKeyManager {
    * Starts the background upkeep: each token is refreshed shortly before the refresh strategy's
    * buffer (spread per credential), so requests in steady state never wait for a refresh;
    * `onRotationNeeded` is called once per credential when due; expired grace periods are
-   * decommissioned. Its timers never keep the process alive. Idempotent.
+   * decommissioned; alerts are checked every minute while monitoring is on. Its timers never
+   * keep the process alive. Idempotent.
    */
   start(): void {
     this.#assertOpen();
@@ -783,7 +564,8 @@ export class OAuthKeyManager {
   }
 
   /**
-   * Stops background work, aborts refreshes in flight and waits for requests in flight.
+   * Stops background work, aborts refreshes in flight, waits for requests in flight, tries
+   * once more to store refreshed tokens the store refused, and flushes webhooks.
    * Idempotent; later calls fail with a `ClosedError`.
    */
   close(): Promise<void> {
@@ -797,12 +579,7 @@ export class OAuthKeyManager {
 
   async #close(): Promise<void> {
     this.#closed = true;
-    const unsaved: CredentialEntry[] = [];
-    for (const entry of this.#pool.entries.values()) {
-      entry.saveRetry?.();
-      entry.saveRetry = undefined;
-      if (entry.saveFailures > 0) unsaved.push(entry);
-    }
+    const unsaved = this.#storeSync?.stopRetries() ?? [];
     const stopping = this.#upkeep.stop();
     this.#lifetime.abort(new ClosedError(`OAuthKeyManager for ${this.providerName}`));
     await stopping;
@@ -811,8 +588,8 @@ export class OAuthKeyManager {
         this.#drained = resolve;
       });
     }
-    // One last try for refreshed tokens the store has not taken yet (each bounded by its timeout).
-    await Promise.all(unsaved.map((entry) => this.#persist(entry)));
+    // Each bounded by the store timeout.
+    await Promise.all(unsaved.map((entry) => this.#storeSync?.persist(entry)));
     await this.#monitor.close();
   }
 
@@ -824,8 +601,9 @@ export class OAuthKeyManager {
   }
 
   #maxAttempts(requested: number | undefined): number {
-    if (requested === undefined)
+    if (requested === undefined) {
       return Math.max(1, Math.min(this.#pool.size, DEFAULT_MAX_ATTEMPTS));
+    }
     if (!Number.isInteger(requested) || requested < 1) {
       throw new TypeError(
         `Expected \`maxAttempts\` to be an integer >= 1, got ${describe(requested)}`,
@@ -854,8 +632,8 @@ export class OAuthKeyManager {
     try {
       let cred = entry.view;
       let start = now;
-      if (this.#needsRefresh(entry, now)) {
-        cred = await raceAbort(this.#refreshForUse(entry), signal);
+      if (this.#refresher.needsRefresh(entry, now)) {
+        cred = await raceAbort(this.#refresher.refreshForUse(entry), signal);
         start = this.#now();
       }
       try {
@@ -898,11 +676,11 @@ export class OAuthKeyManager {
     const authFailure = { action: "backoff", kind: "auth", status: 401 } as const;
     let fresh = entry.view;
     if (fresh.accessToken === used.accessToken) {
-      const now = this.#now();
-      const recentlyRefreshed =
-        entry.lastRefreshAt !== undefined && now - entry.lastRefreshAt < this.#minRefreshIntervalMs;
-      if (!this.#refreshFunc || recentlyRefreshed) throw this.#fail(entry, authFailure, err, start);
-      fresh = await raceAbort(this.#refresh(entry), signal);
+      const refresher = this.#refresher;
+      if (!refresher.configured || refresher.recentlyRefreshed(entry, this.#now())) {
+        throw this.#fail(entry, authFailure, err, start);
+      }
+      fresh = await raceAbort(refresher.refresh(entry), signal);
     }
     const retryStart = this.#now();
     try {
@@ -920,318 +698,6 @@ export class OAuthKeyManager {
         retryStart,
       );
     }
-  }
-
-  #needsRefresh(entry: CredentialEntry, now: number): boolean {
-    if (entry.view.accessToken === "") return true;
-    const expiresAt = entry.expiresAtMs;
-    if (expiresAt === undefined) return false;
-    const buffer =
-      this.#fixedBuffer ?? effectiveBufferTime(this.#strategy, entry.metrics.forStrategy(now));
-    if (expiresAt - now > buffer) return false;
-    // A token endpoint that hands out tokens already inside the buffer must not make every
-    // request refresh (F7): wait at least the minimum interval between refreshes.
-    return (
-      entry.lastRefreshAt === undefined || now - entry.lastRefreshAt >= this.#minRefreshIntervalMs
-    );
-  }
-
-  #refreshForUse(entry: CredentialEntry): Promise<Readonly<OAuthCredentialSet>> {
-    if (!this.#refreshFunc)
-      return Promise.reject(this.#onRefreshFailure(entry, notConfigured(entry.id)));
-    return this.#refresh(entry);
-  }
-
-  /** Single flight: every caller needing `entry` refreshed shares one call of the refresh function. */
-  #refresh(entry: CredentialEntry): Promise<Readonly<OAuthCredentialSet>> {
-    if (entry.refreshing) return entry.refreshing;
-    if (!this.#refreshFunc) return Promise.reject(notConfigured(entry.id));
-    const flight = this.#runRefresh(entry, this.#refreshFunc).finally(() => {
-      if (entry.refreshing === flight) entry.refreshing = undefined;
-    });
-    entry.refreshing = flight;
-    return flight;
-  }
-
-  /**
-   * One refresh of `entry`. With a store, it runs under the store's lock for this credential and
-   * first re-reads the store: when another process refreshed meanwhile, its token is used and no
-   * refresh is made (F2). Without a store, or when the store is down, it refreshes in memory.
-   */
-  async #runRefresh(
-    entry: CredentialEntry,
-    refreshFunc: RefreshFunc,
-  ): Promise<Readonly<OAuthCredentialSet>> {
-    const store = this.#persistence;
-    if (!store) return this.#refreshNow(entry, refreshFunc);
-    let locked = false;
-    try {
-      return await store.withLock(entry.id, async () => {
-        locked = true;
-        const stored = await store.load(entry.id).catch((err: unknown) => {
-          this.#storeFailed(entry, "load", err);
-          return undefined;
-        });
-        if (stored && this.#adoptIfFresh(entry, stored)) return entry.view;
-        return this.#refreshNow(entry, refreshFunc);
-      });
-    } catch (err) {
-      if (locked) throw err;
-      // The lock could not be had. If the store still answers, another process holds the lock:
-      // use its token when it has one, never refresh beside it (F21). If the store is down, go
-      // on from memory rather than fail every request.
-      const stored = await store.load(entry.id).then(
-        (token) => ({ token }),
-        () => undefined,
-      );
-      if (!stored) {
-        this.#storeFailed(entry, "lock", err);
-        return this.#refreshNow(entry, refreshFunc);
-      }
-      if (stored.token && this.#adoptIfFresh(entry, stored.token)) return entry.view;
-      throw this.#onRefreshFailure(
-        entry,
-        new RefreshError(entry.id, "another process holds the refresh lock", { cause: err }),
-      );
-    }
-  }
-
-  /**
-   * Takes a newer stored token into memory (another process refreshed or rotated it).
-   * @returns true when the adopted token needs no refresh now
-   */
-  #adoptIfFresh(entry: CredentialEntry, stored: StoredToken): boolean {
-    if (!storedIsNewer(stored, entry)) return false;
-    const now = this.#now();
-    entry.setView(withStoredTokens(entry.view, stored));
-    if (entry.view.lastRefresh) entry.lastRefreshAt = entry.view.lastRefresh.getTime();
-    if (this.#needsRefresh(entry, now)) return false;
-    entry.health.recordRefreshSuccess();
-    this.#pool.update(entry, now);
-    return true;
-  }
-
-  async #refreshNow(
-    entry: CredentialEntry,
-    refreshFunc: RefreshFunc,
-  ): Promise<Readonly<OAuthCredentialSet>> {
-    const before = entry.view;
-    const controller = new AbortController();
-    const onClose = () => controller.abort(this.#lifetime.signal.reason);
-    this.#lifetime.signal.addEventListener("abort", onClose, { once: true });
-    const timer = setTimeout(
-      () => controller.abort(new DOMException("token refresh timed out", "TimeoutError")),
-      this.#refreshTimeoutMs,
-    );
-    timer.unref();
-    let merged: OAuthCredentialSet;
-    try {
-      const result = await raceAbort(
-        Promise.resolve().then(() => refreshFunc(before, controller.signal)),
-        controller.signal,
-      );
-      merged = mergeRefreshed(before, result, this.#now());
-    } catch (err) {
-      const error = toRefreshError(entry.id, err, entry.secrets());
-      // invalid_grant may only mean another process rotated the refresh token first (F3):
-      // re-read the store before declaring the credential dead.
-      if (error.permanent && this.#persistence) {
-        const stored = await this.#persistence.load(entry.id).catch(() => undefined);
-        if (stored?.refreshToken && stored.refreshToken !== before.refreshToken) {
-          entry.setView(withStoredTokens(entry.view, stored));
-          if (entry.view.lastRefresh) entry.lastRefreshAt = entry.view.lastRefresh.getTime();
-          entry.health.recordRefreshSuccess();
-          this.#pool.update(entry, this.#now());
-          return entry.view;
-        }
-      }
-      throw this.#onRefreshFailure(entry, error);
-    } finally {
-      clearTimeout(timer);
-      this.#lifetime.signal.removeEventListener("abort", onClose);
-    }
-
-    const now = this.#now();
-    entry.setView(merged);
-    entry.lastRefreshAt = now;
-    entry.health.recordRefreshSuccess();
-    entry.metrics.recordRefresh(now);
-    this.#pool.update(entry, now);
-    const view = entry.view;
-    // The store first: a rotated refresh token must outlive this process before anything else.
-    await this.#persist(entry);
-    await this.#notifyTokenRefresh(entry, view);
-    this.#events.emit("refresh", {
-      credentialId: entry.id,
-      expiresAt: view.expiresAt && new Date(view.expiresAt.getTime()),
-      refreshCount: view.refreshCount ?? 0,
-    });
-    this.#publish("refresh", entry.id, "Token refreshed successfully", {
-      refresh_count: view.refreshCount ?? 0,
-      expires_at: view.expiresAt?.toISOString() ?? null,
-    });
-    return view;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Store
-
-  /** Loads the store once, before first use: stored tokens newer than the configured ones win. */
-  async #loadStore(): Promise<void> {
-    const store = this.#persistence;
-    try {
-      if (!store) return;
-      const stored = await store.loadAll();
-      for (const entry of this.#pool.entries.values()) {
-        const token = stored.get(entry.id);
-        if (token) this.#applyStored(entry, token);
-        else void this.#persist(entry);
-      }
-    } finally {
-      this.#loaded = true;
-    }
-  }
-
-  #applyStored(entry: CredentialEntry, token: StoredToken): void {
-    if (storedIsNewer(token, entry)) {
-      entry.setView(withStoredTokens(entry.view, token));
-      if (entry.view.lastRefresh) entry.lastRefreshAt = entry.view.lastRefresh.getTime();
-    }
-    if (token.rotation) {
-      entry.rotation = fromStoredRotation(token.rotation, entry.rotation.rotationNotified);
-    }
-  }
-
-  /** A credential added while serving: take its stored state if there is one, else store it. */
-  async #adoptOrStore(entry: CredentialEntry): Promise<void> {
-    const store = this.#persistence;
-    if (!store) return;
-    try {
-      const token = await store.load(entry.id);
-      if (token) this.#applyStored(entry, token);
-      else await this.#persist(entry);
-    } catch (err) {
-      this.#storeFailed(entry, "load", err);
-    }
-  }
-
-  /**
-   * Writes `entry` to the store. On failure the token stays in use from memory, the save is
-   * retried with backoff, and a critical alert goes out: a rotated refresh token must never be
-   * lost silently (F6).
-   */
-  async #persist(entry: CredentialEntry): Promise<void> {
-    const store = this.#persistence;
-    if (!store || entry.removed) return;
-    try {
-      await store.save(entry.id, toStored(entry.view, entry.rotation));
-      entry.saveFailures = 0;
-    } catch (err) {
-      entry.saveFailures++;
-      this.#storeFailed(entry, "save", err);
-      this.#scheduleSaveRetry(entry);
-    }
-  }
-
-  #scheduleSaveRetry(entry: CredentialEntry): void {
-    if (this.#closed || entry.saveRetry) return;
-    const delay = Math.min(SAVE_RETRY_BASE_MS * 2 ** (entry.saveFailures - 1), SAVE_RETRY_MAX_MS);
-    entry.saveRetry = scheduleAt(this.#now, this.#now() + delay, () => {
-      entry.saveRetry = undefined;
-      if (!this.#closed) void this.#persist(entry);
-    });
-  }
-
-  #forgetStored(id: string): void {
-    const store = this.#persistence;
-    if (!store) return;
-    store.delete(id).catch((err: unknown) => this.#storeFailed(undefined, "delete", err));
-  }
-
-  #storeFailed(entry: CredentialEntry | undefined, operation: string, err: unknown): void {
-    const safe = entry ? redactSecrets(err, entry.secrets()) : err;
-    const id = entry?.id;
-    const critical = operation === "save";
-    this.#logger.error(
-      `oauthmanager: token store ${operation} failed${id ? ` for credential ${id}` : ""}; ` +
-        (critical
-          ? "the refreshed token is kept in memory and the save retried"
-          : "going on from memory") +
-        `: ${messageOf(safe)}`,
-    );
-    this.#events.emit("store_error", { credentialId: id, operation, error: safe });
-    this.#raise(
-      id ?? "*",
-      critical ? "Failed to persist refreshed token" : "Token store unavailable",
-      {
-        reason: "persistence_failed",
-        operation,
-        severity: critical ? "critical" : "warning",
-        error: messageOf(safe),
-      },
-    );
-  }
-
-  async #notifyTokenRefresh(
-    entry: CredentialEntry,
-    view: Readonly<OAuthCredentialSet>,
-  ): Promise<void> {
-    const callback = view.onTokenRefresh;
-    if (!callback) return;
-    try {
-      await callback(
-        entry.id,
-        view.accessToken,
-        view.refreshToken ?? "",
-        view.expiresAt && new Date(view.expiresAt.getTime()),
-      );
-    } catch (err) {
-      // The fresh token stays in use: losing it would be worse than failing to persist it.
-      const safe = redactSecrets(err, entry.secrets());
-      this.#logger.error(`oauthmanager: onTokenRefresh failed for credential ${entry.id}`, safe);
-      this.#events.emit("store_error", {
-        credentialId: entry.id,
-        operation: "onTokenRefresh",
-        error: safe,
-      });
-    }
-  }
-
-  #onRefreshFailure(entry: CredentialEntry, error: RefreshError): RefreshError {
-    if (this.#closed) return error;
-    const now = this.#now();
-    if (!entry.removed) {
-      entry.health.recordRefreshFailure(now, error.permanent);
-      entry.metrics.refreshFailures++;
-      this.#pool.update(entry, now);
-    }
-    if (error.permanent) {
-      this.#logger.warn(
-        `oauthmanager: credential ${entry.id} of ${this.providerName} needs re-authentication; it is out of the pool`,
-      );
-    }
-    this.#events.emit("refresh_failure", {
-      credentialId: entry.id,
-      error,
-      permanent: error.permanent,
-      consecutiveFailures: entry.health.refreshFailCount,
-    });
-    if (this.#monitor.getConfig()?.alertOnRefreshFailure) {
-      const details = {
-        error: error.message,
-        oauth_error: error.oauthError ?? null,
-        permanent: error.permanent,
-        consecutive_failures: entry.health.refreshFailCount,
-      };
-      this.#raise(entry.id, "Token refresh failed", { ...details, reason: "refresh_failed" });
-      if (error.permanent) {
-        this.#raise(entry.id, "Credential needs re-authentication", {
-          ...details,
-          reason: "needs_reauth",
-        });
-      }
-    }
-    return error;
   }
 
   /** Penalises `entry` for a failed request and returns the error to record (redacted). */
@@ -1286,93 +752,6 @@ export class OAuthKeyManager {
     }
   }
 
-  /** When the upkeep next has work: the soonest proactive refresh, rotation or decommission. */
-  #nextDueAt(now: number): number | undefined {
-    let soonest: number | undefined;
-    const consider = (t: number | undefined) => {
-      if (t !== undefined && (soonest === undefined || t < soonest)) soonest = t;
-    };
-    const policy = this.#rotationPolicy;
-    for (const entry of this.#pool.entries.values()) {
-      consider(this.#proactiveRefreshAt(entry, now));
-      const r = entry.rotation;
-      if (policy.enabled && !r.markedForRotation && !r.rotationNotified) {
-        consider(r.createdAt + policy.rotationInterval);
-      }
-      if (policy.autoDecommission && r.markedForRotation) consider(r.decommissionAt);
-    }
-    if (this.#monitor.enabled) consider(this.#nextAlertCheckAt);
-    return soonest;
-  }
-
-  /**
-   * When the upkeep should refresh `entry`: shortly before the strategy's buffer, earlier by a
-   * lead spread per credential so a pool does not refresh in one instant; never sooner than the
-   * minimum interval after the last refresh, nor while a failed one waits to be retried.
-   */
-  #proactiveRefreshAt(entry: CredentialEntry, now: number): number | undefined {
-    if (!this.#refreshFunc || entry.health.needsReauth || entry.refreshing) return undefined;
-    if (!entry.view.refreshToken) return undefined;
-    const expiresAt = entry.expiresAtMs;
-    if (expiresAt === undefined && entry.view.accessToken !== "") return undefined;
-    let at = now;
-    if (expiresAt !== undefined) {
-      const buffer =
-        this.#fixedBuffer ?? effectiveBufferTime(this.#strategy, entry.metrics.forStrategy(now));
-      at = expiresAt - buffer - entry.refreshLead(Math.min(MAX_REFRESH_LEAD_MS, buffer));
-    }
-    if (entry.lastRefreshAt !== undefined)
-      at = Math.max(at, entry.lastRefreshAt + this.#minRefreshIntervalMs);
-    if (entry.upkeepRetryAt !== undefined) at = Math.max(at, entry.upkeepRetryAt);
-    return at;
-  }
-
-  async #runDue(now: number): Promise<void> {
-    const refreshes: CredentialEntry[] = [];
-    const rotations: CredentialEntry[] = [];
-    const policy = this.#rotationPolicy;
-    for (const entry of this.#pool.entries.values()) {
-      const refreshAt = this.#proactiveRefreshAt(entry, now);
-      if (refreshAt !== undefined && refreshAt <= now) refreshes.push(entry);
-      const r = entry.rotation;
-      if (
-        policy.enabled &&
-        !r.markedForRotation &&
-        !r.rotationNotified &&
-        now - r.createdAt >= policy.rotationInterval
-      ) {
-        rotations.push(entry);
-      }
-    }
-    await runLimited(refreshes, UPKEEP_REFRESH_CONCURRENCY, (entry) => this.#upkeepRefresh(entry));
-    for (const entry of rotations) {
-      entry.rotation.rotationNotified = true;
-      try {
-        await policy.onRotationNeeded?.(entry.id);
-      } catch (err) {
-        this.#logger.warn(
-          `oauthmanager: onRotationNeeded failed for credential ${entry.id}: ${messageOf(redactSecrets(err, entry.secrets()))}`,
-        );
-      }
-    }
-    await this.autoDecommissionExpired();
-    if (this.#monitor.enabled && now >= this.#nextAlertCheckAt) this.checkAlerts();
-  }
-
-  async #upkeepRefresh(entry: CredentialEntry): Promise<void> {
-    if (this.#closed || entry.removed) return;
-    try {
-      await this.#refresh(entry);
-      entry.upkeepRetryAt = undefined;
-    } catch {
-      // Already counted and reported by the refresh path; space out the next try.
-      const failures = Math.max(1, entry.health.refreshFailCount);
-      let retryAt = this.#now() + Math.min(UPKEEP_RETRY_STEP_MS * failures, 300_000);
-      if (entry.health.backoffUntil > retryAt) retryAt = entry.health.backoffUntil;
-      entry.upkeepRetryAt = retryAt;
-    }
-  }
-
   #safeClassify(err: unknown, now: number): ErrorClassification {
     try {
       return this.#classify(err, now);
@@ -1384,153 +763,4 @@ export class OAuthKeyManager {
       return { action: "backoff", kind: "network" };
     }
   }
-}
-
-function notConfigured(id: string): RefreshError {
-  return new RefreshError(id, `token refresh not configured for credential ${id}`);
-}
-
-function healthPolicy(options: OAuthKeyManagerOptions): HealthPolicy {
-  const b = options.backoff ?? {};
-  return {
-    unhealthyAfter: positiveInt(
-      b.unhealthyAfter ?? DEFAULT_HEALTH_POLICY.unhealthyAfter,
-      "backoff.unhealthyAfter",
-    ),
-    refreshUnhealthyAfter: positiveInt(
-      b.refreshUnhealthyAfter ?? DEFAULT_HEALTH_POLICY.refreshUnhealthyAfter,
-      "backoff.refreshUnhealthyAfter",
-    ),
-    maxCooldownMs: nonNegative(
-      b.maxCooldownMs ?? DEFAULT_HEALTH_POLICY.maxCooldownMs,
-      "backoff.maxCooldownMs",
-    ),
-    jitter: b.jitter === true,
-  };
-}
-
-function healthInfo(entry: CredentialEntry, now: number): CredentialHealthInfo {
-  const { health, metrics, view, rotation } = entry;
-  const info: CredentialHealthInfo = {
-    id: entry.id,
-    isHealthy: health.isHealthy(),
-    isAvailable: health.isAvailable(now),
-    state: health.state(now),
-    failureCount: health.failureCount,
-    successRate: metrics.successRate,
-    requestCount: metrics.requestCount,
-    tokensUsed: metrics.tokensUsed,
-    averageLatency: metrics.averageLatency,
-    refreshCount: metrics.refreshCount,
-    refreshFailCount: health.refreshFailCount,
-    markedForRotation: rotation.markedForRotation,
-  };
-  if (metrics.lastUsed !== undefined) info.lastUsed = new Date(metrics.lastUsed);
-  if (health.lastSuccess !== undefined) info.lastSuccess = new Date(health.lastSuccess);
-  if (health.lastFailure !== undefined) info.lastFailure = new Date(health.lastFailure);
-  if (health.backoffUntil > now) info.backoffUntil = new Date(health.backoffUntil);
-  if (entry.lastRefreshAt !== undefined) info.lastRefresh = new Date(entry.lastRefreshAt);
-  if (view.expiresAt) info.expiresAt = new Date(view.expiresAt.getTime());
-  if (rotation.decommissionAt !== undefined)
-    info.decommissionAt = new Date(rotation.decommissionAt);
-  return info;
-}
-
-/** Every problem with the given credentials, by path; never quotes a secret. */
-export function validateCredentials(
-  credentials: readonly unknown[],
-  existing: ReadonlySet<string>,
-  path: string,
-): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  const seen = new Map<string, number>();
-  credentials.forEach((raw, i) => {
-    const at = credentials.length === 1 && path === "credential" ? path : `${path}[${i}]`;
-    if (typeof raw !== "object" || raw === null) {
-      issues.push({ path: at, message: `expected a credential object, got ${describe(raw)}` });
-      return;
-    }
-    const c = raw as Partial<Record<keyof OAuthCredentialSet, unknown>>;
-    const name = typeof c.id === "string" && c.id !== "" ? `${at} (${c.id})` : at;
-    if (typeof c.id !== "string" || c.id.trim() === "") {
-      issues.push({ path: `${at}.id`, message: "must be a non-empty string" });
-    } else if (existing.has(c.id)) {
-      issues.push({ path: `${at}.id`, message: `duplicate id "${c.id}": already in the pool` });
-    } else if (seen.has(c.id)) {
-      issues.push({
-        path: `${at}.id`,
-        message: `duplicate id "${c.id}": also used by ${path}[${seen.get(c.id)}]`,
-      });
-    } else {
-      seen.set(c.id, i);
-    }
-    if (c.accessToken !== undefined && typeof c.accessToken !== "string") {
-      issues.push({ path: `${name}.accessToken`, message: "must be a string" });
-    }
-    if (c.refreshToken !== undefined && typeof c.refreshToken !== "string") {
-      issues.push({ path: `${name}.refreshToken`, message: "must be a string" });
-    }
-    if (!c.accessToken && !c.refreshToken) {
-      issues.push({ path: name, message: "needs an accessToken or a refreshToken" });
-    }
-    for (const key of ["expiresAt", "lastRefresh"] as const) {
-      const v = c[key];
-      if (v !== undefined && (!(v instanceof Date) || Number.isNaN(v.getTime()))) {
-        issues.push({ path: `${name}.${key}`, message: "must be a valid Date" });
-      }
-    }
-    if (
-      c.weight !== undefined &&
-      (typeof c.weight !== "number" || !Number.isFinite(c.weight) || c.weight < 0)
-    ) {
-      issues.push({ path: `${name}.weight`, message: "must be a finite number >= 0" });
-    }
-    if (
-      c.scopes !== undefined &&
-      (!Array.isArray(c.scopes) || c.scopes.some((s) => typeof s !== "string"))
-    ) {
-      issues.push({ path: `${name}.scopes`, message: "must be an array of strings" });
-    }
-    if (c.onTokenRefresh !== undefined && typeof c.onTokenRefresh !== "function") {
-      issues.push({ path: `${name}.onTokenRefresh`, message: "must be a function" });
-    }
-  });
-  return issues;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "number") return String(value);
-  return typeof value;
-}
-
-function nonNegative(value: number, name: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`Expected \`${name}\` to be a finite number >= 0, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Expected \`${name}\` to be an integer >= 1, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** Runs `task` over `items` with at most `limit` at a time; never rejects. */
-async function runLimited<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await task(item).catch(() => {});
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

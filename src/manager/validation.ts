@@ -1,0 +1,113 @@
+/**
+ * Checks of what callers hand the manager: credentials (reported all at once, by path, never
+ * quoting a secret) and numeric options.
+ * @module
+ */
+import type { ConfigIssue } from "../errors.js";
+import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
+import type { OAuthCredentialSet } from "../types.js";
+import type { ManagerOptions } from "./options.js";
+
+/** Every problem with the given credentials, by path; never quotes a secret. */
+export function validateCredentials(
+  credentials: readonly unknown[],
+  existing: ReadonlySet<string>,
+  path: string,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, number>();
+  credentials.forEach((raw, i) => {
+    const at = credentials.length === 1 && path === "credential" ? path : `${path}[${i}]`;
+    if (typeof raw !== "object" || raw === null) {
+      issues.push({ path: at, message: `expected a credential object, got ${describe(raw)}` });
+      return;
+    }
+    const c = raw as Partial<Record<keyof OAuthCredentialSet, unknown>>;
+    const name = typeof c.id === "string" && c.id !== "" ? `${at} (${c.id})` : at;
+    if (typeof c.id !== "string" || c.id.trim() === "") {
+      issues.push({ path: `${at}.id`, message: "must be a non-empty string" });
+    } else if (existing.has(c.id)) {
+      issues.push({ path: `${at}.id`, message: `duplicate id "${c.id}": already in the pool` });
+    } else if (seen.has(c.id)) {
+      issues.push({
+        path: `${at}.id`,
+        message: `duplicate id "${c.id}": also used by ${path}[${seen.get(c.id)}]`,
+      });
+    } else {
+      seen.set(c.id, i);
+    }
+    if (c.accessToken !== undefined && typeof c.accessToken !== "string") {
+      issues.push({ path: `${name}.accessToken`, message: "must be a string" });
+    }
+    if (c.refreshToken !== undefined && typeof c.refreshToken !== "string") {
+      issues.push({ path: `${name}.refreshToken`, message: "must be a string" });
+    }
+    if (!c.accessToken && !c.refreshToken) {
+      issues.push({ path: name, message: "needs an accessToken or a refreshToken" });
+    }
+    for (const key of ["expiresAt", "lastRefresh"] as const) {
+      const v = c[key];
+      if (v !== undefined && (!(v instanceof Date) || Number.isNaN(v.getTime()))) {
+        issues.push({ path: `${name}.${key}`, message: "must be a valid Date" });
+      }
+    }
+    if (
+      c.weight !== undefined &&
+      (typeof c.weight !== "number" || !Number.isFinite(c.weight) || c.weight < 0)
+    ) {
+      issues.push({ path: `${name}.weight`, message: "must be a finite number >= 0" });
+    }
+    if (
+      c.scopes !== undefined &&
+      (!Array.isArray(c.scopes) || c.scopes.some((s) => typeof s !== "string"))
+    ) {
+      issues.push({ path: `${name}.scopes`, message: "must be an array of strings" });
+    }
+    if (c.onTokenRefresh !== undefined && typeof c.onTokenRefresh !== "function") {
+      issues.push({ path: `${name}.onTokenRefresh`, message: "must be a function" });
+    }
+  });
+  return issues;
+}
+
+/** The health thresholds from the options, checked. */
+export function healthPolicy(options: ManagerOptions): HealthPolicy {
+  const b = options.backoff ?? {};
+  return {
+    unhealthyAfter: positiveInt(
+      b.unhealthyAfter ?? DEFAULT_HEALTH_POLICY.unhealthyAfter,
+      "backoff.unhealthyAfter",
+    ),
+    refreshUnhealthyAfter: positiveInt(
+      b.refreshUnhealthyAfter ?? DEFAULT_HEALTH_POLICY.refreshUnhealthyAfter,
+      "backoff.refreshUnhealthyAfter",
+    ),
+    maxCooldownMs: nonNegative(
+      b.maxCooldownMs ?? DEFAULT_HEALTH_POLICY.maxCooldownMs,
+      "backoff.maxCooldownMs",
+    ),
+    jitter: b.jitter === true,
+  };
+}
+
+/** What arrived, for messages: a type or a number, never a value that might be a secret. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "number") return String(value);
+  return typeof value;
+}
+
+export function nonNegative(value: number, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`Expected \`${name}\` to be a finite number >= 0, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`Expected \`${name}\` to be an integer >= 1, got ${describe(value)}`);
+  }
+  return value;
+}
