@@ -3,6 +3,7 @@
  * @module
  */
 export { type CreateManagersOptions, createManagers } from "./create-managers.js";
+export { createStore } from "./create-store.js";
 export {
   formatDuration,
   MAX_DURATION_MS,

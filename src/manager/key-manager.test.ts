@@ -63,3 +63,19 @@ describe("KeyManager", () => {
     }
   });
 });
+
+describe("KeyManager exports", () => {
+  it("has the same JSON and Prometheus exports, by key id", async () => {
+    const km = new KeyManager("openai", ["sk-SECRET-1", "sk-SECRET-2"]);
+    await km.executeWithFailover(async (key) => ({ result: key.length }));
+    const json = JSON.parse(km.exportJSON()) as { credentials: Record<string, unknown> };
+    expect(Object.keys(json.credentials)).toEqual(["key-1", "key-2"]);
+    const text = await km.exportPrometheusText();
+    expect(text).toContain('oauthmanager_requests_total{provider="openai",credential="key-1"} 1');
+    expect(`${km.exportJSON()}${text}`).not.toContain("sk-SECRET");
+    km.setMonitoringConfig();
+    expect(km.getMonitoringConfig().failureRateThreshold).toBe(0.25);
+    expect(km.checkAlerts()).toEqual([]);
+    await km.close();
+  });
+});

@@ -6,14 +6,17 @@
  */
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import type { ManagerEvents } from "../events.js";
+import type { PrometheusCollector } from "../metrics/prometheus.js";
 import type {
   CredentialHealthInfo,
   CredentialMetrics,
   ExecuteOptions,
   ExecuteResult,
   HealthSummary,
+  MonitoringConfig,
   OperationResult,
   PrometheusMetrics,
+  WebhookEvent,
 } from "../types.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
 import type { ManagerOptions } from "./options.js";
@@ -113,6 +116,35 @@ export class KeyManager {
 
   exportPrometheus(): PrometheusMetrics {
     return this.#core.exportPrometheus();
+  }
+
+  exportPrometheusText(): Promise<string> {
+    return this.#core.exportPrometheusText();
+  }
+
+  exportJSON(): string {
+    return this.#core.exportJSON();
+  }
+
+  metricsCollector(): PrometheusCollector {
+    return this.#core.metricsCollector();
+  }
+
+  setMonitoringConfig(config?: MonitoringConfig): void {
+    this.#core.setMonitoringConfig(config);
+  }
+
+  getMonitoringConfig(): MonitoringConfig {
+    return this.#core.getMonitoringConfig();
+  }
+
+  checkAlerts(): WebhookEvent[] {
+    return this.#core.checkAlerts();
+  }
+
+  /** Starts the background alert checks (keys never need refreshing). */
+  start(): void {
+    this.#core.start();
   }
 
   on<K extends keyof ManagerEvents>(
