@@ -126,6 +126,38 @@ describe("restart", () => {
   });
 });
 
+describe("order after a refresh", () => {
+  it("the store is written before onTokenRefresh runs", async () => {
+    const order: string[] = [];
+    const store = new MemoryTokenStore();
+    const save = store.save.bind(store);
+    store.save = async (key, token) => {
+      order.push(`save ${token.accessToken}`);
+      return save(key, token);
+    };
+    const m = new OAuthKeyManager(
+      "p",
+      [
+        {
+          id: "cred",
+          accessToken: "",
+          refreshToken: "rt",
+          onTokenRefresh: async (_id, access) => {
+            order.push(`callback ${access}`);
+          },
+        },
+      ],
+      async (c) => ({ ...c, accessToken: "fresh" }),
+      { store, logger: quiet },
+    );
+    await m.ready();
+    order.length = 0;
+    await m.executeWithFailover(async () => ({ result: 1 }));
+    expect(order).toEqual(["save fresh", "callback fresh"]);
+    await m.close();
+  });
+});
+
 describe("processes sharing a file store", () => {
   it("two, then four manager processes refresh a credential exactly once", async () => {
     for (const n of [2, 4]) {
