@@ -4,7 +4,7 @@
  * @module
  */
 import { OAuthKeyManager, type Operation } from "oauthmanager";
-import { startTokenEndpoint } from "./token-endpoint.js";
+import { startTokenServer } from "../test/support/token-server.js";
 
 export interface StampedeFigures {
   calls: number;
@@ -23,7 +23,8 @@ export async function runStampede(
   calls: number,
   endpointDelayMs: number,
 ): Promise<StampedeFigures> {
-  const endpoint = await startTokenEndpoint(endpointDelayMs);
+  const endpoint = await startTokenServer({ delayMs: endpointDelayMs });
+  endpoint.allow("refresh-token");
   const manager = new OAuthKeyManager(
     "stampede",
     [
@@ -34,7 +35,7 @@ export async function runStampede(
         expiresAt: new Date(Date.now() - 60_000),
       },
     ],
-    endpoint.refreshFunc,
+    endpoint.refreshFunc(),
   );
   const sawToken: Operation<string> = async (cred) => ({ result: cred.accessToken });
   try {
@@ -49,7 +50,8 @@ export async function runStampede(
     for (const s of settled) {
       if (s.status === "fulfilled") {
         successes++;
-        if (s.value.result === endpoint.lastIssued) usedNewToken++;
+        // the endpoint issues at-1, at-2, …: the newest is at-<calls>
+        if (s.value.result === `at-${endpoint.calls}`) usedNewToken++;
       } else {
         firstError ??= s.reason instanceof Error ? s.reason.message : String(s.reason);
       }

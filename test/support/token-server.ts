@@ -89,36 +89,44 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       valid.add(token);
     },
     refreshFunc(now = Date.now): RefreshFunc {
-      return async (cred, signal): Promise<OAuthCredentialSet> => {
-        const res = await fetch(url, {
-          method: "POST",
-          body: new URLSearchParams({
-            grant_type: "refresh_token",
-            refresh_token: cred.refreshToken ?? "",
-          }),
-          signal,
-        });
-        const json = (await res.json()) as Record<string, unknown>;
-        if (!res.ok) {
-          throw Object.assign(new Error(`token endpoint answered ${res.status}`), {
-            status: res.status,
-            oauthError: json.error,
-          });
-        }
-        const next: OAuthCredentialSet = {
-          ...cred,
-          accessToken: String(json.access_token),
-          expiresAt: new Date(now() + Number(json.expires_in) * 1000),
-        };
-        if (typeof json.refresh_token === "string") next.refreshToken = json.refresh_token;
-        return next;
-      };
+      return endpointRefreshFunc(url, now);
     },
     async close() {
       server.closeAllConnections();
       server.close();
       await once(server, "close");
     },
+  };
+}
+
+/**
+ * A refresh function that posts the refresh token to `url` (a token endpoint speaking RFC 6749
+ * §6 in JSON) and takes `access_token`, `expires_in` and a rotated `refresh_token` from the answer.
+ */
+export function endpointRefreshFunc(url: string, now: () => number = Date.now): RefreshFunc {
+  return async (cred, signal): Promise<OAuthCredentialSet> => {
+    const res = await fetch(url, {
+      method: "POST",
+      body: new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: cred.refreshToken ?? "",
+      }),
+      signal,
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) {
+      throw Object.assign(new Error(`token endpoint answered ${res.status}`), {
+        status: res.status,
+        oauthError: json.error,
+      });
+    }
+    const next: OAuthCredentialSet = {
+      ...cred,
+      accessToken: String(json.access_token),
+      expiresAt: new Date(now() + Number(json.expires_in) * 1000),
+    };
+    if (typeof json.refresh_token === "string") next.refreshToken = json.refresh_token;
+    return next;
   };
 }
 
