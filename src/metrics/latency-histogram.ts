@@ -35,8 +35,11 @@ function bucketMidpoint(index: number): number {
 }
 
 export class LatencyHistogram {
-  readonly #buckets = new Uint32Array(BUCKET_COUNT);
-  readonly #promCounts = new Uint32Array(PROMETHEUS_BOUNDS_MS.length + 1);
+  /**
+   * The log-linear buckets, then the Prometheus buckets, in one array: one allocation and one
+   * less cache line to touch per request.
+   */
+  readonly #counts = new Uint32Array(BUCKET_COUNT + PROMETHEUS_BOUNDS_MS.length + 1);
   #count = 0;
   #sumMs = 0;
   #minMs = Number.POSITIVE_INFINITY;
@@ -46,10 +49,10 @@ export class LatencyHistogram {
   record(ms: number): void {
     const value = Number.isFinite(ms) && ms > 0 ? ms : 0;
     const micros = Math.min(Math.round(value * 1000), MAX_MICROS);
-    this.#buckets[bucketIndex(micros)]!++;
+    this.#counts[bucketIndex(micros)]!++;
     let p = 0;
     while (p < PROMETHEUS_BOUNDS_MS.length && value > PROMETHEUS_BOUNDS_MS[p]!) p++;
-    this.#promCounts[p]!++;
+    this.#counts[BUCKET_COUNT + p]!++;
     this.#count++;
     this.#sumMs += value;
     if (value < this.#minMs) this.#minMs = value;
@@ -70,7 +73,7 @@ export class LatencyHistogram {
     const rank = Math.max(1, Math.ceil(q * this.#count));
     let seen = 0;
     for (let i = 0; i < BUCKET_COUNT; i++) {
-      seen += this.#buckets[i]!;
+      seen += this.#counts[i]!;
       if (seen >= rank) {
         const estimate = bucketMidpoint(i) / 1000;
         return Math.min(Math.max(estimate, this.#minMs), this.#maxMs);
@@ -81,6 +84,6 @@ export class LatencyHistogram {
 
   /** Per-bucket (not cumulative) counts for {@link PROMETHEUS_BUCKETS_SECONDS}, `+Inf` last. */
   prometheusCounts(): number[] {
-    return Array.from(this.#promCounts);
+    return Array.from(this.#counts.subarray(BUCKET_COUNT));
   }
 }
