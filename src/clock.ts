@@ -40,3 +40,16 @@ export function scheduleAt(clock: Clock, deadline: number, fn: () => void): () =
     if (timer) clearTimeout(timer);
   };
 }
+
+/**
+ * Settles as `promise` does, or rejects with `error()` after `ms`. The timer is unref'd (the
+ * raced work's own I/O keeps the process alive while it matters) and cleared either way.
+ */
+export function raceTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), safeDelay(ms));
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

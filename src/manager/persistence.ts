@@ -4,6 +4,7 @@
  * failures are reported to the manager, which goes on from memory.
  * @module
  */
+import { raceTimeout } from "../clock.js";
 import { StoreError } from "../errors.js";
 import type { StoredRotation, StoredToken, TokenStore } from "../stores/types.js";
 import type { OAuthCredentialSet } from "../types.js";
@@ -57,20 +58,12 @@ export class Persistence {
   }
 
   #bounded<T>(operation: string, promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreError(
-              `token store ${operation} timed out after ${this.#options.timeoutMs} ms`,
-            ),
-          ),
-        this.#options.timeoutMs,
-      );
-      timer.unref();
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    const ms = this.#options.timeoutMs;
+    return raceTimeout(
+      promise,
+      ms,
+      () => new StoreError(`token store ${operation} timed out after ${ms} ms`),
+    );
   }
 }
 

@@ -55,7 +55,7 @@ import * as nodeFs from "node:fs/promises";
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import * as z from "zod";
-import { type Clock, systemClock } from "../clock.js";
+import { type Clock, raceTimeout, systemClock } from "../clock.js";
 import { ClosedError, StoreError } from "../errors.js";
 import type { Logger } from "../types.js";
 import {
@@ -755,16 +755,6 @@ function checkMs(name: string, value: unknown, min: number): number {
     );
   }
   return value;
-}
-
-function raceTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(error()), ms);
-    // The work raced here does its own I/O, which keeps the process alive while it matters.
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
