@@ -46,6 +46,7 @@ export class CredentialPool {
     this.#ring.unlink(entry);
     this.entries.delete(id);
     this.selector.forget?.(id);
+    this.#compactIfStale();
     return entry;
   }
 
@@ -73,7 +74,7 @@ export class CredentialPool {
     } else if (entry.health.backoffUntil > now) {
       if (entry.linked) this.#ring.unlink(entry);
       this.#backoff.push(entry, entry.health.backoffUntil);
-      if (this.#backoff.size > 2 * this.entries.size + 64) this.#backoff.compact();
+      this.#compactIfStale();
     } else {
       this.#ring.link(entry);
     }
@@ -83,6 +84,16 @@ export class CredentialPool {
   availableCount(now: number): number {
     this.#recover(now);
     return this.#ring.size;
+  }
+
+  /** Entries waiting in the backoff queue, stale ones included (for diagnostics and tests). */
+  get backoffQueueSize(): number {
+    return this.#backoff.size;
+  }
+
+  /** Drops stale backoff entries once they outnumber the live ones, so memory stays bounded (F25). */
+  #compactIfStale(): void {
+    if (this.#backoff.size > 2 * this.entries.size + 64) this.#backoff.compact();
   }
 
   #recover(now: number): void {

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_HEALTH_POLICY } from "../health/credential-health.js";
+import { weighted } from "../selection/selector.js";
+import { CredentialPool } from "./pool.js";
+
+describe("CredentialPool memory (F25)", () => {
+  it("100,000 credential ids passing through leave no state behind", () => {
+    const pool = new CredentialPool(weighted(), DEFAULT_HEALTH_POLICY);
+    const now = 1_000_000;
+    for (let i = 0; i < 100_000; i++) {
+      const entry = pool.add({ id: `c${i}`, accessToken: "t", weight: 1 + (i % 3) }, now);
+      // every other one is in a one-hour backoff when it goes
+      if (i % 2 === 0) {
+        entry.health.recordFailure(now, 3_600_000);
+        pool.update(entry, now);
+      }
+      pool.pick(now, undefined);
+      pool.remove(entry.id);
+    }
+    expect(pool.size).toBe(0);
+    expect(pool.backoffQueueSize).toBeLessThanOrEqual(64);
+    expect(pool.pick(now, undefined)).toBeUndefined();
+  });
+
+  it("selection still works after compaction", () => {
+    const pool = new CredentialPool(weighted(), DEFAULT_HEALTH_POLICY);
+    const now = 0;
+    const keep = pool.add({ id: "keep", accessToken: "t" }, now);
+    for (let i = 0; i < 1_000; i++) {
+      const e = pool.add({ id: `x${i}`, accessToken: "t" }, now);
+      e.health.recordFailure(now, 10_000);
+      pool.update(e, now);
+      pool.remove(e.id);
+    }
+    keep.health.recordFailure(now, 5_000);
+    pool.update(keep, now);
+    expect(pool.pick(now, undefined)).toBeUndefined();
+    expect(pool.retryAfter(now)).toBe(5_000);
+    expect(pool.pick(now + 5_000, undefined)?.id).toBe("keep");
+  });
+});
