@@ -192,17 +192,19 @@ export function messageOf(err: unknown): string {
 }
 
 const REDACTED = "[REDACTED]";
-const MAX_CAUSE_DEPTH = 8;
+const MAX_DEPTH = 8;
 
 /**
- * Returns `err` with every occurrence of the given secrets replaced, in the message, the stack,
- * own string properties and the whole `cause` chain. An error that quotes no secret is returned
- * as is, so callers keep its identity; one that does is copied (same prototype), never mutated.
+ * Returns `err` with every occurrence of the given secrets replaced: in the message, the stack,
+ * own properties and what they hold (an HTTP client's error often carries the request's
+ * `Authorization` header in a nested `config` or `response` object), and the whole `cause`
+ * chain. A value that quotes no secret is returned as is, so callers keep its identity; one that
+ * does is copied (same prototype), never mutated.
  */
 export function redactSecrets<T>(err: T, secrets: readonly (string | undefined)[]): T {
   const needles = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4);
-  if (needles.length === 0) return err;
-  return redactValue(err, needles, 0) as T;
+  if (needles.length === 0 || !containsSecret(err, needles, 0, new Set())) return err;
+  return copyRedacted(err, needles, 0, new Map()) as T;
 }
 
 function redactString(s: string, needles: readonly string[]): string {
@@ -211,27 +213,49 @@ function redactString(s: string, needles: readonly string[]): string {
   return out;
 }
 
-function redactValue(value: unknown, needles: readonly string[], depth: number): unknown {
-  if (typeof value === "string") return redactString(value, needles);
-  if (!(value instanceof Error) || depth > MAX_CAUSE_DEPTH) return value;
-  const keys = Reflect.ownKeys(value);
-  let changed = false;
-  const replaced = new Map<PropertyKey, unknown>();
-  for (const key of keys) {
+/** Errors, arrays and plain objects are walked; anything else (class instances, Headers) is kept. */
+function walkable(value: unknown): value is object {
+  if (typeof value !== "object" || value === null) return false;
+  if (value instanceof Error || Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function containsSecret(
+  value: unknown,
+  needles: readonly string[],
+  depth: number,
+  visited: Set<object>,
+): boolean {
+  if (typeof value === "string") return needles.some((n) => value.includes(n));
+  if (!walkable(value) || depth > MAX_DEPTH || visited.has(value)) return false;
+  visited.add(value);
+  for (const key of Reflect.ownKeys(value)) {
     const desc = Object.getOwnPropertyDescriptor(value, key);
-    if (!desc || !("value" in desc)) continue;
-    const next = redactValue(desc.value, needles, depth + 1);
-    if (next !== desc.value) {
-      changed = true;
-      replaced.set(key, next);
+    if (desc && "value" in desc && containsSecret(desc.value, needles, depth + 1, visited)) {
+      return true;
     }
   }
-  if (!changed) return value;
-  const copy = Object.create(Object.getPrototypeOf(value)) as Error;
-  for (const key of keys) {
+  return false;
+}
+
+/** A deep copy with every secret replaced; cycles point at the copies, never the originals. */
+function copyRedacted(
+  value: unknown,
+  needles: readonly string[],
+  depth: number,
+  copies: Map<object, object>,
+): unknown {
+  if (typeof value === "string") return redactString(value, needles);
+  if (!walkable(value) || depth > MAX_DEPTH) return value;
+  const existing = copies.get(value);
+  if (existing) return existing;
+  const copy: object = Array.isArray(value) ? [] : Object.create(Object.getPrototypeOf(value));
+  copies.set(value, copy);
+  for (const key of Reflect.ownKeys(value)) {
     const desc = Object.getOwnPropertyDescriptor(value, key);
     if (!desc) continue;
-    if (replaced.has(key)) desc.value = replaced.get(key);
+    if ("value" in desc) desc.value = copyRedacted(desc.value, needles, depth + 1, copies);
     Object.defineProperty(copy, key, desc);
   }
   return copy;
