@@ -644,7 +644,7 @@ export class OAuthKeyManager {
         if (signal?.aborted) throw signal.reason;
         const verdict = this.#safeClassify(err, this.#now());
         if (verdict.action === "rethrow") throw new Rethrow(err);
-        if (verdict.action !== "refresh") throw this.#fail(entry, verdict, err, start);
+        if (verdict.action !== "refresh") throw this.#fail(entry, cred, verdict, err, start);
         return await this.#retryAfterUnauthorized(entry, cred, op, signal, err, start);
       }
     } finally {
@@ -678,7 +678,7 @@ export class OAuthKeyManager {
     if (fresh.accessToken === used.accessToken) {
       const refresher = this.#refresher;
       if (!refresher.configured || refresher.recentlyRefreshed(entry, this.#now())) {
-        throw this.#fail(entry, authFailure, err, start);
+        throw this.#fail(entry, used, authFailure, err, start);
       }
       fresh = await raceAbort(refresher.refresh(entry), signal);
     }
@@ -693,6 +693,7 @@ export class OAuthKeyManager {
       if (verdict.action === "rethrow") throw new Rethrow(retryErr);
       throw this.#fail(
         entry,
+        fresh,
         verdict.action === "refresh" ? authFailure : verdict,
         retryErr,
         retryStart,
@@ -700,16 +701,18 @@ export class OAuthKeyManager {
     }
   }
 
-  /** Penalises `entry` for a failed request and returns the error to record (redacted). */
+  /** Penalises `entry` for a failed request and returns the error to record, redacted. */
   #fail(
     entry: CredentialEntry,
+    used: Readonly<OAuthCredentialSet>,
     verdict: Pick<ErrorClassification, "action" | "kind" | "retryAfterMs">,
     err: unknown,
     start: number,
   ): unknown {
     const now = this.#now();
     entry.metrics.record(0, now - start, false, now);
-    const safe = redactSecrets(err, entry.secrets());
+    // The token the operation used may already have been replaced by a refresh.
+    const safe = redactSecrets(err, [...entry.secrets(), used.accessToken, used.refreshToken]);
     this.#penalise(entry, verdict, safe, now);
     return safe;
   }
