@@ -4,7 +4,12 @@
  */
 
 /** Resolves or rejects as `promise` does, or rejects with `signal.reason` once it aborts. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+export function raceAbort<T>(
+  work: T | PromiseLike<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  // An operation may return a plain value or a thenable: treat it as a promise.
+  const promise = Promise.resolve(work);
   if (!signal) return promise;
   if (signal.aborted) {
     // The work goes on unobserved: keep its rejection from being reported as unhandled.

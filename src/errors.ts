@@ -193,6 +193,8 @@ export function messageOf(err: unknown): string {
 
 const REDACTED = "[REDACTED]";
 const MAX_DEPTH = 8;
+/** Objects looked at per error at most: a client's request object can reach a large graph. */
+const MAX_NODES = 2_000;
 
 /**
  * Returns `err` with every occurrence of the given secrets replaced: in the message, the stack,
@@ -213,12 +215,24 @@ function redactString(s: string, needles: readonly string[]): string {
   return out;
 }
 
-/** Errors, arrays and plain objects are walked; anything else (class instances, Headers) is kept. */
+/**
+ * Objects whose own properties are walked: errors, arrays, plain objects and class instances
+ * (an HTTP client's headers object, its request). Values that hold no readable own properties
+ * of interest, or whose copy would misbehave, are kept as they are.
+ */
 function walkable(value: unknown): value is object {
   if (typeof value !== "object" || value === null) return false;
-  if (value instanceof Error || Array.isArray(value)) return true;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return !(
+    value instanceof Date ||
+    value instanceof RegExp ||
+    value instanceof Map ||
+    value instanceof Set ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet ||
+    value instanceof Promise ||
+    value instanceof ArrayBuffer ||
+    ArrayBuffer.isView(value)
+  );
 }
 
 function containsSecret(
@@ -229,6 +243,7 @@ function containsSecret(
 ): boolean {
   if (typeof value === "string") return needles.some((n) => value.includes(n));
   if (!walkable(value) || depth > MAX_DEPTH || visited.has(value)) return false;
+  if (visited.size >= MAX_NODES) return false;
   visited.add(value);
   for (const key of Reflect.ownKeys(value)) {
     const desc = Object.getOwnPropertyDescriptor(value, key);
@@ -250,6 +265,7 @@ function copyRedacted(
   if (!walkable(value) || depth > MAX_DEPTH) return value;
   const existing = copies.get(value);
   if (existing) return existing;
+  if (copies.size >= MAX_NODES) return value;
   const copy: object = Array.isArray(value) ? [] : Object.create(Object.getPrototypeOf(value));
   copies.set(value, copy);
   for (const key of Reflect.ownKeys(value)) {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ConfigError } from "../errors.js";
 import { FileTokenStore } from "../stores/file-store.js";
 import { MemoryTokenStore } from "../stores/memory-store.js";
 import { createStore } from "./create-store.js";
@@ -32,6 +33,7 @@ describe("createStore", () => {
 
   it("a redis store is refused with a clear message until oauthmanager/redis exists", () => {
     const config = parseConfig(`${base}store: { type: redis, url: "redis://127.0.0.1:6379" }\n`);
+    expect(() => createStore(config.store)).toThrow(ConfigError);
     expect(() => createStore(config.store)).toThrow(/oauthmanager\/redis/);
   });
 });

@@ -521,7 +521,8 @@ describe("parseConfig: each mistake gives its path and message", () => {
       {},
       {
         path: "providers.gemini.monitoring.webhook_secret",
-        message: 'must be a Standard Webhooks secret: "whsec_" and 24 to 64 bytes in base64',
+        message:
+          "must be a Standard Webhooks secret: whsec_ followed by the base64 of 24 to 64 random bytes",
       },
     ],
     [

@@ -48,6 +48,9 @@ export class CredentialEntry implements RingNode {
   saveFailures = 0;
   /** Cancels the pending retry of a failed save. */
   saveRetry: (() => void) | undefined;
+  /** After a failed onDecommission: not tried again before this time (epoch ms). */
+  decommissionRetryAt: number | undefined;
+  decommissionFailures = 0;
   /** A decommission in progress (its onDecommission callback runs). */
   decommissioning: Promise<void> | undefined;
 
@@ -110,16 +113,27 @@ export function cloneCredential(cred: Readonly<OAuthCredentialSet>): OAuthCreden
 const SECRET_FIELDS = ["accessToken", "refreshToken", "clientSecret"] as const;
 
 /**
- * `console.log(cred)` and `util.inspect` show `[REDACTED]` for secrets (the original's JSON tags
- * leaked them, G6). Non-enumerable, so spreading and JSON keep the real values the caller owns.
+ * `console.log(cred)`, `util.inspect` and `JSON.stringify` show `[REDACTED]` for secrets (the
+ * original's JSON tags leaked them, G6; S1). Non-enumerable, so a spread copy or reading the
+ * fields keeps the real values the caller owns.
  */
 function hideSecretsFromInspect(cred: OAuthCredentialSet): void {
   Object.defineProperty(cred, inspect.custom, {
     enumerable: false,
     value(this: OAuthCredentialSet, depth: number, options: object) {
-      const shown: Record<string, unknown> = { ...this };
-      for (const field of SECRET_FIELDS) if (shown[field]) shown[field] = "[REDACTED]";
-      return inspect(shown, { ...options, depth });
+      return inspect(redacted(this), { ...options, depth });
     },
   });
+  Object.defineProperty(cred, "toJSON", {
+    enumerable: false,
+    value(this: OAuthCredentialSet) {
+      return redacted(this);
+    },
+  });
+}
+
+function redacted(cred: OAuthCredentialSet): Record<string, unknown> {
+  const shown: Record<string, unknown> = { ...cred };
+  for (const field of SECRET_FIELDS) if (shown[field]) shown[field] = "[REDACTED]";
+  return shown;
 }

@@ -67,7 +67,10 @@ export class KeyManager {
   }
 
   /** Runs `op` with the next available key, failing over like {@link OAuthKeyManager.executeWithFailover}. */
-  executeWithFailover<T>(op: KeyOperation<T>, opts?: ExecuteOptions): Promise<ExecuteResult<T>> {
+  async executeWithFailover<T>(
+    op: KeyOperation<T>,
+    opts?: ExecuteOptions,
+  ): Promise<ExecuteResult<T>> {
     if (typeof op !== "function") {
       throw new TypeError(`Expected \`op\` to be a function, got ${typeof op}`);
     }

@@ -4,6 +4,7 @@
  * live beside it, each in its own module sharing one {@link ManagerContext}.
  * @module
  */
+import { setMaxListeners } from "node:events";
 import { raceAbort } from "../abort.js";
 import { type Clock, systemClock } from "../clock.js";
 import {
@@ -67,6 +68,11 @@ const DEFAULT_STORE_TIMEOUT_MS = 5_000;
 /** The store lock waits this much longer than a refresh may take. */
 const LOCK_MARGIN_MS = 5_000;
 
+function unlimitedListeners(signal: AbortSignal): AbortSignal {
+  setMaxListeners(0, signal);
+  return signal;
+}
+
 /** Thrown inside an attempt for errors that are the request's own fault: no failover. */
 class Rethrow {
   constructor(readonly error: unknown) {}
@@ -92,7 +98,14 @@ export class OAuthKeyManager {
   readonly #pool: CredentialPool;
   readonly #classify: (err: unknown, now: number) => ErrorClassification;
   readonly #events: TypedEmitter<ManagerEvents>;
+  /** Aborted by close(): refreshes and store waits stop. */
   readonly #lifetime = new AbortController();
+  /**
+   * What operations get when the caller passes no signal. Never aborted: close() waits for
+   * requests in flight rather than cutting them off, and so never makes their credentials look
+   * at fault. Shared by every call, so it may hold many listeners at once.
+   */
+  readonly #opSignal = unlimitedListeners(new AbortController().signal);
   readonly #monitor: Monitor;
   readonly #refresher: Refresher;
   readonly #storeSync: StoreSync | undefined;
@@ -222,9 +235,10 @@ export class OAuthKeyManager {
     const signal = opts?.signal;
     const maxAttempts = this.#maxAttempts(opts?.maxAttempts);
     signal?.throwIfAborted();
-    if (!this.#loaded) await this.#readyOrDegrade();
+    // Counted from here, so close() waits for a request accepted before it, store load included.
     this.#inFlight++;
     try {
+      if (!this.#loaded) await this.#readyOrDegrade();
       let errors: unknown[] | undefined;
       let tried: Set<string> | undefined;
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
@@ -267,6 +281,7 @@ export class OAuthKeyManager {
   async getNextCredential(): Promise<OAuthCredentialSet> {
     this.#assertOpen();
     if (!this.#loaded) await this.#readyOrDegrade();
+    this.#assertOpen();
     const entry = this.#pool.pick(this.#now(), undefined);
     if (!entry) throw this.#unavailableError();
     return cloneCredential(entry.view);
@@ -293,7 +308,7 @@ export class OAuthKeyManager {
       error === undefined
         ? ({ action: "backoff", kind: "network" } as const)
         : this.#safeClassify(error, now);
-    this.#penalise(entry, verdict, error, now);
+    this.#penalise(entry, verdict, redactSecrets(error, entry.secrets()), now);
   }
 
   /**
@@ -316,6 +331,7 @@ export class OAuthKeyManager {
   async refreshCredential(id: string, opts?: { force?: boolean }): Promise<OAuthCredentialSet> {
     this.#assertOpen();
     if (!this.#loaded) await this.#readyOrDegrade();
+    this.#assertOpen();
     const entry = this.#pool.get(id);
     if (!entry) throw new RefreshError(id, "unknown credential");
     if (!opts?.force && !this.#refresher.needsRefresh(entry, this.#now())) {
@@ -402,6 +418,9 @@ export class OAuthKeyManager {
    * @throws {ConfigError} for an invalid or duplicate new credential
    */
   async markForRotation(oldId: string, newCred: OAuthCredentialSet): Promise<void> {
+    this.#assertOpen();
+    // Stored rotation state must be in memory before this one is written over it.
+    if (!this.#loaded) await this.#readyOrDegrade();
     this.#assertOpen();
     await this.#rotation.markForRotation(oldId, newCred);
     this.#upkeep.poke();
@@ -560,7 +579,9 @@ export class OAuthKeyManager {
    */
   start(): void {
     this.#assertOpen();
-    this.#upkeep.start();
+    // The upkeep plans from stored state (rotation ages, newer tokens): load the store first.
+    if (this.#loaded) this.#upkeep.start();
+    else void this.#readyOrDegrade().then(() => this.#upkeep.start());
   }
 
   /**
@@ -579,7 +600,6 @@ export class OAuthKeyManager {
 
   async #close(): Promise<void> {
     this.#closed = true;
-    const unsaved = this.#storeSync?.stopRetries() ?? [];
     const stopping = this.#upkeep.stop();
     this.#lifetime.abort(new ClosedError(`OAuthKeyManager for ${this.providerName}`));
     await stopping;
@@ -588,7 +608,8 @@ export class OAuthKeyManager {
         this.#drained = resolve;
       });
     }
-    // Each bounded by the store timeout.
+    // One last try for refreshed tokens the store refused, each bounded by the store timeout.
+    const unsaved = this.#storeSync?.stopRetries() ?? [];
     await Promise.all(unsaved.map((entry) => this.#storeSync?.persist(entry)));
     await this.#monitor.close();
   }
@@ -657,7 +678,7 @@ export class OAuthKeyManager {
     cred: Readonly<OAuthCredentialSet>,
     signal: AbortSignal | undefined,
   ): Promise<OperationResult<T>> {
-    return signal ? raceAbort(op(cred, signal), signal) : op(cred, this.#lifetime.signal);
+    return signal ? raceAbort(op(cred, signal), signal) : op(cred, this.#opSignal);
   }
 
   /**
@@ -724,8 +745,8 @@ export class OAuthKeyManager {
     now: number,
   ): void {
     if (entry.removed) return;
-    const cooldown = verdict.action === "cooldown" ? verdict.retryAfterMs : undefined;
-    const until = entry.health.recordFailure(now, cooldown);
+    // A Retry-After is honoured whatever came with it (a 429, or a 503 that sent one).
+    const until = entry.health.recordFailure(now, verdict.retryAfterMs);
     this.#pool.update(entry, now);
     if (this.#events.hasListeners("failure")) {
       this.#events.emit("failure", {
@@ -747,11 +768,16 @@ export class OAuthKeyManager {
     const now = this.#now();
     const tokens = usage ? (usage.promptTokens || 0) + (usage.completionTokens || 0) : 0;
     entry.metrics.record(tokens, now - start, ok, now);
-    if (ok && (entry.health.failureCount > 0 || entry.health.backoffUntil > 0)) {
-      entry.health.recordSuccess(now);
+    if (!ok) return;
+    const health = entry.health;
+    // A request that began before the latest failure says nothing about it: its success must not
+    // cancel a cooldown (a 429's Retry-After) that a later request earned.
+    const penalised = health.failureCount > 0 || health.backoffUntil > 0;
+    if (penalised && (health.lastFailure === undefined || start > health.lastFailure)) {
+      health.recordSuccess(now);
       this.#pool.update(entry, now);
-    } else if (ok) {
-      entry.health.lastSuccess = now;
+    } else {
+      health.lastSuccess = now;
     }
   }
 

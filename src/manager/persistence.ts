@@ -54,7 +54,14 @@ export class Persistence {
 
   /** Runs `fn` under the store's lock for this credential, shared by every process using the store. */
   withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    return this.#store.withLock(this.key(id), fn, { timeoutMs: this.#options.lockTimeoutMs });
+    const ms = this.#options.lockTimeoutMs;
+    // Bounded here too, for a store that ignores its own lock timeout: the wait for the lock
+    // plus the refresh inside it may take up to twice the lock timeout.
+    return raceTimeout(
+      this.#store.withLock(this.key(id), fn, { timeoutMs: ms }),
+      2 * ms,
+      () => new StoreError(`token store lock on ${id} not settled within ${2 * ms} ms`),
+    );
   }
 
   #bounded<T>(operation: string, promise: Promise<T>): Promise<T> {
@@ -109,9 +116,13 @@ export function fromStoredRotation(
 
 /**
  * Whether a stored record holds newer tokens than the credential in memory: it was refreshed
- * later (a credential never refreshed is older than any stored record).
+ * later (a credential never refreshed is older than any stored record). Credentials without a
+ * refresh token always keep their configured token.
  */
 export function storedIsNewer(stored: StoredToken, entry: CredentialEntry): boolean {
+  // A credential without a refresh token (an API key, a static token) is never refreshed: the
+  // store can only hold what was configured before, so a changed configuration wins.
+  if (!entry.view.refreshToken) return false;
   if (
     stored.accessToken === entry.view.accessToken &&
     stored.refreshToken === entry.view.refreshToken

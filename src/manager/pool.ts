@@ -15,7 +15,11 @@ export class CredentialPool {
   readonly entries = new Map<string, CredentialEntry>();
   readonly #ring = new AvailabilityRing<CredentialEntry>();
   readonly #backoff = new BackoffQueue<CredentialEntry>(
-    (entry, deadline) => !entry.removed && !entry.linked && entry.health.backoffUntil === deadline,
+    (entry, deadline) =>
+      !entry.removed &&
+      !entry.linked &&
+      !entry.health.needsReauth &&
+      entry.health.backoffUntil === deadline,
   );
   #nextOrder = 0;
 

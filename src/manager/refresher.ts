@@ -5,6 +5,7 @@
  * @module
  */
 import { raceAbort } from "../abort.js";
+import { raceTimeout, safeDelay } from "../clock.js";
 import { RefreshError, redactSecrets } from "../errors.js";
 import { mergeRefreshed, toRefreshError } from "../refresh/refresh-result.js";
 import {
@@ -104,6 +105,8 @@ export class Refresher {
     if (entry.refreshing) return entry.refreshing;
     const refreshFunc = this.#refreshFunc;
     if (!refreshFunc) return Promise.reject(notConfigured(entry.id));
+    // After close() no refresh starts: it could not be aborted and close() would wait for it.
+    if (this.#ctx.lifetime.aborted) return Promise.reject(this.#ctx.lifetime.reason);
     const flight = this.#coordinated(entry, refreshFunc).finally(() => {
       if (entry.refreshing === flight) entry.refreshing = undefined;
     });
@@ -171,6 +174,7 @@ export class Refresher {
   async #refreshNow(
     entry: CredentialEntry,
     refreshFunc: RefreshFunc,
+    afterRotationElsewhere = false,
   ): Promise<Readonly<OAuthCredentialSet>> {
     const ctx = this.#ctx;
     const before = entry.view;
@@ -179,7 +183,7 @@ export class Refresher {
     ctx.lifetime.addEventListener("abort", onClose, { once: true });
     const timer = setTimeout(
       () => controller.abort(new DOMException("token refresh timed out", "TimeoutError")),
-      this.#timeoutMs,
+      safeDelay(this.#timeoutMs),
     );
     timer.unref();
     let merged: OAuthCredentialSet;
@@ -192,14 +196,22 @@ export class Refresher {
     } catch (err) {
       const error = toRefreshError(entry.id, err, entry.secrets());
       // invalid_grant may only mean another process rotated the refresh token first (F3):
-      // re-read the store before declaring the credential dead.
-      if (error.permanent && this.#store) {
+      // re-read the store before declaring the credential dead, and take only a newer record.
+      if (error.permanent && this.#store && !afterRotationElsewhere) {
         const stored = await this.#store.store.load(entry.id).catch(() => undefined);
-        if (stored?.refreshToken && stored.refreshToken !== before.refreshToken) {
+        if (
+          stored?.refreshToken &&
+          stored.refreshToken !== before.refreshToken &&
+          storedIsNewer(stored, entry)
+        ) {
           adoptStored(entry, stored);
-          entry.health.recordRefreshSuccess();
-          ctx.pool.update(entry, ctx.now());
-          return entry.view;
+          if (!this.needsRefresh(entry, ctx.now())) {
+            entry.health.recordRefreshSuccess();
+            ctx.pool.update(entry, ctx.now());
+            return entry.view;
+          }
+          // Their access token is spent too: one more refresh, with their refresh token.
+          return this.#refreshNow(entry, refreshFunc, true);
         }
       }
       throw this.#onFailure(entry, error);
@@ -235,11 +247,18 @@ export class Refresher {
     const callback = view.onTokenRefresh;
     if (!callback) return;
     try {
-      await callback(
-        entry.id,
-        view.accessToken,
-        view.refreshToken ?? "",
-        view.expiresAt && new Date(view.expiresAt.getTime()),
+      // Bounded like the refresh itself: every caller sharing this refresh waits for it.
+      await raceTimeout(
+        Promise.resolve().then(() =>
+          callback(
+            entry.id,
+            view.accessToken,
+            view.refreshToken ?? "",
+            view.expiresAt && new Date(view.expiresAt.getTime()),
+          ),
+        ),
+        this.#timeoutMs,
+        () => new Error(`onTokenRefresh did not finish within ${this.#timeoutMs} ms`),
       );
     } catch (err) {
       // The fresh token stays in use: losing it would be worse than failing to persist it.

@@ -9,6 +9,10 @@ import type { OAuthCredentialSet, RotationPolicy, RotationState } from "../types
 import { type ManagerContext, publish } from "./context.js";
 import type { CredentialEntry } from "./credential-entry.js";
 
+/** A failed onDecommission is retried after 1 min, 2 min, 4 min … up to hourly. */
+const DECOMMISSION_RETRY_BASE_MS = 60_000;
+const DECOMMISSION_RETRY_MAX_MS = 3_600_000;
+
 /** What rotation needs from the manager: adding a credential, dropping one, storing one. */
 export interface RotationHost {
   add(cred: OAuthCredentialSet): void;
@@ -42,10 +46,16 @@ export class Rotation {
     return r.createdAt + this.#policy.rotationInterval;
   }
 
-  /** When `entry`'s grace period ends, if the upkeep should decommission it then. */
+  /**
+   * When the upkeep should decommission `entry`: at the end of its grace period, or after a
+   * failed `onDecommission`, once its retry is due.
+   */
   decommissionAt(entry: CredentialEntry): number | undefined {
     const r = entry.rotation;
-    return this.#policy.autoDecommission && r.markedForRotation ? r.decommissionAt : undefined;
+    if (!this.#policy.autoDecommission || !r.markedForRotation || r.decommissionAt === undefined) {
+      return undefined;
+    }
+    return Math.max(r.decommissionAt, entry.decommissionRetryAt ?? 0);
   }
 
   checkRotationNeeded(): string[] {
@@ -131,9 +141,10 @@ export class Rotation {
   async autoDecommissionExpired(): Promise<string[]> {
     if (!this.#policy.autoDecommission) return [];
     const now = this.#ctx.now();
-    const due = [...this.#ctx.pool.entries.values()].filter(
-      (e) => e.rotation.decommissionAt !== undefined && e.rotation.decommissionAt <= now,
-    );
+    const due = [...this.#ctx.pool.entries.values()].filter((e) => {
+      const at = this.decommissionAt(e);
+      return at !== undefined && at <= now;
+    });
     const done: string[] = [];
     for (const entry of due) {
       try {
@@ -172,6 +183,14 @@ export class Rotation {
       try {
         await callback(entry.id);
       } catch (err) {
+        // Tried again later, with growing spacing, rather than on every upkeep round.
+        entry.decommissionFailures++;
+        entry.decommissionRetryAt =
+          this.#ctx.now() +
+          Math.min(
+            DECOMMISSION_RETRY_BASE_MS * 2 ** (entry.decommissionFailures - 1),
+            DECOMMISSION_RETRY_MAX_MS,
+          );
         const safe = redactSecrets(err, entry.secrets());
         this.#ctx.logger.warn(
           `oauthmanager: onDecommission failed for credential ${entry.id}; it stays in the pool: ${messageOf(safe)}`,

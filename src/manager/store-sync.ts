@@ -104,7 +104,8 @@ export class StoreSync {
       id ?? "*",
       critical ? "Failed to persist refreshed token" : "Token store unavailable",
       {
-        reason: "persistence_failed",
+        // distinct reasons: a warning's cooldown must never hold back the critical alert
+        reason: critical ? "persistence_failed" : "store_unavailable",
         operation,
         severity: critical ? "critical" : "warning",
         error: messageOf(safe),
@@ -113,9 +114,18 @@ export class StoreSync {
   }
 
   #apply(entry: CredentialEntry, token: StoredToken): void {
-    if (storedIsNewer(token, entry)) adoptStored(entry, token);
     if (token.rotation) {
       entry.rotation = fromStoredRotation(token.rotation, entry.rotation.rotationNotified);
+    }
+    if (storedIsNewer(token, entry)) {
+      adoptStored(entry, token);
+    } else if (
+      token.accessToken !== entry.view.accessToken ||
+      token.refreshToken !== entry.view.refreshToken
+    ) {
+      // The configuration is newer (a re-authentication, a changed key): store it, so no
+      // process takes the stale record back in later.
+      void this.persist(entry);
     }
   }
 

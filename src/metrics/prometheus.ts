@@ -183,15 +183,22 @@ const DEFINITIONS: readonly Definition[] = [
     kind: "counter",
     labelNames: ["provider", "outcome"],
     values(samples) {
-      const out: Value[] = [];
+      // Two managers of one provider in one registry: one series per (provider, outcome), summed.
+      const totals = new Map<string, Record<string, number>>();
       for (const s of samples) {
         const w = s.webhook;
         if (!w) continue;
+        const sum = totals.get(s.provider) ?? {};
         for (const outcome of ["sent", "failed", "dropped", "disabled"] as const) {
           const v = w[outcome] ?? 0;
-          if (Number.isFinite(v)) {
-            out.push({ value: v, labels: { provider: s.provider, outcome } });
-          }
+          if (Number.isFinite(v)) sum[outcome] = (sum[outcome] ?? 0) + v;
+        }
+        totals.set(s.provider, sum);
+      }
+      const out: Value[] = [];
+      for (const [provider, sum] of totals) {
+        for (const [outcome, value] of Object.entries(sum)) {
+          out.push({ value, labels: { provider, outcome } });
         }
       }
       return out;

@@ -197,9 +197,20 @@ export class AlertCooldown {
     return true;
   }
 
-  /** Forgets a recorded alert, so a send that failed does not count as sent. */
-  release(type: string, credentialId: string): void {
-    this.#entries.delete(keyOf(type, credentialId));
+  /** The record of an alert now held, to hand back to {@link release}; undefined when none. */
+  holder(type: string, credentialId: string): object | undefined {
+    return this.#entries.get(keyOf(type, credentialId));
+  }
+
+  /**
+   * Forgets a recorded alert, so a send that failed does not count as sent. With `holder`, only
+   * if the record is still that one: a late failure of an old send must not cancel the cooldown
+   * of a newer alert that was delivered.
+   */
+  release(type: string, credentialId: string, holder?: object): void {
+    const key = keyOf(type, credentialId);
+    if (holder !== undefined && this.#entries.get(key) !== holder) return;
+    this.#entries.delete(key);
   }
 
   /** Forgets every alert of a credential (it was removed). */

@@ -68,7 +68,10 @@ export class Monitor {
   readonly #senderTuning: MonitorOptions["sender"];
   readonly #cooldown: AlertCooldown;
   /** Alerts handed to the sender, so a failed delivery can release its cooldown. */
-  readonly #pendingAlerts = new WeakMap<WebhookEvent, string>();
+  readonly #pendingAlerts = new WeakMap<
+    WebhookEvent,
+    { key: string; holder: object | undefined }
+  >();
   #config: MonitoringConfig | undefined;
   #sender: WebhookSender | undefined;
   #senderKey: string | undefined;
@@ -153,10 +156,11 @@ export class Monitor {
     if (!this.#cooldown.tryAcquire(key, alert.credentialId, cooldown)) return false;
     const sender = this.#sender;
     if (sender && config.webhookEvents.includes(alert.type)) {
-      this.#pendingAlerts.set(alert, key);
+      const holder = this.#cooldown.holder(key, alert.credentialId);
+      this.#pendingAlerts.set(alert, { key, holder });
       if (!sender.enqueue(alert) && !sender.stats().endpointDisabled) {
         this.#pendingAlerts.delete(alert);
-        this.#cooldown.release(key, alert.credentialId);
+        this.#cooldown.release(key, alert.credentialId, holder);
       }
     }
     return true;
@@ -232,13 +236,13 @@ export class Monitor {
   }
 
   #onFailed(event: WebhookEvent, info: DeliveryInfo): void {
-    const key = this.#pendingAlerts.get(event);
-    if (key === undefined) return;
+    const pending = this.#pendingAlerts.get(event);
+    if (pending === undefined) return;
     this.#pendingAlerts.delete(event);
     // A disabled endpoint or a shutdown will not deliver a re-raised alert either; releasing
     // would only repeat it on every check.
     if (info.reason === "disabled" || info.reason === "closed") return;
-    this.#cooldown.release(key, event.credentialId);
+    this.#cooldown.release(pending.key, event.credentialId, pending.holder);
   }
 
   #retire(): void {

@@ -52,6 +52,7 @@
  */
 import { createHash, type KeyObject, randomBytes } from "node:crypto";
 import * as nodeFs from "node:fs/promises";
+import { homedir } from "node:os";
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import * as z from "zod";
@@ -452,11 +453,14 @@ export class FileTokenStore implements TokenStore {
     const dirStat = await fs.stat(this.#dir);
     if ((dirStat.mode & 0o077) !== 0) {
       const uid = process.getuid?.();
-      // A shared directory (sticky bit, e.g. /tmp), the root or someone else's: tightening it
-      // would break other users, so only warn. The file itself is still 0600.
+      // A shared directory (sticky bit, e.g. /tmp), the root, someone else's, or one that is
+      // plainly not dedicated to tokens (the home or working directory): tightening it could
+      // break other users or programs, so only warn. The file itself is still 0600.
       const shared =
         (dirStat.mode & 0o1000) !== 0 ||
         path.parse(this.#dir).root === this.#dir ||
+        this.#dir === path.resolve(homedir()) ||
+        this.#dir === process.cwd() ||
         (uid !== undefined && dirStat.uid !== uid);
       if (shared) {
         this.#logger.warn(
