@@ -92,44 +92,47 @@ export class CredentialEntry implements RingNode {
 
 /** A deep, frozen copy: callers can neither change ours nor be changed by us. */
 export function freezeCredential(cred: OAuthCredentialSet): Readonly<OAuthCredentialSet> {
-  const copy: OAuthCredentialSet = { ...cred };
+  const copy = redactingCopy(cred);
   if (cred.expiresAt) copy.expiresAt = new Date(cred.expiresAt.getTime());
   if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
   if (cred.scopes) copy.scopes = Object.freeze([...cred.scopes]) as string[];
-  hideSecretsFromInspect(copy);
   return Object.freeze(copy);
 }
 
 /** A mutable deep copy for callers (`getCredentials`). */
 export function cloneCredential(cred: Readonly<OAuthCredentialSet>): OAuthCredentialSet {
-  const copy: OAuthCredentialSet = { ...cred };
+  const copy = redactingCopy(cred);
   if (cred.expiresAt) copy.expiresAt = new Date(cred.expiresAt.getTime());
   if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
   if (cred.scopes) copy.scopes = [...cred.scopes];
-  hideSecretsFromInspect(copy);
   return copy;
 }
 
 const SECRET_FIELDS = ["accessToken", "refreshToken", "clientSecret"] as const;
 
 /**
- * `console.log(cred)`, `util.inspect` and `JSON.stringify` show `[REDACTED]` for secrets (the
- * original's JSON tags leaked them, G6; S1). Non-enumerable, so a spread copy or reading the
- * fields keeps the real values the caller owns.
+ * The prototype of every credential object the manager hands out: `console.log(cred)`,
+ * `util.inspect` and `JSON.stringify` show `[REDACTED]` for secrets (the original's JSON tags
+ * leaked them, G6; S1). On the prototype, so a spread copy or reading a field keeps the real
+ * values the caller owns, and copying costs no more than a plain object.
  */
-function hideSecretsFromInspect(cred: OAuthCredentialSet): void {
-  Object.defineProperty(cred, inspect.custom, {
-    enumerable: false,
-    value(this: OAuthCredentialSet, depth: number, options: object) {
-      return inspect(redacted(this), { ...options, depth });
+const REDACTING: object = Object.freeze(
+  Object.defineProperties(Object.create(Object.prototype), {
+    [inspect.custom]: {
+      value(this: OAuthCredentialSet, depth: number, options: object) {
+        return inspect(redacted(this), { ...options, depth });
+      },
     },
-  });
-  Object.defineProperty(cred, "toJSON", {
-    enumerable: false,
-    value(this: OAuthCredentialSet) {
-      return redacted(this);
+    toJSON: {
+      value(this: OAuthCredentialSet) {
+        return redacted(this);
+      },
     },
-  });
+  }),
+);
+
+function redactingCopy(cred: Readonly<OAuthCredentialSet>): OAuthCredentialSet {
+  return Object.assign(Object.create(REDACTING) as OAuthCredentialSet, cred);
 }
 
 function redacted(cred: OAuthCredentialSet): Record<string, unknown> {
