@@ -43,6 +43,60 @@ describe("requests", () => {
     expect(failures).toEqual([]);
   });
 
+  it("close() during the first store load waits for the request accepted before it", async () => {
+    const store = new MemoryTokenStore();
+    const loadAll = store.loadAll.bind(store);
+    store.loadAll = async (prefix: string) => {
+      await sleep(50);
+      return loadAll(prefix);
+    };
+    const m = new OAuthKeyManager("P", [{ id: "a", accessToken: "tok-aaaa" }], undefined, {
+      store,
+      logger: quiet,
+    });
+    const events: string[] = [];
+    const request = m
+      .executeWithFailover(async () => {
+        events.push("op ran");
+        return { result: 1 };
+      })
+      .then(() => events.push("request resolved"));
+    await m.close();
+    events.push("close resolved");
+    await request;
+    expect(events).toEqual(["op ran", "request resolved", "close resolved"]);
+  });
+
+  it("no refresh starts after close(), so close() does not wait out a refresh timeout", async () => {
+    const refresh = vi.fn(() => new Promise<never>(() => {}));
+    const m = new OAuthKeyManager(
+      "P",
+      [
+        { id: "a", accessToken: "tok-aaaa" },
+        { id: "b", accessToken: "", refreshToken: "rt-bbbb" },
+      ],
+      refresh,
+      { logger: quiet, refreshTimeoutMs: 60_000 },
+    );
+    let failA!: (e: unknown) => void;
+    const request = m
+      .executeWithFailover((c) =>
+        c.id === "a"
+          ? new Promise<never>((_, reject) => {
+              failA = reject;
+            })
+          : Promise.resolve({ result: c.id }),
+      )
+      .catch((e: unknown) => e);
+    await sleep(5);
+    const closing = m.close();
+    // a fails during close; the failover to b would need a refresh
+    failA(Object.assign(new Error("upstream 503"), { status: 503 }));
+    await closing;
+    await request;
+    expect(refresh).not.toHaveBeenCalled();
+  });
+
   it("an operation may return a plain value, with or without a caller signal", async () => {
     const m = new OAuthKeyManager("P", [{ id: "a", accessToken: "tok-aaaa" }], undefined, {
       logger: quiet,
