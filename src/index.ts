@@ -3,7 +3,7 @@
  * @module
  */
 export * from "./errors.js";
-export type { FailureKind, ManagerEventName, ManagerEvents } from "./events.js";
+export type { FailureKind, Listener, ManagerEventName, ManagerEvents } from "./events.js";
 export {
   classifyError,
   type ErrorAction,

@@ -105,14 +105,6 @@ export class CredentialHealth {
     return this.backoffUntil;
   }
 
-  /** Clears every penalty: a manual reset. */
-  reset(): void {
-    this.failureCount = 0;
-    this.backoffUntil = 0;
-    this.refreshFailCount = 0;
-    this.needsReauth = false;
-  }
-
   toJSON(): Record<string, unknown> {
     return {
       failureCount: this.failureCount,
