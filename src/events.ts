@@ -74,8 +74,4 @@ export class TypedEmitter<E extends object> {
       }
     }
   }
-
-  removeAll(): void {
-    this.#listeners.clear();
-  }
 }

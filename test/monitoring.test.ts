@@ -2,6 +2,7 @@
  * Observability end to end: a manager with monitoring on, a real webhook receiver on 127.0.0.1,
  * the Prometheus text read back through prom-client's own registry, and the canary scan (S1).
  */
+
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -11,6 +12,7 @@ import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import type { MonitoringConfig, OAuthCredentialSet } from "../src/types.js";
+import { closeServer } from "./support/close-server.js";
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -45,11 +47,7 @@ async function startReceiver(mode: "ok" | "hang" = "ok"): Promise<Receiver> {
       if (received.length >= n) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ n, resolve }));
     },
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await once(server, "close");
-    },
+    close: () => closeServer(server),
   };
 }
 

@@ -46,13 +46,15 @@ export class KeyManager {
       throw new TypeError(`Expected \`apiKeys\` to be an array of strings, got ${typeof apiKeys}`);
     }
     const issues: ConfigIssue[] = [];
+    const firstAt = new Map<string, number>();
     apiKeys.forEach((key, i) => {
+      const first = firstAt.get(key);
       if (typeof key !== "string" || key.trim() === "") {
         issues.push({ path: `apiKeys[${i}]`, message: "must be a non-empty string" });
-      } else if (this.#idByKey.has(key)) {
-        const first = Number(this.#idByKey.get(key)?.slice("key-".length)) - 1;
+      } else if (first !== undefined) {
         issues.push({ path: `apiKeys[${i}]`, message: `duplicates apiKeys[${first}]` });
       } else {
+        firstAt.set(key, i);
         this.#idByKey.set(key, `key-${i + 1}`);
       }
     });

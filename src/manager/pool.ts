@@ -84,12 +84,6 @@ export class CredentialPool {
     }
   }
 
-  /** Number of credentials selectable now. */
-  availableCount(now: number): number {
-    this.#recover(now);
-    return this.#ring.size;
-  }
-
   /** Entries waiting in the backoff queue, stale ones included (for diagnostics and tests). */
   get backoffQueueSize(): number {
     return this.#backoff.size;

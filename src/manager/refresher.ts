@@ -204,12 +204,7 @@ export class Refresher {
           stored.refreshToken !== before.refreshToken &&
           storedIsNewer(stored, entry)
         ) {
-          adoptStored(entry, stored);
-          if (!this.needsRefresh(entry, ctx.now())) {
-            entry.health.recordRefreshSuccess();
-            ctx.pool.update(entry, ctx.now());
-            return entry.view;
-          }
+          if (this.#adoptIfFresh(entry, stored)) return entry.view;
           // Their access token is spent too: one more refresh, with their refresh token.
           return this.#refreshNow(entry, refreshFunc, true);
         }

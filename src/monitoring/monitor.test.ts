@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { closeServer } from "../../test/support/close-server.js";
 import { ClosedError, ConfigError } from "../errors.js";
 import type { Logger, MonitoringConfig, WebhookEvent } from "../types.js";
 import type { AlertSubject } from "./alerts.js";
@@ -13,15 +14,7 @@ const monitors: Monitor[] = [];
 
 afterEach(async () => {
   await Promise.all(monitors.splice(0).map((m) => m.close({ timeoutMs: 0 })));
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.closeAllConnections();
-          s.close(() => resolve());
-        }),
-    ),
-  );
+  await Promise.all(servers.splice(0).map(closeServer));
 });
 
 /** A receiver on 127.0.0.1 answering `status(i)` to the i-th request, recording bodies. */

@@ -5,6 +5,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { closeServer } from "../../test/support/close-server.js";
 import { ConfigError } from "../errors.js";
 import type { Logger, WebhookEvent } from "../types.js";
 import { type DeliveryInfo, WebhookSender, type WebhookSenderOptions } from "./webhook-sender.js";
@@ -65,15 +66,7 @@ const senders: WebhookSender[] = [];
 
 afterEach(async () => {
   await Promise.all(senders.splice(0).map((s) => s.close({ timeoutMs: 0 })));
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.closeAllConnections();
-          s.close(() => resolve());
-        }),
-    ),
-  );
+  await Promise.all(servers.splice(0).map(closeServer));
 });
 
 function capturingLogger() {

@@ -39,10 +39,6 @@ export class Upkeep {
     this.#maxSleepMs = options.maxSleepMs ?? 60_000;
   }
 
-  get running(): boolean {
-    return this.#running;
-  }
-
   /** Starts the loop; a second call does nothing. */
   start(): void {
     if (this.#running || this.#stopped) return;

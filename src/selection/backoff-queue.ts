@@ -60,10 +60,6 @@ export class BackoffQueue<T> {
     for (const item of live) this.push(item.value, item.deadline);
   }
 
-  clear(): void {
-    this.#heap = [];
-  }
-
   #pop(): Item<T> {
     const heap = this.#heap;
     const top = heap[0]!;

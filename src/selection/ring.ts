@@ -33,11 +33,6 @@ export class AvailabilityRing<N extends RingNode = RingNode> {
     return this.#size;
   }
 
-  /** The available node earliest in pool order. */
-  get head(): N | undefined {
-    return this.#head;
-  }
-
   /** The node after `node` in pool order, wrapping around. */
   nextOf(node: N): N {
     return node.next as N;

@@ -2,10 +2,12 @@
  * A local OAuth token endpoint for tests: counts requests, rotates refresh tokens, and can be told
  * to fail. Fails the test (via `unexpected`) on any request it does not understand.
  */
+
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { OAuthCredentialSet, RefreshFunc } from "../../src/types.js";
+import { closeServer } from "./close-server.js";
 
 export interface TokenServerOptions {
   /** Seconds the issued tokens live. @default 3600 */
@@ -91,11 +93,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     refreshFunc(now = Date.now): RefreshFunc {
       return endpointRefreshFunc(url, now);
     },
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await once(server, "close");
-    },
+    close: () => closeServer(server),
   };
 }
 
