@@ -400,7 +400,8 @@ const encryptionKey = () =>
       return s;
     } catch (err) {
       // Its messages describe the value's length and form, never the value.
-      if (err instanceof ConfigError) return { ok: false, message: err.issues[0]?.message ?? "" };
+      if (err instanceof ConfigError)
+        return { ok: false, message: err.issues[0]?.message ?? "not a valid AES-256 key" };
       throw err;
     }
   });
