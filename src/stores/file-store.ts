@@ -5,8 +5,9 @@
  *
  * Beside the file live `<file>.lock` (held during each read-modify-write) and
  * `<file>.<16 hex>.lock` (one per key, held by {@link FileTokenStore.withLock}); both are
- * directories made by proper-lockfile and removed on release. A file that cannot be read is
- * copied to `<file>.corrupt`.
+ * directories holding a `holder.json` that names the holding process, removed on release, and
+ * `<lock>.takeover` exists for the moment a waiter removes a lock whose holder is gone. A file that
+ * cannot be read is copied to `<file>.corrupt`.
  * @module
  */
 import { createHash, type KeyObject, randomBytes } from "node:crypto";
@@ -51,15 +52,21 @@ export interface FileTokenStoreOptions {
   /** Each load, loadAll, save and delete fails with a `StoreError` after this long. @default 5_000 */
   timeoutMs?: number | undefined;
   /**
-   * A lock whose holder has not refreshed it for this long is taken over: its process is
-   * presumed dead. The holder refreshes it every `lockStaleMs / 2`. At least 2_000. @default 10_000
+   * A lock held by a process of this host that is no longer running is taken over at once. A
+   * lock whose holder cannot be checked (another host sharing the file, or a holder killed before
+   * it named itself in the lock) is taken over once not refreshed for this long; until then, calls
+   * that need it wait, and fail if `timeoutMs` is shorter. The holder refreshes it every
+   * `lockStaleMs / 2`. At least 2_000. @default 10_000
    */
   lockStaleMs?: number | undefined;
   /** Where warnings go (a lock lost, a mode it could not fix). @default console */
   logger?: Logger | undefined;
   /** The clock behind `updated_at`. @default Date.now */
   now?: Clock | undefined;
-  /** Replaces the file system calls; for fault-injection tests only. @internal @default node:fs/promises */
+  /**
+   * Replaces the file system calls of reads and writes; for fault-injection tests only.
+   * @internal @default node:fs/promises
+   */
   fs?: FileStoreFs | undefined;
 }
 
