@@ -11,6 +11,7 @@
  * @module
  */
 import { createHash, type KeyObject, randomBytes } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
 import * as nodeFs from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
@@ -37,7 +38,7 @@ import type { LockOptions, StoredToken, TokenStore } from "./types.js";
 /** The file system calls the store makes; replaceable so tests can inject faults. @internal */
 export type FileStoreFs = Pick<
   typeof nodeFs,
-  "open" | "readFile" | "rename" | "unlink" | "mkdir" | "chmod" | "stat" | "readdir"
+  "open" | "readFile" | "rename" | "unlink" | "mkdir" | "chmod" | "stat" | "lstat" | "readdir"
 >;
 
 /** Options of {@link FileTokenStore}. */
@@ -73,6 +74,8 @@ export interface FileTokenStoreOptions {
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_STALE_MS = 10_000;
 const MAX_CORRUPT_COPIES = 10;
+/** Opens fail on a symbolic link instead of following it (not available on Windows). */
+const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 
 /**
  * A token store in one JSON file (format in `file-format.ts`), safe to share between
@@ -332,6 +335,7 @@ export class FileTokenStore implements TokenStore {
   #prepare(): Promise<void> {
     this.#prepared ??= this.#doPrepare().catch((err: unknown) => {
       this.#prepared = undefined;
+      if (err instanceof StoreError) throw err;
       throw new StoreError(
         `FileTokenStore: cannot prepare directory ${this.#dir}: ${errnoCode(err) ?? "error"}`,
         { cause: err, path: this.#path },
@@ -363,12 +367,52 @@ export class FileTokenStore implements TokenStore {
         await fs.chmod(this.#dir, 0o700);
       }
     }
+    let fileStat: Awaited<ReturnType<FileStoreFs["lstat"]>>;
     try {
-      const fileStat = await fs.stat(this.#path);
-      if ((fileStat.mode & 0o077) !== 0) await fs.chmod(this.#path, 0o600);
+      fileStat = await fs.lstat(this.#path);
     } catch (err) {
-      if (errnoCode(err) !== "ENOENT") throw err;
+      if (errnoCode(err) === "ENOENT") return;
+      throw err;
     }
+    if (fileStat.isSymbolicLink()) throw this.#symlinkError();
+    if ((fileStat.mode & 0o077) !== 0) await this.#tightenFileMode();
+  }
+
+  /** chmod through a handle opened without following links: never a file elsewhere. */
+  async #tightenFileMode(): Promise<void> {
+    let handle: nodeFs.FileHandle;
+    try {
+      handle = await this.#fs.open(this.#path, fsConstants.O_RDONLY | NO_FOLLOW);
+    } catch (err) {
+      // Replaced by a link since the lstat: refuse it like any other link.
+      if (await this.#isSymlink(err)) throw this.#symlinkError();
+      throw err;
+    }
+    try {
+      await handle.chmod(0o600);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Whether `err`, from opening the file without following links, came from the file being one.
+   * ELOOP alone could also be a loop among the directories above it.
+   */
+  async #isSymlink(err: unknown): Promise<boolean> {
+    if (errnoCode(err) !== "ELOOP") return false;
+    return (await this.#fs.lstat(this.#path).catch(() => undefined))?.isSymbolicLink() === true;
+  }
+
+  /**
+   * Writes replace the file by renaming a new one over it, and modes are tightened on it: through
+   * a link, both would act on some other file (or replace the link), so a link is refused.
+   */
+  #symlinkError(): StoreError {
+    return new StoreError(
+      `FileTokenStore: ${this.#path} is a symbolic link, which the store refuses: it replaces the file on every write and keeps it at mode 0600, which through a link would act on another file. Set \`path\` to the file the link points to, or replace the link with that file.`,
+      { path: this.#path },
+    );
   }
 
   /**
@@ -396,9 +440,10 @@ export class FileTokenStore implements TokenStore {
   async #read(): Promise<Map<string, FileEntry>> {
     let raw: Buffer;
     try {
-      raw = await this.#fs.readFile(this.#path);
+      raw = await this.#fs.readFile(this.#path, { flag: fsConstants.O_RDONLY | NO_FOLLOW });
     } catch (err) {
       if (errnoCode(err) === "ENOENT") return new Map();
+      if (await this.#isSymlink(err)) throw this.#symlinkError();
       throw new StoreError(
         `FileTokenStore: cannot read ${this.#path}: ${errnoCode(err) ?? "error"}`,
         {
