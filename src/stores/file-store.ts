@@ -446,10 +446,7 @@ export class FileTokenStore implements TokenStore {
       if (await this.#isSymlink(err)) throw this.#symlinkError();
       throw new StoreError(
         `FileTokenStore: cannot read ${this.#path}: ${errnoCode(err) ?? "error"}`,
-        {
-          cause: err,
-          path: this.#path,
-        },
+        { cause: err, path: this.#path },
       );
     }
     return this.#decode(raw);
