@@ -8,6 +8,7 @@ import * as fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StoreError } from "../src/errors.js";
 import { FileTokenStore } from "../src/stores/file-store.js";
 import { type Child, startChild } from "./fixtures/store-child.js";
 import { originOf, tokenFor } from "./fixtures/store-tokens.js";
@@ -52,9 +53,7 @@ async function killRound(file: string, writerIds: string[], key?: string): Promi
     expect(signal, child.stderr()).toBe("SIGKILL");
     acked.set(id, Math.max(0, ...child.lines.map(Number)));
   }
-  // The dead writer may have held the file lock; stale takeover is tested in file-store.test.ts,
-  // here it would only add lockStaleMs per round.
-  await fsp.rm(`${file}.lock`, { recursive: true, force: true });
+  // A dead writer may have held the file lock: the next writers and checkFile take it over.
   return acked;
 }
 
@@ -75,6 +74,9 @@ async function checkFile(file: string, acked: Acked, key?: string): Promise<void
   const store = new FileTokenStore({
     path: file,
     logger: quiet,
+    // A kill between making the lock and naming its holder in it leaves a lock only its age
+    // frees: keep that age below the timeout.
+    lockStaleMs: 2_000,
     ...(key ? { encryptionKey: key } : {}),
   });
   try {
@@ -155,5 +157,46 @@ describe("FileTokenStore under SIGKILL (F19)", () => {
       expect(await fsp.readFile(file, "utf8")).not.toContain("at.e.");
     },
     TEST_TIMEOUT_MS,
+  );
+});
+
+describe("FileTokenStore after a lock holder is killed", () => {
+  // Only detecting the dead holder can explain a save that succeeds within the timeout.
+  const STALE_MS = 120_000;
+  const TIMEOUT_MS = 10_000;
+
+  it.each(["save", "withLock"] as const)(
+    "a holder killed with SIGKILL in %s: the next process takes the lock at once",
+    async (mode) => {
+      const file = path.join(root, `killed-in-${mode}`, "tokens.json");
+      const holder = startChild("store-lock-holder.ts", [file, mode]);
+      children.add(holder);
+      await holder.waitForLine((line) => line === "holding");
+      const open = (timeoutMs: number) =>
+        new FileTokenStore({ path: file, logger: quiet, timeoutMs, lockStaleMs: STALE_MS });
+      const useLock = (store: FileTokenStore, timeoutMs: number) =>
+        mode === "save"
+          ? store.save("p/a", { accessToken: "after" })
+          : store.withLock("p/k", async () => "locked", { timeoutMs });
+
+      // While the holder lives, its lock is respected.
+      const waiting = open(300);
+      await expect(useLock(waiting, 300)).rejects.toBeInstanceOf(StoreError);
+      await waiting.close();
+
+      holder.process.kill("SIGKILL");
+      expect((await holder.exited).signal).toBe("SIGKILL");
+      children.delete(holder);
+      const next = open(TIMEOUT_MS);
+      try {
+        await expect(useLock(next, TIMEOUT_MS)).resolves.toEqual(
+          mode === "save" ? expect.objectContaining({ version: 1 }) : "locked",
+        );
+        const names = await fsp.readdir(path.dirname(file));
+        expect(names.filter((n) => n.includes(".lock"))).toEqual([]);
+      } finally {
+        await next.close();
+      }
+    },
   );
 });

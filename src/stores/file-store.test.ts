@@ -422,6 +422,52 @@ describe("FileTokenStore", () => {
       expect(mode(await fsp.stat(target))).toBe(0o600);
     });
 
+    describe("a token path that is a symbolic link", () => {
+      let elsewhere: string;
+      let target: string;
+      const content = JSON.stringify({ version: 1, tokens: { "p/a": { access_token: "theirs" } } });
+
+      beforeEach(async () => {
+        elsewhere = await tempDir();
+        target = path.join(elsewhere, "tokens.json");
+        await fsp.writeFile(target, content);
+        await fsp.chmod(target, 0o644);
+      });
+
+      afterEach(async () => {
+        await fsp.rm(elsewhere, { recursive: true, force: true });
+      });
+
+      /** The link is still a link, and the file it points to is as it was. */
+      async function expectUntouched(): Promise<void> {
+        expect((await fsp.lstat(file)).isSymbolicLink()).toBe(true);
+        expect(mode(await fsp.stat(target))).toBe(0o644);
+        expect(await fsp.readFile(target, "utf8")).toBe(content);
+      }
+
+      it("is refused with a StoreError saying what to do; the target keeps its mode", async () => {
+        await fsp.symlink(target, file);
+        const store = open();
+        const err = await store.load("p/a").catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreError);
+        expect((err as StoreError).path).toBe(file);
+        expect((err as StoreError).message).toMatch(/is a symbolic link.*Set `path` to the file/);
+        await expect(store.save("p/a", secretToken())).rejects.toThrow(/is a symbolic link/);
+        await expect(store.loadAll("")).rejects.toThrow(/is a symbolic link/);
+        await expectUntouched();
+      });
+
+      it("is refused when it replaces the file after the store has opened", async () => {
+        const store = open();
+        await store.save("p/a", secretToken());
+        await fsp.rm(file);
+        await fsp.symlink(target, file);
+        await expect(store.load("p/a")).rejects.toThrow(/is a symbolic link/);
+        await expect(store.save("p/a", secretToken())).rejects.toThrow(/is a symbolic link/);
+        await expectUntouched();
+      });
+    });
+
     it("leaves a shared sticky directory alone and warns", async () => {
       const shared = path.join(dir, "shared");
       await fsp.mkdir(shared);

@@ -1,71 +1,27 @@
 /**
  * `FileTokenStore`: every token in one JSON file, written atomically, locked across processes,
- * optionally encrypted.
- *
- * ## File format (version 1)
- *
- * A plain file is a JSON object, pretty-printed so a person can read and fix it:
- *
- * ```json
- * {
- *   "version": 1,
- *   "tokens": {
- *     "gemini/work": {
- *       "access_token": "ya29.…",
- *       "refresh_token": "1//0g…",
- *       "expires_at": "2026-11-25T10:00:00.000Z",
- *       "last_refresh": "2026-11-25T09:00:00.000Z",
- *       "refresh_count": 3,
- *       "scopes": ["openid"],
- *       "rotation": {
- *         "created_at": "2026-11-01T00:00:00.000Z",
- *         "marked_for_rotation": false,
- *         "rotation_started_at": "…", "replacement_id": "work-2", "decommission_at": "…"
- *       },
- *       "version": 4,
- *       "updated_at": "2026-11-25T09:00:00.012Z"
- *     }
- *   }
- * }
- * ```
- *
- * - `version` (top level): the format version; only `1` is read.
- * - `tokens`: one entry per store key (the manager uses `"<provider>/<credentialId>"`).
- *   `access_token` is required; every other field is optional and absent when unset (never `null`).
- * - Dates are RFC 3339 strings (written in UTC with milliseconds; any offset is read).
- * - Unknown fields are ignored when read and not kept by the next write.
- * - `version` (per token) is set by the store: one more on every save of that key.
- *   `updated_at` is when the store last wrote that key.
- *
- * With an encryption key the file holds only ciphertext, the plain document above encrypted with
- * AES-256-GCM (a fresh random 12-byte IV on every write; every field base64):
- *
- * ```json
- * { "version": 1, "encrypted": { "alg": "A256GCM", "iv": "…", "tag": "…", "data": "…" } }
- * ```
+ * optionally encrypted. The file's format is documented in `file-format.ts`; the lock in
+ * `file-lock.ts`.
  *
  * Beside the file live `<file>.lock` (held during each read-modify-write) and
  * `<file>.<16 hex>.lock` (one per key, held by {@link FileTokenStore.withLock}); both are
- * directories made by proper-lockfile and removed on release. A file that cannot be read is
- * copied to `<file>.corrupt`.
+ * directories holding a `holder.json` that names the holding process, removed on release, and
+ * `<lock>.takeover` exists for the moment a waiter removes a lock whose holder is gone. A file that
+ * cannot be read is copied to `<file>.corrupt`.
  * @module
  */
 import { createHash, type KeyObject, randomBytes } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
 import * as nodeFs from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
-import lockfile from "proper-lockfile";
-import * as z from "zod";
-import { type Clock, raceTimeout, systemClock } from "../clock.js";
+import { type Clock, MAX_TIMER_DELAY_MS, raceTimeout, systemClock } from "../clock.js";
 import { ClosedError, StoreError } from "../errors.js";
 import type { Logger } from "../types.js";
-import {
-  decrypt,
-  ENCRYPTION_ALG,
-  ENCRYPTION_KEY_ENV,
-  encrypt,
-  parseEncryptionKey,
-} from "./crypto.js";
+import { ENCRYPTION_KEY_ENV, parseEncryptionKey } from "./crypto.js";
+import { errnoCode } from "./errno.js";
+import { decodeFile, encodeFile, type FileEntry } from "./file-format.js";
+import { acquireFileLock, isProcessAlive, MIN_STALE_MS, type ReleaseLock } from "./file-lock.js";
 import {
   checkFn,
   checkKey,
@@ -77,12 +33,12 @@ import {
   lockTimeoutError,
   normalizeLockOptions,
 } from "./memory-store.js";
-import type { LockOptions, StoredRotation, StoredToken, TokenStore } from "./types.js";
+import type { LockOptions, StoredToken, TokenStore } from "./types.js";
 
 /** The file system calls the store makes; replaceable so tests can inject faults. @internal */
 export type FileStoreFs = Pick<
   typeof nodeFs,
-  "open" | "readFile" | "rename" | "unlink" | "mkdir" | "chmod" | "stat" | "readdir"
+  "open" | "readFile" | "rename" | "unlink" | "mkdir" | "chmod" | "stat" | "lstat" | "readdir"
 >;
 
 /** Options of {@link FileTokenStore}. */
@@ -97,102 +53,42 @@ export interface FileTokenStoreOptions {
   /** Each load, loadAll, save and delete fails with a `StoreError` after this long. @default 5_000 */
   timeoutMs?: number | undefined;
   /**
-   * A lock whose holder has not refreshed it for this long is taken over: its process is
-   * presumed dead. The holder refreshes it every `lockStaleMs / 2`. At least 2_000. @default 10_000
+   * A lock held by a process of this host that is no longer running is taken over at once. A
+   * lock whose holder cannot be checked (another host sharing the file, or a holder killed before
+   * it named itself in the lock) is taken over once not refreshed for this long; until then, calls
+   * that need it wait, and fail if `timeoutMs` is shorter. The holder refreshes it every
+   * `lockStaleMs / 2`. At least 2_000. @default 10_000
    */
   lockStaleMs?: number | undefined;
   /** Where warnings go (a lock lost, a mode it could not fix). @default console */
   logger?: Logger | undefined;
   /** The clock behind `updated_at`. @default Date.now */
   now?: Clock | undefined;
-  /** Replaces the file system calls; for fault-injection tests only. @internal */
+  /**
+   * Replaces the file system calls of reads and writes; for fault-injection tests only.
+   * @internal @default node:fs/promises
+   */
   fs?: FileStoreFs | undefined;
 }
 
-/** What one key holds in the file, as on disk. */
-interface FileEntry {
-  token: StoredToken;
-  updatedAt: string | undefined;
-}
-
-const FORMAT_VERSION = 1;
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_STALE_MS = 10_000;
-/** proper-lockfile will not go lower: its mtime refresh runs at most every second. */
-const MIN_STALE_MS = 2_000;
-const LOCK_RETRY_MIN_MS = 20;
-const LOCK_RETRY_MAX_MS = 250;
-/** Waiting longer than this for a lock is worth a warning (RELIABILITY L3). */
-const LOCK_SLOW_WARN_MS = 5_000;
-const MAX_TIMER_MS = 2_147_483_647;
 const MAX_CORRUPT_COPIES = 10;
-const MAX_ISSUES_SHOWN = 5;
-
-const dateString = z.iso.datetime({
-  offset: true,
-  error: "expected an RFC 3339 date-time string",
-});
-const count = z
-  .number({ error: "expected an integer >= 0" })
-  .int({ error: "expected an integer >= 0" })
-  .nonnegative({ error: "expected an integer >= 0" });
-const str = z.string({ error: "expected a string" });
-
-const wireRotation = z.object(
-  {
-    created_at: dateString,
-    marked_for_rotation: z.boolean({ error: "expected true or false" }),
-    rotation_started_at: dateString.optional(),
-    replacement_id: str.optional(),
-    decommission_at: dateString.optional(),
-  },
-  { error: "expected an object" },
-);
-
-const wireToken = z.object(
-  {
-    access_token: str,
-    refresh_token: str.optional(),
-    expires_at: dateString.optional(),
-    last_refresh: dateString.optional(),
-    refresh_count: count.optional(),
-    scopes: z.array(str, { error: "expected an array of strings" }).optional(),
-    rotation: wireRotation.optional(),
-    version: count.optional(),
-    updated_at: dateString.optional(),
-  },
-  { error: "expected an object" },
-);
-
-const wireEncrypted = z.object({
-  version: z.literal(FORMAT_VERSION, { error: `expected ${FORMAT_VERSION}` }),
-  encrypted: z.object(
-    {
-      alg: z.literal(ENCRYPTION_ALG, { error: `expected "${ENCRYPTION_ALG}"` }),
-      iv: str,
-      tag: str,
-      data: str,
-    },
-    { error: "expected an object" },
-  ),
-});
-
-type WireToken = z.infer<typeof wireToken>;
-type WireRotation = z.infer<typeof wireRotation>;
+/** Opens fail on a symbolic link instead of following it (not available on Windows). */
+const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 
 /**
- * A token store in one JSON file (format in this module's documentation), safe to share between
+ * A token store in one JSON file (format in `file-format.ts`), safe to share between
  * processes on one host:
  * - every write goes to a 0600 temp file in the same directory, is fsynced and renamed over the
- *   file, then the directory is fsynced, so a crash leaves the old file or the new one, never a mix
- *   (RELIABILITY F19, S3);
- * - the directory is kept at 0700 and the file at 0600, including ones that existed before (S2);
+ *   file, then the directory is fsynced, so a crash leaves the old file or the new one, never a mix;
+ * - the directory is kept at 0700 and the file at 0600, including ones that existed before;
  * - each save and delete re-reads the file under a cross-process lock, so no update is lost;
  * - `withLock(key)` is a per-key lock shared by every process, and `load` always reads the disk,
- *   so a process that takes the lock sees the token another one just saved (F2, L4);
+ *   so a process that takes the lock sees the token another one just saved;
  * - a file that is not valid JSON, fails validation or cannot be decrypted is never read as
  *   empty and never overwritten: every call rejects with a `StoreError` naming it, and a copy is
- *   kept as `<file>.corrupt` (F19, B18). A missing file is an empty store.
+ *   kept as `<file>.corrupt`. A missing file is an empty store.
  *
  * A timed-out `save` may still complete in the background; it never leaves a partial file.
  *
@@ -341,7 +237,7 @@ export class FileTokenStore implements TokenStore {
     try {
       return await fn();
     } finally {
-      await this.#unlockFile(releaseFile);
+      await releaseFile();
       releaseLocal();
     }
   }
@@ -413,10 +309,10 @@ export class FileTokenStore implements TokenStore {
         }
         const entries = await this.#read();
         const { result, changed } = change(entries);
-        if (changed) await this.#write(entries);
+        if (changed) await this.#writeAtomic(encodeFile(entries, this.#key));
         return result;
       } finally {
-        await this.#unlockFile(releaseFile);
+        await releaseFile();
       }
     } finally {
       releaseLocal();
@@ -429,7 +325,7 @@ export class FileTokenStore implements TokenStore {
       await this.#fs.mkdir(this.#dir, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new StoreError(
-        `FileTokenStore: cannot create directory ${this.#dir}: ${codeOf(err) ?? "error"}`,
+        `FileTokenStore: cannot create directory ${this.#dir}: ${errnoCode(err) ?? "error"}`,
         { cause: err, path: this.#path },
       );
     }
@@ -439,8 +335,9 @@ export class FileTokenStore implements TokenStore {
   #prepare(): Promise<void> {
     this.#prepared ??= this.#doPrepare().catch((err: unknown) => {
       this.#prepared = undefined;
+      if (err instanceof StoreError) throw err;
       throw new StoreError(
-        `FileTokenStore: cannot prepare directory ${this.#dir}: ${codeOf(err) ?? "error"}`,
+        `FileTokenStore: cannot prepare directory ${this.#dir}: ${errnoCode(err) ?? "error"}`,
         { cause: err, path: this.#path },
       );
     });
@@ -470,12 +367,52 @@ export class FileTokenStore implements TokenStore {
         await fs.chmod(this.#dir, 0o700);
       }
     }
+    let fileStat: Awaited<ReturnType<FileStoreFs["lstat"]>>;
     try {
-      const fileStat = await fs.stat(this.#path);
-      if ((fileStat.mode & 0o077) !== 0) await fs.chmod(this.#path, 0o600);
+      fileStat = await fs.lstat(this.#path);
     } catch (err) {
-      if (codeOf(err) !== "ENOENT") throw err;
+      if (errnoCode(err) === "ENOENT") return;
+      throw err;
     }
+    if (fileStat.isSymbolicLink()) throw this.#symlinkError();
+    if ((fileStat.mode & 0o077) !== 0) await this.#tightenFileMode();
+  }
+
+  /** chmod through a handle opened without following links: never a file elsewhere. */
+  async #tightenFileMode(): Promise<void> {
+    let handle: nodeFs.FileHandle;
+    try {
+      handle = await this.#fs.open(this.#path, fsConstants.O_RDONLY | NO_FOLLOW);
+    } catch (err) {
+      // Replaced by a link since the lstat: refuse it like any other link.
+      if (await this.#isSymlink(err)) throw this.#symlinkError();
+      throw err;
+    }
+    try {
+      await handle.chmod(0o600);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Whether `err`, from opening the file without following links, came from the file being one.
+   * ELOOP alone could also be a loop among the directories above it.
+   */
+  async #isSymlink(err: unknown): Promise<boolean> {
+    if (errnoCode(err) !== "ELOOP") return false;
+    return (await this.#fs.lstat(this.#path).catch(() => undefined))?.isSymbolicLink() === true;
+  }
+
+  /**
+   * Writes replace the file by renaming a new one over it, and modes are tightened on it: through
+   * a link, both would act on some other file (or replace the link), so a link is refused.
+   */
+  #symlinkError(): StoreError {
+    return new StoreError(
+      `FileTokenStore: ${this.#path} is a symbolic link, which the store refuses: it replaces the file on every write and keeps it at mode 0600, which through a link would act on another file. Set \`path\` to the file the link points to, or replace the link with that file.`,
+      { path: this.#path },
+    );
   }
 
   /**
@@ -495,7 +432,7 @@ export class FileTokenStore implements TokenStore {
       if (!name.startsWith(`${base}.`) || !name.endsWith(".tmp")) continue;
       const match = /^\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(base.length));
       const pid = Number(match?.[1]);
-      if (!match || pid === process.pid || isAlive(pid)) continue;
+      if (!match || pid === process.pid || isProcessAlive(pid)) continue;
       await this.#fs.unlink(path.join(this.#dir, name)).catch(() => {});
     }
   }
@@ -503,86 +440,45 @@ export class FileTokenStore implements TokenStore {
   async #read(): Promise<Map<string, FileEntry>> {
     let raw: Buffer;
     try {
-      raw = await this.#fs.readFile(this.#path);
+      raw = await this.#fs.readFile(this.#path, { flag: fsConstants.O_RDONLY | NO_FOLLOW });
     } catch (err) {
-      if (codeOf(err) === "ENOENT") return new Map();
-      throw new StoreError(`FileTokenStore: cannot read ${this.#path}: ${codeOf(err) ?? "error"}`, {
-        cause: err,
-        path: this.#path,
-      });
+      if (errnoCode(err) === "ENOENT") return new Map();
+      if (await this.#isSymlink(err)) throw this.#symlinkError();
+      throw new StoreError(
+        `FileTokenStore: cannot read ${this.#path}: ${errnoCode(err) ?? "error"}`,
+        { cause: err, path: this.#path },
+      );
     }
     return this.#decode(raw);
   }
 
+  /** The entries in `raw`, or the `StoreError` that every call gets while the file stays so. */
   async #decode(raw: Buffer): Promise<Map<string, FileEntry>> {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw.toString("utf8"));
-    } catch (err) {
-      // V8's message may quote the file's text, which holds tokens: keep only where it failed.
-      throw await this.#corrupt(raw, `not valid JSON${jsonErrorWhere(err)}`);
-    }
-    if (isRecord(parsed) && "encrypted" in parsed) {
-      const envelope = wireEncrypted.safeParse(parsed);
-      if (!envelope.success) throw await this.#corrupt(raw, formatIssues(envelope.error.issues));
-      if (!this.#key) {
+    const result = decodeFile(raw, this.#key);
+    switch (result.kind) {
+      case "ok":
+        if (this.#key && !result.encrypted && !this.#warnedPlain) {
+          this.#warnedPlain = true;
+          this.#logger.warn(
+            `oauthmanager: ${this.#path} is not encrypted; it will be encrypted on the next save`,
+          );
+        }
+        return result.entries;
+      case "corrupt":
+        throw await this.#corrupt(raw, result.detail);
+      case "no-key":
         throw new StoreError(
           `FileTokenStore: ${this.#path} is encrypted but no encryption key was given; pass \`encryptionKey\` or set ${ENCRYPTION_KEY_ENV}`,
           { path: this.#path },
         );
-      }
-      const plain = decrypt(envelope.data.encrypted, this.#key);
-      if (plain === undefined) {
+      case "undecryptable": {
         const kept = await this.#keepCopy(raw);
         throw new StoreError(
           `FileTokenStore: cannot decrypt ${this.#path}: the encryption key is wrong or the file was tampered with. The file is left as it is${kept}.`,
           { path: this.#path },
         );
       }
-      try {
-        parsed = JSON.parse(plain);
-      } catch {
-        throw await this.#corrupt(raw, "its decrypted content is not valid JSON");
-      }
-    } else if (this.#key && !this.#warnedPlain) {
-      this.#warnedPlain = true;
-      this.#logger.warn(
-        `oauthmanager: ${this.#path} is not encrypted; it will be encrypted on the next save`,
-      );
     }
-    return this.#validate(parsed, raw);
-  }
-
-  async #validate(doc: unknown, raw: Buffer): Promise<Map<string, FileEntry>> {
-    if (!isRecord(doc)) {
-      throw await this.#corrupt(raw, `expected a JSON object at the top, got ${jsonType(doc)}`);
-    }
-    if (doc.version !== FORMAT_VERSION) {
-      const newer = typeof doc.version === "number" && doc.version > FORMAT_VERSION;
-      throw await this.#corrupt(
-        raw,
-        newer
-          ? `version: format ${doc.version} was written by a newer oauthmanager; this one reads ${FORMAT_VERSION}`
-          : `version: expected ${FORMAT_VERSION}, got ${jsonType(doc.version)}`,
-      );
-    }
-    if (!isRecord(doc.tokens)) {
-      throw await this.#corrupt(raw, `tokens: expected an object, got ${jsonType(doc.tokens)}`);
-    }
-    const entries = new Map<string, FileEntry>();
-    const problems: string[] = [];
-    for (const [key, value] of Object.entries(doc.tokens)) {
-      const where = `tokens${pathSegment(key)}`;
-      if (key === "") {
-        problems.push(`${where}: expected a non-empty key`);
-        continue;
-      }
-      const parsed = wireToken.safeParse(value);
-      if (parsed.success) entries.set(key, fromWire(parsed.data));
-      else problems.push(formatIssues(parsed.error.issues, where));
-    }
-    if (problems.length > 0) throw await this.#corrupt(raw, problems.join("; "));
-    return entries;
   }
 
   /** Keeps a copy of the unreadable bytes and returns the error every call will now get. */
@@ -611,9 +507,9 @@ export class FileTokenStore implements TokenStore {
         this.#logger.warn(`oauthmanager: kept a copy of unreadable ${this.#path} at ${copy}`);
         return `; a copy is kept at ${copy}`;
       } catch (err) {
-        if (codeOf(err) !== "EEXIST") {
+        if (errnoCode(err) !== "EEXIST") {
           this.#logger.warn(
-            `oauthmanager: could not copy unreadable ${this.#path} to ${copy}: ${codeOf(err) ?? "error"}`,
+            `oauthmanager: could not copy unreadable ${this.#path} to ${copy}: ${errnoCode(err) ?? "error"}`,
           );
           return "";
         }
@@ -622,24 +518,6 @@ export class FileTokenStore implements TokenStore {
       }
     }
     return "";
-  }
-
-  async #write(entries: Map<string, FileEntry>): Promise<void> {
-    const tokens: Record<string, WireToken> = {};
-    for (const [key, entry] of entries) {
-      Object.defineProperty(tokens, key, {
-        value: toWire(entry),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
-    let text = `${JSON.stringify({ version: FORMAT_VERSION, tokens }, null, 2)}\n`;
-    if (this.#key) {
-      const encrypted = encrypt(text, this.#key);
-      text = `${JSON.stringify({ version: FORMAT_VERSION, encrypted }, null, 2)}\n`;
-    }
-    await this.#writeAtomic(text);
   }
 
   /** Temp file (0600 from creation) → write → fsync → rename over the file → fsync the directory. */
@@ -660,7 +538,7 @@ export class FileTokenStore implements TokenStore {
       await handle?.close().catch(() => {});
       await fs.unlink(tmp).catch(() => {});
       throw new StoreError(
-        `FileTokenStore: cannot write ${this.#path}: ${codeOf(err) ?? "error"}; the file is unchanged`,
+        `FileTokenStore: cannot write ${this.#path}: ${errnoCode(err) ?? "error"}; the file is unchanged`,
         { cause: err, path: this.#path },
       );
     }
@@ -685,193 +563,35 @@ export class FileTokenStore implements TokenStore {
     return `${this.#path}.${hash}`;
   }
 
-  /**
-   * Takes the proper-lockfile lock `<target>.lock`, retrying with jittered exponential backoff
-   * until `deadline`. A lock not refreshed for `lockStaleMs` is taken over.
-   */
-  async #lockFile(
+  #lockFile(
     target: string,
     deadline: number,
     signal: AbortSignal | undefined,
     timeoutError: () => Error,
-  ): Promise<() => Promise<void>> {
-    const started = performance.now();
-    let warned = false;
-    for (let attempt = 0; ; attempt++) {
-      signal?.throwIfAborted();
-      let release: (() => Promise<void>) | undefined;
-      try {
-        release = await lockfile.lock(target, {
-          realpath: false,
-          stale: this.#staleMs,
-          retries: 0,
-          onCompromised: (err) => {
-            // proper-lockfile's default throws from a timer, which would crash the process.
-            this.#logger.warn(
-              `oauthmanager: lost the lock ${target}.lock (${codeOf(err) ?? "error"}); another process may hold it now`,
-            );
-          },
-        });
-      } catch (err) {
-        if (codeOf(err) !== "ELOCKED") {
-          throw new StoreError(
-            `FileTokenStore: cannot lock ${target}.lock: ${codeOf(err) ?? "error"}`,
-            { cause: err, path: this.#path },
-          );
-        }
-      }
-      if (release) {
-        if (signal?.aborted) {
-          await this.#unlockFile(release);
-          throw signal.reason;
-        }
-        return release;
-      }
-      const now = performance.now();
-      if (!warned && now - started > LOCK_SLOW_WARN_MS) {
-        warned = true;
-        this.#logger.warn(`oauthmanager: waiting over 5 s for the lock ${target}.lock`);
-      }
-      const remaining = deadline - now;
-      if (remaining <= 0) throw timeoutError();
-      const backoff = Math.min(LOCK_RETRY_MIN_MS * 2 ** attempt, LOCK_RETRY_MAX_MS);
-      await sleep(Math.min(remaining, backoff * (0.5 + Math.random() / 2)), signal);
-    }
-  }
-
-  async #unlockFile(release: () => Promise<void>): Promise<void> {
-    try {
-      await release();
-    } catch (err) {
-      this.#logger.warn(
-        `oauthmanager: could not release a lock beside ${this.#path}: ${codeOf(err) ?? "error"}`,
-      );
-    }
+  ): Promise<ReleaseLock> {
+    return acquireFileLock(target, {
+      staleMs: this.#staleMs,
+      deadline,
+      signal,
+      timeoutError,
+      logger: this.#logger,
+      guarded: this.#path,
+    });
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 
 function checkMs(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
+  if (
+    typeof value !== "number" ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > MAX_TIMER_DELAY_MS
+  ) {
     throw new RangeError(
-      `Expected \`${name}\` to be a number of milliseconds from ${min} to ${MAX_TIMER_MS}, got ${describe(value)}`,
+      `Expected \`${name}\` to be a number of milliseconds from ${min} to ${MAX_TIMER_DELAY_MS}, got ${describe(value)}`,
     );
   }
   return value;
-}
-
-/**
- * A wait between lock attempts. Deliberately not unref'd: the caller is awaiting it like any
- * pending I/O, and an unref'd wait would let a process exit silently in the middle of a save.
- * It lasts at most `LOCK_RETRY_MAX_MS` and is cleared on abort.
- */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return codeOf(err) === "EPERM";
-  }
-}
-
-function codeOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function jsonType(v: unknown): string {
-  if (v === null) return "null";
-  if (v === undefined) return "nothing";
-  if (Array.isArray(v)) return "an array";
-  return `a ${typeof v}`;
-}
-
-function jsonErrorWhere(err: unknown): string {
-  const message = err instanceof Error ? err.message : "";
-  if (message.includes("end of JSON input")) return " (it ends too early: truncated?)";
-  const position = /at position (\d+)/.exec(message)?.[1];
-  return position ? ` (at byte ${position})` : "";
-}
-
-function pathSegment(segment: PropertyKey): string {
-  if (typeof segment === "number") return `[${segment}]`;
-  const s = String(segment);
-  return /^[A-Za-z_$][\w$]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`;
-}
-
-function formatIssues(issues: z.ZodError["issues"], prefix = ""): string {
-  const shown = issues.slice(0, MAX_ISSUES_SHOWN).map((issue) => {
-    let where = prefix;
-    for (const segment of issue.path) where += pathSegment(segment);
-    if (where.startsWith(".")) where = where.slice(1);
-    return `${where || "(top)"}: ${issue.message}`;
-  });
-  const more = issues.length - shown.length;
-  return more > 0 ? `${shown.join("; ")}; and ${more} more` : shown.join("; ");
-}
-
-function fromWire(w: WireToken): FileEntry {
-  const token: StoredToken = { accessToken: w.access_token };
-  if (w.refresh_token !== undefined) token.refreshToken = w.refresh_token;
-  if (w.expires_at !== undefined) token.expiresAt = new Date(w.expires_at);
-  if (w.last_refresh !== undefined) token.lastRefresh = new Date(w.last_refresh);
-  if (w.refresh_count !== undefined) token.refreshCount = w.refresh_count;
-  if (w.scopes !== undefined) token.scopes = w.scopes;
-  if (w.rotation !== undefined) token.rotation = rotationFromWire(w.rotation);
-  if (w.version !== undefined) token.version = w.version;
-  return { token, updatedAt: w.updated_at };
-}
-
-function rotationFromWire(w: WireRotation): StoredRotation {
-  const r: StoredRotation = {
-    createdAt: new Date(w.created_at),
-    markedForRotation: w.marked_for_rotation,
-  };
-  if (w.rotation_started_at !== undefined) r.rotationStartedAt = new Date(w.rotation_started_at);
-  if (w.replacement_id !== undefined) r.replacementId = w.replacement_id;
-  if (w.decommission_at !== undefined) r.decommissionAt = new Date(w.decommission_at);
-  return r;
-}
-
-function toWire({ token, updatedAt }: FileEntry): WireToken {
-  const w: WireToken = { access_token: token.accessToken };
-  if (token.refreshToken !== undefined) w.refresh_token = token.refreshToken;
-  if (token.expiresAt !== undefined) w.expires_at = token.expiresAt.toISOString();
-  if (token.lastRefresh !== undefined) w.last_refresh = token.lastRefresh.toISOString();
-  if (token.refreshCount !== undefined) w.refresh_count = token.refreshCount;
-  if (token.scopes !== undefined) w.scopes = token.scopes;
-  if (token.rotation !== undefined) {
-    const r = token.rotation;
-    const wr: WireRotation = {
-      created_at: r.createdAt.toISOString(),
-      marked_for_rotation: r.markedForRotation,
-    };
-    if (r.rotationStartedAt !== undefined)
-      wr.rotation_started_at = r.rotationStartedAt.toISOString();
-    if (r.replacementId !== undefined) wr.replacement_id = r.replacementId;
-    if (r.decommissionAt !== undefined) wr.decommission_at = r.decommissionAt.toISOString();
-    w.rotation = wr;
-  }
-  if (token.version !== undefined) w.version = token.version;
-  if (updatedAt !== undefined) w.updated_at = updatedAt;
-  return w;
 }
