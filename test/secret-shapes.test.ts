@@ -183,4 +183,49 @@ describe("a canary secret in every shape stays out of every output", () => {
       }
     }
   });
+
+  it("the monitoring config the manager returns, and a failed delivery's log line", async () => {
+    const answered: string[] = [];
+    const server = createServer((req, res) => {
+      answered.push(req.url ?? "");
+      req.resume();
+      res.writeHead(400).end();
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    receiver = { url: "", bodies: [], waitFor: async () => {}, close: () => closeServer(server) };
+    const port = (server.address() as AddressInfo).port;
+    // Slack and Discord keep the webhook's secret in its path.
+    const url = `http://127.0.0.1:${port}/services/T000/CANARY-PATH?token=CANARY-QUERY`;
+    const webhookSecret = `whsec_${Buffer.from("CANARY-WEBHOOK-SECRET-bytes-0001").toString("base64")}`;
+    const captured: string[] = [];
+    const log = (...args: unknown[]) => captured.push(args.map(show).join(" "));
+    const m = new OAuthKeyManager("gemini", [{ id: "a", accessToken: ACCESS }], undefined, {
+      logger: { warn: log, error: log },
+      monitoring: {
+        webhookUrl: url,
+        webhookSecret,
+        allowPrivateWebhookTargets: true,
+        webhookEvents: ["failure"],
+        alertOnHighFailureRate: true,
+        failureRateThreshold: 0.1,
+        alertOnRefreshFailure: true,
+        alertOnExpirySoon: false,
+        expiryWarningTime: 0,
+      },
+    });
+    const config = m.getMonitoringConfig();
+    expect(config.webhookSecret).toBe(webhookSecret);
+    captured.push(show(config), show(m.getHealthSummary()));
+    for (let i = 0; i < 10; i++) m.recordRequest("a", 0, 1, false);
+    expect(m.checkAlerts()).toHaveLength(1);
+    await m.close();
+
+    expect(answered).toHaveLength(1);
+    expect(captured.some((line) => line.includes(`http://127.0.0.1:${port}`))).toBe(true);
+    const all = captured.join("\n");
+    for (const form of ["CANARY", webhookSecret.slice(6), "T000"]) {
+      expect(all).not.toContain(form);
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { closeServer } from "../../test/support/close-server.js";
 import { ClosedError, ConfigError } from "../errors.js";
@@ -169,6 +170,27 @@ describe("Monitor", () => {
     m.setConfig(config());
     m.getConfig()!.webhookEvents.push("alert");
     expect(m.getConfig()!.webhookEvents).not.toContain("alert");
+  });
+
+  it("getConfig() hides the webhook secret and the URL's path from inspect and JSON", () => {
+    const secret = `whsec_${Buffer.from("CANARY-webhook-secret-bytes-0001").toString("base64")}`;
+    // Slack and Discord keep their secret in the URL's path.
+    const url = "https://hooks.slack.com/services/T000/B000/CANARYPATH?token=CANARYQUERY";
+    const m = makeMonitor({ now: 0 });
+    m.setConfig(
+      config({ webhookUrl: url, webhookSecret: secret, allowPrivateWebhookTargets: false }),
+    );
+    const got = m.getConfig()!;
+    const shown = `${inspect(got, { depth: Number.POSITIVE_INFINITY })} ${JSON.stringify(got)} ${inspect([got])}`;
+    for (const canary of [secret, secret.slice(6), "CANARY", "T000"]) {
+      expect(shown).not.toContain(canary);
+    }
+    expect(shown).toContain("https://hooks.slack.com");
+    expect(JSON.parse(JSON.stringify(got))).toMatchObject({ webhookSecret: "[REDACTED]" });
+    // Reading the fields still gives the real values.
+    expect(got.webhookSecret).toBe(secret);
+    expect(got.webhookUrl).toBe(url);
+    expect({ ...got }.webhookSecret).toBe(secret);
   });
 
   it("replaces the sender when the URL changes and keeps counting across senders", async () => {

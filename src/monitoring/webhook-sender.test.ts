@@ -393,11 +393,12 @@ describe("WebhookSender delivery", () => {
     expect(lines.filter((l) => l.includes("refused"))).toHaveLength(1);
   });
 
-  it("never logs the secret, a token in the query string, or the response body (S1, S7)", async () => {
+  it("never logs the secret, the URL's path or query, or the response body (S1, S7)", async () => {
     const rx = await startReceiver((_req, res) => res.writeHead(500).end("BODY-CANARY"));
     const { logger, lines } = capturingLogger();
     const s = makeSender({
-      url: `${rx.url}?token=QUERY-CANARY`,
+      // Slack and Discord keep their secret in the path.
+      url: `${rx.url}/T000/PATH-CANARY?token=QUERY-CANARY`,
       secret,
       logger,
       maxAttempts: 2,
@@ -406,10 +407,11 @@ describe("WebhookSender delivery", () => {
     await s.settled(1);
     expect(lines.length).toBeGreaterThan(0);
     const all = lines.join("\n");
-    for (const canary of ["QUERY-CANARY", "BODY-CANARY", secret, secret.slice(6)]) {
+    for (const canary of ["PATH-CANARY", "QUERY-CANARY", "BODY-CANARY", secret, secret.slice(6)]) {
       expect(all).not.toContain(canary);
     }
-    expect(all).toContain(`127.0.0.1:${rx.port}/hook`);
+    expect(all).toContain(`http://127.0.0.1:${rx.port}`);
+    expect(all).not.toContain("/hook");
     // The secret is redacted from the payload itself too.
     expect(rx.requests[0]!.body).not.toContain(secret);
     expect(JSON.stringify(s.failed)).not.toContain("BODY-CANARY");

@@ -12,8 +12,8 @@
  *   status, 3xx included, fails at once.
  * - Every attempt of one event carries the same `webhook-id`; with a `secret` it is signed per
  *   Standard Webhooks over the exact bytes sent.
- * - Response bodies are drained and thrown away, never stored or logged (S7). Logs name the
- *   endpoint by origin and path only: the query string may hold a token.
+ * - Response bodies are drained and thrown away, never stored or logged. Logs name the
+ *   endpoint by its origin only: Slack and Discord keep a secret in the path, others in the query.
  * @module
  */
 
@@ -28,6 +28,7 @@ import { ConfigError } from "../errors.js";
 import { parseRetryAfter } from "../health/retry-after.js";
 import type { Logger, WebhookEvent } from "../types.js";
 import { DEFAULT_WEBHOOK_TIMEOUT_MS, webhookSecretIssue, webhookUrlIssue } from "./config.js";
+import { webhookOrigin } from "./config-view.js";
 import { checkWebhookTarget, type LookupFn, type WebhookTarget } from "./target-guard.js";
 import { toWire } from "./wire.js";
 
@@ -189,8 +190,7 @@ export class WebhookSender {
     }
     this.#url = new URL(opts.url);
     const who = opts.provider === undefined ? "oauthmanager" : `oauthmanager[${opts.provider}]`;
-    // Origin and path only: the query string may carry a token.
-    this.#logName = `${who}: webhook ${this.#url.origin}${this.#url.pathname}`;
+    this.#logName = `${who}: webhook ${webhookOrigin(this.#url)}`;
     this.#secret = opts.secret;
     this.#webhook = opts.secret === undefined ? undefined : new Webhook(opts.secret);
     this.#timeoutMs = checkNumber("timeoutMs", opts.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
