@@ -207,6 +207,36 @@ describe("Monitor", () => {
     expect(m.stats()).toMatchObject({ sent: 2 });
   });
 
+  it("close() with a receiver that never answers ends at the close limit, not the webhook timeout", async () => {
+    const answered: http.ServerResponse[] = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      answered.push(res); // never answers
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    servers.push(server);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      // As the manager builds it: no close option, the default 10 s webhook timeout.
+      const m = makeMonitor({ now: 0 });
+      m.setConfig(config({ webhookUrl: url }));
+      m.publish(lifecycle("refresh"));
+      await vi.waitFor(() => expect(answered).toHaveLength(1));
+      let closed = false;
+      void m.close().then(() => {
+        closed = true;
+      });
+      await vi.advanceTimersByTimeAsync(1_999);
+      expect(closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await vi.waitFor(() => expect(closed).toBe(true));
+      expect(m.stats()).toMatchObject({ inFlight: 0, dropped: 1, failed: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("close() is idempotent; afterwards nothing is sent and setConfig throws ClosedError", async () => {
     const m = makeMonitor({ now: 0 });
     m.setConfig(config());

@@ -33,7 +33,7 @@ export interface MonitorOptions {
   /** Queue and retry tuning of the webhook sender (defaults as in {@link WebhookSenderOptions}). */
   sender?: Pick<
     WebhookSenderOptions,
-    "maxQueue" | "maxAttempts" | "retryBaseMs" | "maxRetryDelayMs" | "random"
+    "maxQueue" | "maxAttempts" | "retryBaseMs" | "maxRetryDelayMs" | "random" | "closeTimeoutMs"
   >;
   /** Bound of the alert cooldown store. @default 10_000 */
   maxAlertEntries?: number;
