@@ -114,6 +114,20 @@ describe("redactSecrets finds secrets in every shape", () => {
     expect((safe.root as { next: { back: unknown } }).next.back).toBe(safe.root);
   });
 
+  it("walks a huge graph without recursion, nearest first, within its budget", () => {
+    const root: Record<string, unknown> = {};
+    let node = root;
+    for (let i = 0; i < 100_000; i++) {
+      const next: Record<string, unknown> = {};
+      node.next = next;
+      node = next;
+    }
+    const err = Object.assign(new Error("huge"), { root, near: { token: REFRESH } });
+    const safe = redactSecrets(err, SECRETS);
+    expect(safe.near.token).toBe("[REDACTED]");
+    expect(safe.root).toBe(root);
+  });
+
   it("keeps the identity of parts that hold no secret", () => {
     const response = { status: 401, headers: { "content-type": "application/json" } };
     const err = Object.assign(new Error(`bad token ${ACCESS}`), { response });

@@ -21,7 +21,7 @@ const MIN_SECRET_LENGTH = 4;
  * Objects looked at per value at most, nearest first. An HTTP client's error can reach a large
  * graph (request, socket, agent); what it quotes of the request sits near the top.
  */
-const MAX_NODES = 5_000;
+const MAX_NODES = 2_000;
 
 /** Names under which a value is a credential, whatever the value. */
 const CREDENTIAL_NAME =
@@ -39,9 +39,6 @@ const AUTH_IN_TEXT = /\b(Basic|Bearer)[ \t]+([A-Za-z0-9\-._~+/]+=*)/gi;
 /** Bearer tokens are long; shorter words after "Bearer" are prose. */
 const MIN_BEARER_TOKEN = 16;
 
-/** A run of base64 (standard or URL alphabet) long enough to hide a secret of 4 bytes. */
-const BASE64_RUN = /[A-Za-z0-9+/_-]{8,}={0,2}/g;
-
 /** Finds a set of secrets, compiled once, in any number of strings. */
 export interface SecretFinder {
   /** `text` with every secret replaced by {@link REDACTED}; the same string when it holds none. */
@@ -54,8 +51,8 @@ export interface SecretFinder {
 }
 
 /**
- * Compiles `secrets` for {@link redactWith} and repeated use. `undefined` and strings shorter
- * than 4 characters are ignored.
+ * Compiles `secrets` once for many strings (a webhook body's every field). `undefined` and
+ * strings shorter than 4 characters are ignored.
  */
 export function secretFinder(secrets: readonly (string | undefined)[]): SecretFinder {
   const needles = [
@@ -63,9 +60,20 @@ export function secretFinder(secrets: readonly (string | undefined)[]): SecretFi
       secrets.filter((s): s is string => typeof s === "string" && s.length >= MIN_SECRET_LENGTH),
     ),
   ].sort((a, b) => b.length - a.length);
-  const pattern =
-    needles.length === 0 ? undefined : new RegExp(needles.map(encodedForms).join("|"), "g");
-  const text = (s: string) => redactText(s, pattern);
+  const source = needles.map(encodedForms).join("|");
+  const needle: Needles | undefined =
+    needles.length === 0
+      ? undefined
+      : {
+          all: new RegExp(source, "g"),
+          any: new RegExp(source),
+          // Base64 shorter than this cannot hold the shortest secret.
+          base64: new RegExp(
+            `[A-Za-z0-9+/_-]{${Math.ceil(((needles.at(-1) as string).length * 4) / 3)},}={0,2}`,
+            "g",
+          ),
+        };
+  const text = (s: string) => redactText(s, needle);
   return {
     text,
     value(value, key) {
@@ -93,11 +101,7 @@ export function secretFinder(secrets: readonly (string | undefined)[]): SecretFi
  * throw redactSecrets(err, [cred.accessToken, cred.refreshToken, cred.clientSecret]);
  */
 export function redactSecrets<T>(value: T, secrets: readonly (string | undefined)[]): T {
-  return redactWith(value, secretFinder(secrets));
-}
-
-/** {@link redactSecrets} with secrets compiled once by {@link secretFinder}. */
-export function redactWith<T>(value: T, finder: SecretFinder): T {
+  const finder = secretFinder(secrets);
   if (typeof value === "string") return finder.value(value) as T;
   if (!walkable(value)) return value;
   const graph = discover(value, finder);
@@ -108,6 +112,19 @@ export function redactWith<T>(value: T, finder: SecretFinder): T {
 // ---------------------------------------------------------------------------------------------
 // Strings
 
+/** The secrets, compiled. */
+interface Needles {
+  /** Replaces every occurrence. */
+  all: RegExp;
+  /** Tests for one, without the state a global expression keeps. */
+  any: RegExp;
+  /** Runs of base64 (standard or URL alphabet) long enough to hold one. */
+  base64: RegExp;
+}
+
+/** Per ASCII character: its forms, compiled once (a token is long and has many of them). */
+const ASCII_FORMS = new Map<string, string>();
+
 /**
  * A regular expression source matching `secret` in every encoding it is sent in: each character
  * other than a letter or digit may appear as is, percent-encoded (either case of hex), `+` for a
@@ -116,16 +133,23 @@ export function redactWith<T>(value: T, finder: SecretFinder): T {
 function encodedForms(secret: string): string {
   let source = "";
   for (const ch of secret) {
-    if (/[A-Za-z0-9]/.test(ch)) {
-      source += ch;
-      continue;
+    const ascii = ch.charCodeAt(0) < 128;
+    let forms = ascii ? ASCII_FORMS.get(ch) : undefined;
+    if (forms === undefined) {
+      forms = charForms(ch);
+      if (ascii) ASCII_FORMS.set(ch, forms);
     }
-    const forms = [escapeRegExp(ch), percentEncoded(ch)];
-    if (ch === " ") forms.push("\\+");
-    if (ch === "/" || ch === '"' || ch === "\\") forms.push(escapeRegExp(`\\${ch}`));
-    source += `(?:${forms.join("|")})`;
+    source += forms;
   }
   return source;
+}
+
+function charForms(ch: string): string {
+  if (/^[A-Za-z0-9]$/.test(ch)) return ch;
+  const forms = [escapeRegExp(ch), percentEncoded(ch)];
+  if (ch === " ") forms.push("\\+");
+  if (ch === "/" || ch === '"' || ch === "\\") forms.push(escapeRegExp(`\\${ch}`));
+  return `(?:${forms.join("|")})`;
 }
 
 function percentEncoded(ch: string): string {
@@ -143,13 +167,15 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
-function redactText(s: string, pattern: RegExp | undefined): string {
-  let out = pattern === undefined ? s : s.replace(pattern, REDACTED);
+function redactText(s: string, needles: Needles | undefined): string {
+  let out = needles === undefined ? s : s.replace(needles.all, REDACTED);
   out = out.replace(AUTH_IN_TEXT, (match, scheme: string, token: string) =>
     isQuotedCredential(scheme, token) ? `${scheme} ${REDACTED}` : match,
   );
-  if (pattern !== undefined) {
-    out = out.replace(BASE64_RUN, (run) => (decodesToSecret(run, pattern) ? REDACTED : run));
+  if (needles !== undefined) {
+    out = out.replace(needles.base64, (run) =>
+      decodesToSecret(run, needles.any) ? REDACTED : run,
+    );
   }
   return out;
 }
@@ -164,16 +190,10 @@ function isQuotedCredential(scheme: string, token: string): boolean {
  * Whether a base64 run decodes to text holding a secret. The run may start mid-quantum when
  * glued to the text before it, so every alignment is tried.
  */
-function decodesToSecret(run: string, pattern: RegExp): boolean {
-  for (let skip = 0; skip < 4 && run.length - skip >= 8; skip++) {
-    const decoded = Buffer.from(run.slice(skip), "base64").toString("utf8");
-    pattern.lastIndex = 0;
-    if (pattern.test(decoded)) {
-      pattern.lastIndex = 0;
-      return true;
-    }
+function decodesToSecret(run: string, any: RegExp): boolean {
+  for (let skip = 0; skip < 4; skip++) {
+    if (any.test(Buffer.from(run.slice(skip), "base64").toString("utf8"))) return true;
   }
-  pattern.lastIndex = 0;
   return false;
 }
 
