@@ -3,6 +3,7 @@
  * id, and causes that quote a secret are redacted copies (see {@link redactSecrets}).
  * @module
  */
+export { redactSecrets } from "./redact.js";
 
 /** No credential is configured. */
 export const NO_CREDENTIALS = "NO_CREDENTIALS";
@@ -189,90 +190,4 @@ export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === "string") return err;
   return String(err);
-}
-
-const REDACTED = "[REDACTED]";
-const MAX_DEPTH = 8;
-/** Objects looked at per error at most: a client's request object can reach a large graph. */
-const MAX_NODES = 2_000;
-
-/**
- * Returns `err` with every occurrence of the given secrets replaced: in the message, the stack,
- * own properties and what they hold (an HTTP client's error often carries the request's
- * `Authorization` header in a nested `config` or `response` object), and the whole `cause`
- * chain. A value that quotes no secret is returned as is, so callers keep its identity; one that
- * does is copied (same prototype), never mutated.
- */
-export function redactSecrets<T>(err: T, secrets: readonly (string | undefined)[]): T {
-  const needles = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4);
-  if (needles.length === 0 || !containsSecret(err, needles, 0, new Set())) return err;
-  return copyRedacted(err, needles, 0, new Map()) as T;
-}
-
-function redactString(s: string, needles: readonly string[]): string {
-  let out = s;
-  for (const n of needles) if (out.includes(n)) out = out.split(n).join(REDACTED);
-  return out;
-}
-
-/**
- * Objects whose own properties are walked: errors, arrays, plain objects and class instances
- * (an HTTP client's headers object, its request). Values that hold no readable own properties
- * of interest, or whose copy would misbehave, are kept as they are.
- */
-function walkable(value: unknown): value is object {
-  if (typeof value !== "object" || value === null) return false;
-  return !(
-    value instanceof Date ||
-    value instanceof RegExp ||
-    value instanceof Map ||
-    value instanceof Set ||
-    value instanceof WeakMap ||
-    value instanceof WeakSet ||
-    value instanceof Promise ||
-    value instanceof ArrayBuffer ||
-    ArrayBuffer.isView(value)
-  );
-}
-
-function containsSecret(
-  value: unknown,
-  needles: readonly string[],
-  depth: number,
-  visited: Set<object>,
-): boolean {
-  if (typeof value === "string") return needles.some((n) => value.includes(n));
-  if (!walkable(value) || depth > MAX_DEPTH || visited.has(value)) return false;
-  if (visited.size >= MAX_NODES) return false;
-  visited.add(value);
-  for (const key of Reflect.ownKeys(value)) {
-    const desc = Object.getOwnPropertyDescriptor(value, key);
-    if (desc && "value" in desc && containsSecret(desc.value, needles, depth + 1, visited)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-/** A deep copy with every secret replaced; cycles point at the copies, never the originals. */
-function copyRedacted(
-  value: unknown,
-  needles: readonly string[],
-  depth: number,
-  copies: Map<object, object>,
-): unknown {
-  if (typeof value === "string") return redactString(value, needles);
-  if (!walkable(value) || depth > MAX_DEPTH) return value;
-  const existing = copies.get(value);
-  if (existing) return existing;
-  if (copies.size >= MAX_NODES) return value;
-  const copy: object = Array.isArray(value) ? [] : Object.create(Object.getPrototypeOf(value));
-  copies.set(value, copy);
-  for (const key of Reflect.ownKeys(value)) {
-    const desc = Object.getOwnPropertyDescriptor(value, key);
-    if (!desc) continue;
-    if ("value" in desc) desc.value = copyRedacted(desc.value, needles, depth + 1, copies);
-    Object.defineProperty(copy, key, desc);
-  }
-  return copy;
 }

@@ -3,6 +3,7 @@
  * @module
  */
 import { ConfigError } from "../errors.js";
+import { withConfigView } from "./config-view.js";
 import { checkProviders } from "./cross-checks.js";
 import { type Env, type RawIssue, resolveValues } from "./env.js";
 import { describe, errorMap } from "./fields.js";
@@ -27,6 +28,8 @@ function isUnder(inner: readonly PropertyKey[], outer: readonly PropertyKey[]): 
  * @param text The YAML document.
  * @param env Environment variables for `${NAME}`. @default process.env
  * @returns The configuration, camelCase, with durations in milliseconds and dates as `Date`.
+ *   Printing it (`console.log`, `util.inspect`, `JSON.stringify`) shows no secret; reading a
+ *   field gives the real value.
  * @throws {ConfigError} listing every problem found, each with its path; no message quotes a value.
  *   A text over 1 MiB of UTF-8 is refused before it is parsed.
  * @throws {TypeError} when `text` is not a string.
@@ -61,7 +64,7 @@ export function parseConfig(text: string, env: Env = process.env): OAuthManagerC
   const substitutionIssues = issues.length;
   checkProviders(data, issues);
   const result = configSchema.safeParse(data, { error: errorMap });
-  if (result.success && issues.length === 0) return result.data;
+  if (result.success && issues.length === 0) return withConfigView(result.data);
 
   const all: RawIssue[] = [...issues];
   const dropped = issues.slice(0, substitutionIssues).map((i) => i.path);

@@ -4,9 +4,9 @@
  * the pool drops all of it at once.
  * @module
  */
-import { inspect } from "node:util";
 import { CredentialHealth, type HealthPolicy } from "../health/credential-health.js";
 import { MetricsRecorder } from "../metrics/credential-metrics.js";
+import { CREDENTIAL_VIEW, redactingCopy } from "../redacting-view.js";
 import type { RingNode } from "../selection/ring.js";
 import type { OAuthCredentialSet } from "../types.js";
 
@@ -92,7 +92,7 @@ export class CredentialEntry implements RingNode {
 
 /** A deep, frozen copy: callers can neither change ours nor be changed by us. */
 export function freezeCredential(cred: OAuthCredentialSet): Readonly<OAuthCredentialSet> {
-  const copy = redactingCopy(cred);
+  const copy = redactingCredential(cred);
   if (cred.expiresAt) copy.expiresAt = new Date(cred.expiresAt.getTime());
   if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
   if (cred.scopes) copy.scopes = Object.freeze([...cred.scopes]) as string[];
@@ -101,42 +101,18 @@ export function freezeCredential(cred: OAuthCredentialSet): Readonly<OAuthCreden
 
 /** A mutable deep copy for callers (`getCredentials`). */
 export function cloneCredential(cred: Readonly<OAuthCredentialSet>): OAuthCredentialSet {
-  const copy = redactingCopy(cred);
+  const copy = redactingCredential(cred);
   if (cred.expiresAt) copy.expiresAt = new Date(cred.expiresAt.getTime());
   if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
   if (cred.scopes) copy.scopes = [...cred.scopes];
   return copy;
 }
 
-const SECRET_FIELDS = ["accessToken", "refreshToken", "clientSecret"] as const;
-
 /**
- * The prototype of every credential object the manager hands out: `console.log(cred)`,
- * `util.inspect` and `JSON.stringify` show `[REDACTED]` for secrets (the original's JSON tags
- * leaked them, G6; S1). On the prototype, so a spread copy or reading a field keeps the real
- * values the caller owns, and copying costs no more than a plain object.
+ * A copy on the prototype every credential handed out shares: `console.log(cred)`,
+ * `util.inspect` and `JSON.stringify` show `[REDACTED]` for its secrets, while reading a field
+ * gives the real value.
  */
-const REDACTING: object = Object.freeze(
-  Object.defineProperties(Object.create(Object.prototype), {
-    [inspect.custom]: {
-      value(this: OAuthCredentialSet, depth: number, options: object) {
-        return inspect(redacted(this), { ...options, depth });
-      },
-    },
-    toJSON: {
-      value(this: OAuthCredentialSet) {
-        return redacted(this);
-      },
-    },
-  }),
-);
-
-function redactingCopy(cred: Readonly<OAuthCredentialSet>): OAuthCredentialSet {
-  return Object.assign(Object.create(REDACTING) as OAuthCredentialSet, cred);
-}
-
-function redacted(cred: OAuthCredentialSet): Record<string, unknown> {
-  const shown: Record<string, unknown> = { ...cred };
-  for (const field of SECRET_FIELDS) if (shown[field]) shown[field] = "[REDACTED]";
-  return shown;
+function redactingCredential(cred: Readonly<OAuthCredentialSet>): OAuthCredentialSet {
+  return redactingCopy(CREDENTIAL_VIEW, cred as OAuthCredentialSet);
 }

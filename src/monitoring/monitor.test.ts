@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { closeServer } from "../../test/support/close-server.js";
 import { ClosedError, ConfigError } from "../errors.js";
@@ -171,6 +172,27 @@ describe("Monitor", () => {
     expect(m.getConfig()!.webhookEvents).not.toContain("alert");
   });
 
+  it("getConfig() hides the webhook secret and the URL's path from inspect and JSON", () => {
+    const secret = `whsec_${Buffer.from("CANARY-webhook-secret-bytes-0001").toString("base64")}`;
+    // Slack and Discord keep their secret in the URL's path.
+    const url = "https://hooks.slack.com/services/T000/B000/CANARYPATH?token=CANARYQUERY";
+    const m = makeMonitor({ now: 0 });
+    m.setConfig(
+      config({ webhookUrl: url, webhookSecret: secret, allowPrivateWebhookTargets: false }),
+    );
+    const got = m.getConfig()!;
+    const shown = `${inspect(got, { depth: Number.POSITIVE_INFINITY })} ${JSON.stringify(got)} ${inspect([got])}`;
+    for (const canary of [secret, secret.slice(6), "CANARY", "T000"]) {
+      expect(shown).not.toContain(canary);
+    }
+    expect(shown).toContain("https://hooks.slack.com");
+    expect(JSON.parse(JSON.stringify(got))).toMatchObject({ webhookSecret: "[REDACTED]" });
+    // Reading the fields still gives the real values.
+    expect(got.webhookSecret).toBe(secret);
+    expect(got.webhookUrl).toBe(url);
+    expect({ ...got }.webhookSecret).toBe(secret);
+  });
+
   it("replaces the sender when the URL changes and keeps counting across senders", async () => {
     const a = await receiver();
     const b = await receiver();
@@ -183,6 +205,36 @@ describe("Monitor", () => {
     expect(a.bodies.map((x) => x.credential_id)).toEqual(["a"]);
     expect(b.bodies.map((x) => x.credential_id)).toEqual(["b"]);
     expect(m.stats()).toMatchObject({ sent: 2 });
+  });
+
+  it("close() with a receiver that never answers ends at the close limit, not the webhook timeout", async () => {
+    const answered: http.ServerResponse[] = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      answered.push(res); // never answers
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    servers.push(server);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      // As the manager builds it: no close option, the default 10 s webhook timeout.
+      const m = makeMonitor({ now: 0 });
+      m.setConfig(config({ webhookUrl: url }));
+      m.publish(lifecycle("refresh"));
+      await vi.waitFor(() => expect(answered).toHaveLength(1));
+      let closed = false;
+      void m.close().then(() => {
+        closed = true;
+      });
+      await vi.advanceTimersByTimeAsync(1_999);
+      expect(closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await vi.waitFor(() => expect(closed).toBe(true));
+      expect(m.stats()).toMatchObject({ inFlight: 0, dropped: 1, failed: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("close() is idempotent; afterwards nothing is sent and setConfig throws ClosedError", async () => {

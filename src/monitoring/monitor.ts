@@ -4,6 +4,7 @@
  */
 import type { Clock } from "../clock.js";
 import { ClosedError } from "../errors.js";
+import { redactingCopy } from "../redacting-view.js";
 import type { Logger, MonitoringConfig, WebhookEvent } from "../types.js";
 import { AlertCooldown, type AlertSubject, alertKey, evaluateAlerts } from "./alerts.js";
 import {
@@ -11,6 +12,7 @@ import {
   defaultMonitoringConfig,
   validateMonitoringConfig,
 } from "./config.js";
+import { MONITORING_CONFIG_VIEW } from "./config-view.js";
 import type { LookupFn } from "./target-guard.js";
 import {
   type CloseOptions,
@@ -31,7 +33,7 @@ export interface MonitorOptions {
   /** Queue and retry tuning of the webhook sender (defaults as in {@link WebhookSenderOptions}). */
   sender?: Pick<
     WebhookSenderOptions,
-    "maxQueue" | "maxAttempts" | "retryBaseMs" | "maxRetryDelayMs" | "random"
+    "maxQueue" | "maxAttempts" | "retryBaseMs" | "maxRetryDelayMs" | "random" | "closeTimeoutMs"
   >;
   /** Bound of the alert cooldown store. @default 10_000 */
   maxAlertEntries?: number;
@@ -120,7 +122,10 @@ export class Monitor {
     if (next.webhookUrl !== undefined) this.#sender = this.#createSender(next, next.webhookUrl);
   }
 
-  /** A copy of the configuration in force, or `undefined` while monitoring is off. */
+  /**
+   * A copy of the configuration in force, or `undefined` while monitoring is off. Logging or
+   * serialising it shows neither the webhook secret nor the webhook URL beyond its origin.
+   */
   getConfig(): MonitoringConfig | undefined {
     return this.#config === undefined ? undefined : copyConfig(this.#config);
   }
@@ -261,9 +266,10 @@ export class Monitor {
   }
 }
 
+/** A copy that shows neither the webhook secret nor the URL's path when logged or serialised. */
 function copyConfig(c: MonitoringConfig): MonitoringConfig {
-  return {
+  return redactingCopy(MONITORING_CONFIG_VIEW, {
     ...c,
     webhookEvents: Array.isArray(c.webhookEvents) ? [...c.webhookEvents] : c.webhookEvents,
-  };
+  });
 }

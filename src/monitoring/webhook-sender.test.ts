@@ -278,8 +278,8 @@ describe("WebhookSender delivery", () => {
     expect(lines.filter((l) => l.includes("queue full"))).toHaveLength(1);
     await rx.waitFor(1);
     await s.sender.close({ timeoutMs: 0 });
-    // The hanging request was aborted and the two waiting events dropped.
-    expect(s.sender.stats()).toMatchObject({ inFlight: 0, queued: 0, dropped: 4, failed: 1 });
+    // The hanging request was aborted and the two waiting events dropped: all counted as dropped.
+    expect(s.sender.stats()).toMatchObject({ inFlight: 0, queued: 0, dropped: 5, failed: 0 });
     expect(s.failed.map((f) => f.info.reason)).toEqual(["closed", "closed", "closed"]);
   });
 
@@ -294,6 +294,76 @@ describe("WebhookSender delivery", () => {
     expect(rx.requests).toHaveLength(2);
     // Both connections were closed by the sender's abort.
     await vi.waitFor(() => expect(rx.closedConnections.sort()).toEqual([0, 1]));
+  });
+
+  it("close() waits for a receiver that never answers only until closeTimeoutMs, then drops", async () => {
+    const rx = await startReceiver(() => {
+      // Never answers.
+    });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      // The attempt timeout is far longer than the close limit: only the latter may end close().
+      const s = makeSender({ url: rx.url, timeoutMs: 60_000 });
+      s.sender.enqueue(event());
+      s.sender.enqueue(event());
+      await rx.waitFor(1);
+      let closed = false;
+      void s.sender.close().then(() => {
+        closed = true;
+      });
+      await vi.advanceTimersByTimeAsync(1_999);
+      expect(closed).toBe(false);
+      expect(s.sender.stats()).toMatchObject({ inFlight: 1, queued: 1 });
+      await vi.advanceTimersByTimeAsync(1);
+      await vi.waitFor(() => expect(closed).toBe(true));
+      expect(s.sender.stats()).toMatchObject({
+        inFlight: 0,
+        queued: 0,
+        sent: 0,
+        failed: 0,
+        dropped: 2,
+      });
+      expect(s.failed.map((f) => f.info.reason)).toEqual(["closed", "closed"]);
+      // The hanging request's connection was closed by the abort.
+      await vi.waitFor(() => expect(rx.closedConnections).toEqual([0]));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("closeTimeoutMs is an option of the sender; close({ timeoutMs }) overrides it", async () => {
+    const rx = await startReceiver(() => {
+      // Never answers.
+    });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const s = makeSender({ url: rx.url, timeoutMs: 60_000, closeTimeoutMs: 500 });
+      s.sender.enqueue(event());
+      await rx.waitFor(1);
+      let closed = false;
+      void s.sender.close().then(() => {
+        closed = true;
+      });
+      await vi.advanceTimersByTimeAsync(499);
+      expect(closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await vi.waitFor(() => expect(closed).toBe(true));
+
+      const t = makeSender({ url: rx.url, timeoutMs: 60_000, closeTimeoutMs: 500 });
+      t.sender.enqueue(event());
+      await rx.waitFor(2);
+      let tClosed = false;
+      void t.sender.close({ timeoutMs: 5_000 }).then(() => {
+        tClosed = true;
+      });
+      await vi.advanceTimersByTimeAsync(4_999);
+      expect(tClosed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await vi.waitFor(() => expect(tClosed).toBe(true));
+      expect(t.sender.stats().dropped).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("retries network errors and then fails with reason network", async () => {
@@ -393,11 +463,12 @@ describe("WebhookSender delivery", () => {
     expect(lines.filter((l) => l.includes("refused"))).toHaveLength(1);
   });
 
-  it("never logs the secret, a token in the query string, or the response body (S1, S7)", async () => {
+  it("never logs the secret, the URL's path or query, or the response body", async () => {
     const rx = await startReceiver((_req, res) => res.writeHead(500).end("BODY-CANARY"));
     const { logger, lines } = capturingLogger();
     const s = makeSender({
-      url: `${rx.url}?token=QUERY-CANARY`,
+      // Slack and Discord keep their secret in the path.
+      url: `${rx.url}/T000/PATH-CANARY?token=QUERY-CANARY`,
       secret,
       logger,
       maxAttempts: 2,
@@ -406,10 +477,11 @@ describe("WebhookSender delivery", () => {
     await s.settled(1);
     expect(lines.length).toBeGreaterThan(0);
     const all = lines.join("\n");
-    for (const canary of ["QUERY-CANARY", "BODY-CANARY", secret, secret.slice(6)]) {
+    for (const canary of ["PATH-CANARY", "QUERY-CANARY", "BODY-CANARY", secret, secret.slice(6)]) {
       expect(all).not.toContain(canary);
     }
-    expect(all).toContain(`127.0.0.1:${rx.port}/hook`);
+    expect(all).toContain(`http://127.0.0.1:${rx.port}`);
+    expect(all).not.toContain("/hook");
     // The secret is redacted from the payload itself too.
     expect(rx.requests[0]!.body).not.toContain(secret);
     expect(JSON.stringify(s.failed)).not.toContain("BODY-CANARY");
@@ -452,5 +524,7 @@ describe("WebhookSender options", () => {
     expect(() => new WebhookSender({ url, timeoutMs: 0 })).toThrow(RangeError);
     expect(() => new WebhookSender({ url, timeoutMs: 2 ** 31 })).toThrow(RangeError);
     expect(() => new WebhookSender({ url, retryBaseMs: Number.NaN })).toThrow(RangeError);
+    expect(() => new WebhookSender({ url, closeTimeoutMs: -1 })).toThrow(RangeError);
+    expect(() => new WebhookSender({ url, closeTimeoutMs: 2 ** 31 })).toThrow(RangeError);
   });
 });

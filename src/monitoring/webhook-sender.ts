@@ -12,8 +12,8 @@
  *   status, 3xx included, fails at once.
  * - Every attempt of one event carries the same `webhook-id`; with a `secret` it is signed per
  *   Standard Webhooks over the exact bytes sent.
- * - Response bodies are drained and thrown away, never stored or logged (S7). Logs name the
- *   endpoint by origin and path only: the query string may hold a token.
+ * - Response bodies are drained and thrown away, never stored or logged. Logs name the
+ *   endpoint by its origin only: Slack and Discord keep a secret in the path, others in the query.
  * @module
  */
 
@@ -28,6 +28,7 @@ import { ConfigError } from "../errors.js";
 import { parseRetryAfter } from "../health/retry-after.js";
 import type { Logger, WebhookEvent } from "../types.js";
 import { DEFAULT_WEBHOOK_TIMEOUT_MS, webhookSecretIssue, webhookUrlIssue } from "./config.js";
+import { webhookOrigin } from "./config-view.js";
 import { checkWebhookTarget, type LookupFn, type WebhookTarget } from "./target-guard.js";
 import { toWire } from "./wire.js";
 
@@ -66,6 +67,12 @@ export interface WebhookSenderOptions {
   secret?: string;
   /** Per attempt, from DNS to the end of the response. @default 10_000 */
   timeoutMs?: number;
+  /**
+   * How long {@link WebhookSender.close} waits for the queue to drain before it aborts what is in
+   * flight and drops the rest: a shutdown must not wait out a receiver that never answers.
+   * @default 2_000
+   */
+  closeTimeoutMs?: number;
   /** Allow loopback, private and link-local targets. @default false */
   allowPrivateTargets?: boolean;
   /** Events waiting (not counting the one in flight) before new ones are dropped. @default 1000 */
@@ -99,7 +106,10 @@ export interface WebhookSenderStats {
   inFlight: number;
   sent: number;
   failed: number;
-  /** Refused by `enqueue` (queue full, closed, or not serialisable) or left over at `close`. */
+  /**
+   * Refused by `enqueue` (queue full, closed, or not serialisable), or given up by `close` when
+   * its limit passed: waiting, or in flight and aborted.
+   */
   dropped: number;
   /** Dropped because the endpoint answered 410 Gone. */
   disabled: number;
@@ -109,7 +119,10 @@ export interface WebhookSenderStats {
 
 /** Options of {@link WebhookSender.close}. */
 export interface CloseOptions {
-  /** How long to wait for the queue to drain before aborting what is left. @default the attempt timeout */
+  /**
+   * How long to wait for the queue to drain before aborting what is left.
+   * @default the sender's `closeTimeoutMs`
+   */
   timeoutMs?: number;
 }
 
@@ -130,6 +143,8 @@ type AttemptResult =
   | { kind: "aborted" };
 
 const USER_AGENT = "oauthmanager";
+/** Long enough for a healthy receiver to answer what is queued, short enough for a shutdown. */
+const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 
 /**
  * Delivers webhook events in the background. See the module comment for the policy.
@@ -145,6 +160,7 @@ export class WebhookSender {
   readonly #webhook: Webhook | undefined;
   readonly #secret: string | undefined;
   readonly #timeoutMs: number;
+  readonly #closeTimeoutMs: number;
   readonly #allowPrivate: boolean;
   readonly #maxQueue: number;
   readonly #maxAttempts: number;
@@ -189,14 +205,23 @@ export class WebhookSender {
     }
     this.#url = new URL(opts.url);
     const who = opts.provider === undefined ? "oauthmanager" : `oauthmanager[${opts.provider}]`;
-    // Origin and path only: the query string may carry a token.
-    this.#logName = `${who}: webhook ${this.#url.origin}${this.#url.pathname}`;
+    this.#logName = `${who}: webhook ${webhookOrigin(this.#url)}`;
     this.#secret = opts.secret;
     this.#webhook = opts.secret === undefined ? undefined : new Webhook(opts.secret);
     this.#timeoutMs = checkNumber("timeoutMs", opts.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
     if (this.#timeoutMs > MAX_TIMER_DELAY_MS) {
       throw new RangeError(
         `Expected \`timeoutMs\` to be at most ${MAX_TIMER_DELAY_MS}, got ${this.#timeoutMs}`,
+      );
+    }
+    this.#closeTimeoutMs = checkNumber(
+      "closeTimeoutMs",
+      opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
+      0,
+    );
+    if (this.#closeTimeoutMs > MAX_TIMER_DELAY_MS) {
+      throw new RangeError(
+        `Expected \`closeTimeoutMs\` to be at most ${MAX_TIMER_DELAY_MS}, got ${this.#closeTimeoutMs}`,
       );
     }
     this.#allowPrivate = allowPrivate;
@@ -268,11 +293,12 @@ export class WebhookSender {
 
   /**
    * Stops accepting events, gives events waiting for a retry one last attempt now, waits for the
-   * queue to drain until `timeoutMs`, then aborts what is in flight and drops the rest.
+   * queue to drain until `timeoutMs` (the sender's `closeTimeoutMs` by default), then aborts
+   * what is in flight and drops the rest, counting them in `dropped`.
    * Idempotent: later calls return the same promise. Never rejects.
    */
   close(opts: CloseOptions = {}): Promise<void> {
-    this.#closePromise ??= this.#close(opts.timeoutMs ?? this.#timeoutMs);
+    this.#closePromise ??= this.#close(opts.timeoutMs ?? this.#closeTimeoutMs);
     return this.#closePromise;
   }
 
@@ -466,7 +492,8 @@ export class WebhookSender {
         this.#fail(entry, "refused", undefined);
         break;
       case "aborted":
-        this.#failed++;
+        // Given up by close(), not refused by the endpoint.
+        this.#dropped++;
         this.#notifyFailed(entry, "closed");
         break;
     }
@@ -493,7 +520,7 @@ export class WebhookSender {
       return;
     }
     if (this.#abandoned) {
-      this.#failed++;
+      this.#dropped++;
       this.#notifyFailed(entry, "closed");
       return;
     }

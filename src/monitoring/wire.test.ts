@@ -59,6 +59,27 @@ describe("toWire", () => {
     expect(wire.details.note).toBe("[REDACTED]");
   });
 
+  it("redacts encoded secrets and credential headers in details", () => {
+    const token = "1//0g-CANARY+rt/9=";
+    const wire = toWire(
+      {
+        ...base,
+        message: `POST body refresh_token=${encodeURIComponent(token)}`,
+        details: {
+          error: new Error(`sent ${new URLSearchParams({ refresh_token: token })}`),
+          headers: { authorization: "Bearer CANARY-not-a-known-token", "set-cookie": ["a=b"] },
+        },
+      },
+      { secrets: [token] },
+    );
+    const text = JSON.stringify(wire);
+    expect(text).not.toContain("CANARY");
+    expect(wire.details.headers).toEqual({
+      authorization: "Bearer [REDACTED]",
+      "set-cookie": ["[REDACTED]"],
+    });
+  });
+
   it("copies details into plain JSON whatever they hold", () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;

@@ -2,7 +2,8 @@
  * The webhook JSON body, as the original sends it: snake_case keys and RFC 3339 UTC timestamps.
  * @module
  */
-import { messageOf, redactSecrets } from "../errors.js";
+import { messageOf } from "../errors.js";
+import { type SecretFinder, secretFinder } from "../redact.js";
 import type { WebhookEvent, WebhookEventType } from "../types.js";
 
 /** A {@link WebhookEvent} on the wire. */
@@ -18,7 +19,10 @@ export interface WireEvent {
 
 /** Options of {@link toWire}. */
 export interface ToWireOptions {
-  /** Strings replaced by `[REDACTED]` wherever they appear in the message or details. */
+  /**
+   * Strings replaced by `[REDACTED]` wherever they appear in the message or details, encoded or
+   * not (see `redactSecrets`).
+   */
   secrets?: readonly (string | undefined)[];
 }
 
@@ -44,16 +48,14 @@ export function toWire(event: WebhookEvent, opts: ToWireOptions = {}): WireEvent
   if (!(ts instanceof Date) || Number.isNaN(ts.getTime())) {
     throw new TypeError(`Expected \`timestamp\` to be a valid Date, got ${String(ts)}`);
   }
-  const secrets = (opts.secrets ?? []).filter(
-    (s): s is string => typeof s === "string" && s.length >= 4,
-  );
+  const finder = secretFinder(opts.secrets ?? []);
   const details =
-    event.details === undefined ? {} : plainObject(event.details, secrets, 0, new WeakSet());
+    event.details === undefined ? {} : plainObject(event.details, finder, 0, new WeakSet());
   return {
     type: event.type,
     credential_id: String(event.credentialId),
     timestamp: rfc3339(ts),
-    message: redactString(String(event.message), secrets),
+    message: finder.text(String(event.message)),
     details,
   };
 }
@@ -68,7 +70,7 @@ export function rfc3339(d: Date): string {
 
 function plainObject(
   obj: object,
-  secrets: readonly string[],
+  finder: SecretFinder,
   depth: number,
   seen: WeakSet<object>,
 ): Record<string, unknown> {
@@ -80,7 +82,7 @@ function plainObject(
       out["…"] = "truncated";
       break;
     }
-    const v = plainValue(safeGet(obj, key), secrets, depth + 1, seen);
+    const v = plainValue(safeGet(obj, key), key, finder, depth + 1, seen);
     if (v !== undefined) {
       out[key] = v;
       n++;
@@ -90,15 +92,17 @@ function plainObject(
   return out;
 }
 
+/** `key` is the name `v` is held under: a credential's name hides its value whole. */
 function plainValue(
   v: unknown,
-  secrets: readonly string[],
+  key: string | undefined,
+  finder: SecretFinder,
   depth: number,
   seen: WeakSet<object>,
 ): unknown {
   switch (typeof v) {
     case "string":
-      return truncate(redactString(v, secrets));
+      return truncate(finder.value(v, key));
     case "number":
       // JSON has no NaN or Infinity; JSON.stringify would silently turn them into null.
       return Number.isFinite(v) ? v : String(v);
@@ -113,7 +117,7 @@ function plainValue(
   }
   if (v === null) return null;
   const obj = v as object;
-  if (obj instanceof Error) return truncate(messageOf(redactSecrets(obj, secrets)));
+  if (obj instanceof Error) return truncate(finder.text(messageOf(obj)));
   if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? null : rfc3339(obj);
   if (seen.has(obj)) return "[Circular]";
   if (depth > MAX_DEPTH) return "[Object]";
@@ -121,19 +125,12 @@ function plainValue(
     seen.add(obj);
     const items = obj
       .slice(0, MAX_ITEMS)
-      .map((item) => plainValue(item, secrets, depth + 1, seen) ?? null);
+      .map((item) => plainValue(item, key, finder, depth + 1, seen) ?? null);
     seen.delete(obj);
     return items;
   }
   if (obj instanceof Map || obj instanceof Set) return `[${obj.constructor.name}]`;
-  return plainObject(obj, secrets, depth, seen);
-}
-
-function redactString(s: string, secrets: readonly string[]): string {
-  let out = s;
-  for (const secret of secrets)
-    if (out.includes(secret)) out = out.split(secret).join("[REDACTED]");
-  return out;
+  return plainObject(obj, finder, depth, seen);
 }
 
 function truncate(s: string): string {
