@@ -4,6 +4,7 @@
  * by value.
  * @module
  */
+import { describe } from "../describe.js";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import type { ManagerEvents } from "../events.js";
 import type { PrometheusCollector } from "../metrics/prometheus.js";
@@ -43,7 +44,9 @@ export class KeyManager {
    */
   constructor(providerName: string, apiKeys: readonly string[], options: ManagerOptions = {}) {
     if (!Array.isArray(apiKeys)) {
-      throw new TypeError(`Expected \`apiKeys\` to be an array of strings, got ${typeof apiKeys}`);
+      throw new TypeError(
+        `Expected \`apiKeys\` to be an array of strings, got ${describe(apiKeys)}`,
+      );
     }
     const issues: ConfigIssue[] = [];
     const firstAt = new Map<string, number>();
@@ -74,7 +77,7 @@ export class KeyManager {
     opts?: ExecuteOptions,
   ): Promise<ExecuteResult<T>> {
     if (typeof op !== "function") {
-      throw new TypeError(`Expected \`op\` to be a function, got ${typeof op}`);
+      throw new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`);
     }
     return this.#core.executeWithFailover((cred, signal) => op(cred.accessToken, signal), opts);
   }

@@ -7,6 +7,7 @@
 import { setMaxListeners } from "node:events";
 import { raceAbort } from "../abort.js";
 import { type Clock, systemClock } from "../clock.js";
+import { describe, describeSetting } from "../describe.js";
 import {
   ClosedError,
   ConfigError,
@@ -59,7 +60,7 @@ import {
 import { Rotation } from "./rotation.js";
 import { StoreSync } from "./store-sync.js";
 import { UpkeepPlan } from "./upkeep-plan.js";
-import { describe, healthPolicy, nonNegative, validateCredentials } from "./validation.js";
+import { healthPolicy, nonNegative, validateCredentials } from "./validation.js";
 
 const DEFAULT_MAX_ATTEMPTS = 3;
 const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
@@ -627,7 +628,7 @@ export class OAuthKeyManager {
     }
     if (!Number.isInteger(requested) || requested < 1) {
       throw new TypeError(
-        `Expected \`maxAttempts\` to be an integer >= 1, got ${describe(requested)}`,
+        `Expected \`maxAttempts\` to be an integer >= 1, got ${describeSetting(requested)}`,
       );
     }
     return requested;

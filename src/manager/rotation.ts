@@ -4,6 +4,7 @@
  * @module
  */
 import { messageOf, RotationError, redactSecrets } from "../errors.js";
+import { cappedExponentialMs } from "../health/backoff.js";
 import { defaultRotationPolicy, rfc3339, validateRotationPolicy } from "../rotation/policy.js";
 import type { OAuthCredentialSet, RotationPolicy, RotationState } from "../types.js";
 import { type ManagerContext, publish } from "./context.js";
@@ -187,8 +188,9 @@ export class Rotation {
         entry.decommissionFailures++;
         entry.decommissionRetryAt =
           this.#ctx.now() +
-          Math.min(
-            DECOMMISSION_RETRY_BASE_MS * 2 ** (entry.decommissionFailures - 1),
+          cappedExponentialMs(
+            entry.decommissionFailures,
+            DECOMMISSION_RETRY_BASE_MS,
             DECOMMISSION_RETRY_MAX_MS,
           );
         const safe = redactSecrets(err, entry.secrets());

@@ -5,6 +5,7 @@
  */
 import { scheduleAt } from "../clock.js";
 import { messageOf, redactSecrets } from "../errors.js";
+import { cappedExponentialMs } from "../health/backoff.js";
 import type { StoredToken } from "../stores/types.js";
 import { type ManagerContext, raise } from "./context.js";
 import type { CredentialEntry } from "./credential-entry.js";
@@ -132,7 +133,7 @@ export class StoreSync {
   #scheduleRetry(entry: CredentialEntry): void {
     const ctx = this.#ctx;
     if (ctx.isClosed() || entry.saveRetry) return;
-    const delay = Math.min(SAVE_RETRY_BASE_MS * 2 ** (entry.saveFailures - 1), SAVE_RETRY_MAX_MS);
+    const delay = cappedExponentialMs(entry.saveFailures, SAVE_RETRY_BASE_MS, SAVE_RETRY_MAX_MS);
     entry.saveRetry = scheduleAt(ctx.now, ctx.now() + delay, () => {
       entry.saveRetry = undefined;
       if (!ctx.isClosed()) void this.persist(entry);

@@ -3,6 +3,7 @@
  * quoting a secret) and numeric options.
  * @module
  */
+import { describe, describeSetting } from "../describe.js";
 import type { ConfigIssue } from "../errors.js";
 import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
 import type { OAuthCredentialSet } from "../types.js";
@@ -90,24 +91,20 @@ export function healthPolicy(options: ManagerOptions): HealthPolicy {
   };
 }
 
-/** What arrived, for messages: a type or a number, never a value that might be a secret. */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "number") return String(value);
-  return typeof value;
-}
-
 export function nonNegative(value: number, name: string): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`Expected \`${name}\` to be a finite number >= 0, got ${describe(value)}`);
+    throw new TypeError(
+      `Expected \`${name}\` to be a finite number >= 0, got ${describeSetting(value)}`,
+    );
   }
   return value;
 }
 
 export function positiveInt(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Expected \`${name}\` to be an integer >= 1, got ${describe(value)}`);
+    throw new TypeError(
+      `Expected \`${name}\` to be an integer >= 1, got ${describeSetting(value)}`,
+    );
   }
   return value;
 }

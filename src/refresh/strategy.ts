@@ -4,6 +4,7 @@
  * @module
  */
 import { MAX_TIMER_DELAY_MS, systemClock } from "../clock.js";
+import { describeSetting } from "../describe.js";
 import type { CredentialMetrics, OAuthCredentialSet, RefreshStrategy } from "../types.js";
 
 /**
@@ -72,13 +73,15 @@ export function validateRefreshStrategy(
   path = "refreshStrategy",
 ): RefreshStrategy {
   if (typeof strategy !== "object" || strategy === null) {
-    throw new TypeError(`Expected \`${path}\` to be an object, got ${describe(strategy)}`);
+    throw new TypeError(`Expected \`${path}\` to be an object, got ${describeSetting(strategy)}`);
   }
   const s = strategy as Record<string, unknown>;
   for (const key of DURATIONS) {
     const v = s[key];
     if (typeof v !== "number") {
-      throw new TypeError(`Expected \`${path}.${key}\` to be milliseconds, got ${describe(v)}`);
+      throw new TypeError(
+        `Expected \`${path}.${key}\` to be milliseconds, got ${describeSetting(v)}`,
+      );
     }
     if (!Number.isFinite(v) || v < 0 || v > MAX_TIMER_DELAY_MS) {
       throw new RangeError(
@@ -88,13 +91,15 @@ export function validateRefreshStrategy(
   }
   for (const key of FLAGS) {
     if (typeof s[key] !== "boolean") {
-      throw new TypeError(`Expected \`${path}.${key}\` to be a boolean, got ${describe(s[key])}`);
+      throw new TypeError(
+        `Expected \`${path}.${key}\` to be a boolean, got ${describeSetting(s[key])}`,
+      );
     }
   }
   const threshold = s.highTrafficThreshold;
   if (typeof threshold !== "number") {
     throw new TypeError(
-      `Expected \`${path}.highTrafficThreshold\` to be requests per hour, got ${describe(threshold)}`,
+      `Expected \`${path}.highTrafficThreshold\` to be requests per hour, got ${describeSetting(threshold)}`,
     );
   }
   if (!Number.isFinite(threshold) || threshold < 0) {
@@ -210,11 +215,4 @@ function finite(v: number | undefined): number {
  */
 function wholeSeconds(ms: number): number {
   return Math.floor(Math.round(ms) / SECOND) * SECOND;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  return typeof v;
 }
