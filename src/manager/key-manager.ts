@@ -20,7 +20,7 @@ import type {
   WebhookEvent,
 } from "../types.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
-import type { ManagerOptions } from "./options.js";
+import { checkKeyManagerOptions, type ManagerOptions } from "./options.js";
 
 /** The caller's work, run with one API key. */
 export type KeyOperation<T> = (key: string, signal: AbortSignal) => Promise<OperationResult<T>>;
@@ -62,6 +62,7 @@ export class KeyManager {
       }
     });
     if (issues.length > 0) throw new ConfigError(issues);
+    checkKeyManagerOptions(options);
     this.providerName = providerName;
     this.#core = new OAuthKeyManager(
       providerName,

@@ -6,7 +6,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { raceAbort } from "../abort.js";
-import { type Clock, systemClock } from "../clock.js";
+import type { Clock } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import {
   ClosedError,
@@ -18,13 +18,12 @@ import {
   redactSecrets,
 } from "../errors.js";
 import { type FailureKind, type ManagerEvents, TypedEmitter } from "../events.js";
-import { classifyError, type ErrorClassification } from "../health/classify.js";
+import type { ErrorClassification } from "../health/classify.js";
 import { healthSummaryToWire } from "../metrics/json-export.js";
 import { createCollector, type PrometheusCollector } from "../metrics/prometheus.js";
 import { defaultMonitoringConfig } from "../monitoring/config.js";
 import { Monitor } from "../monitoring/monitor.js";
 import { Upkeep } from "../refresh/upkeep.js";
-import { toSelector } from "../selection/selector.js";
 import type {
   CredentialHealthInfo,
   CredentialMetrics,
@@ -46,7 +45,7 @@ import type {
 } from "../types.js";
 import type { ManagerContext } from "./context.js";
 import { type CredentialEntry, cloneCredential } from "./credential-entry.js";
-import type { OAuthKeyManagerOptions } from "./options.js";
+import { type OAuthKeyManagerOptions, resolveOptions } from "./options.js";
 import { Persistence } from "./persistence.js";
 import { CredentialPool } from "./pool.js";
 import { Refresher } from "./refresher.js";
@@ -60,12 +59,9 @@ import {
 import { Rotation } from "./rotation.js";
 import { StoreSync } from "./store-sync.js";
 import { UpkeepPlan } from "./upkeep-plan.js";
-import { healthPolicy, nonNegative, validateCredentials } from "./validation.js";
+import { validateCredentials } from "./validation.js";
 
 const DEFAULT_MAX_ATTEMPTS = 3;
-const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
-const DEFAULT_REFRESH_TIMEOUT_MS = 30_000;
-const DEFAULT_STORE_TIMEOUT_MS = 5_000;
 /** The store lock waits this much longer than a refresh may take. */
 const LOCK_MARGIN_MS = 5_000;
 
@@ -155,12 +151,13 @@ export class OAuthKeyManager {
     const issues = validateCredentials(credentials, new Set(), "credentials");
     if (issues.length > 0) throw new ConfigError(issues);
 
+    const resolved = resolveOptions(options);
     this.providerName = providerName;
-    this.#now = options.now ?? systemClock;
-    this.#logger = options.logger ?? console;
+    this.#now = resolved.now;
+    this.#logger = resolved.logger;
     this.#events = new TypedEmitter<ManagerEvents>(this.#logger);
-    this.#classify = options.classifyError ?? classifyError;
-    this.#pool = new CredentialPool(toSelector(options.selection), healthPolicy(options));
+    this.#classify = resolved.classifyError;
+    this.#pool = new CredentialPool(resolved.selector, resolved.health);
     this.#monitor = new Monitor({ provider: providerName, now: this.#now, logger: this.#logger });
     const ctx: ManagerContext = {
       provider: providerName,
@@ -173,40 +170,30 @@ export class OAuthKeyManager {
       isClosed: () => this.#closed,
     };
     this.#ctx = ctx;
-    const refreshTimeoutMs = nonNegative(
-      options.refreshTimeoutMs ?? DEFAULT_REFRESH_TIMEOUT_MS,
-      "refreshTimeoutMs",
-    );
-    this.#storeSync = options.store
+    this.#storeSync = resolved.store
       ? new StoreSync(
           ctx,
-          new Persistence(options.store, providerName, {
-            timeoutMs: nonNegative(
-              options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
-              "storeTimeoutMs",
-            ),
-            lockTimeoutMs: refreshTimeoutMs + LOCK_MARGIN_MS,
+          new Persistence(resolved.store, providerName, {
+            timeoutMs: resolved.storeTimeoutMs,
+            lockTimeoutMs: resolved.refreshTimeoutMs + LOCK_MARGIN_MS,
           }),
         )
       : undefined;
     this.#loaded = this.#storeSync === undefined;
     this.#refresher = new Refresher(ctx, {
       refreshFunc,
-      refreshTimeoutMs,
-      minRefreshIntervalMs: nonNegative(
-        options.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS,
-        "minRefreshIntervalMs",
-      ),
+      refreshTimeoutMs: resolved.refreshTimeoutMs,
+      minRefreshIntervalMs: resolved.minRefreshIntervalMs,
       store: this.#storeSync,
     });
-    this.#refresher.setStrategy(options.refreshStrategy);
+    this.#refresher.setStrategy(resolved.refreshStrategy);
     this.#rotation = new Rotation(ctx, {
       add: (cred) => this.addCredential(cred),
       remove: (entry) => this.#drop(entry),
       persist: (entry) => void this.#storeSync?.persist(entry),
     });
-    this.#rotation.setPolicy(options.rotationPolicy);
-    if (options.monitoring) this.#monitor.setConfig(options.monitoring);
+    this.#rotation.setPolicy(resolved.rotationPolicy);
+    if (resolved.monitoring) this.#monitor.setConfig(resolved.monitoring);
     this.#plan = new UpkeepPlan(ctx, this.#refresher, this.#rotation, () => this.checkAlerts());
     this.#upkeep = new Upkeep(this.#plan, { clock: this.#now });
 

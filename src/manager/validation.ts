@@ -3,11 +3,9 @@
  * quoting a secret) and numeric options.
  * @module
  */
-import { describe, describeSetting } from "../describe.js";
+import { describe } from "../describe.js";
 import type { ConfigIssue } from "../errors.js";
-import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
 import type { OAuthCredentialSet } from "../types.js";
-import type { ManagerOptions } from "./options.js";
 
 /** Every problem with the given credentials, by path; never quotes a secret. */
 export function validateCredentials(
@@ -69,42 +67,4 @@ export function validateCredentials(
     }
   });
   return issues;
-}
-
-/** The health thresholds from the options, checked. */
-export function healthPolicy(options: ManagerOptions): HealthPolicy {
-  const b = options.backoff ?? {};
-  return {
-    unhealthyAfter: positiveInt(
-      b.unhealthyAfter ?? DEFAULT_HEALTH_POLICY.unhealthyAfter,
-      "backoff.unhealthyAfter",
-    ),
-    refreshUnhealthyAfter: positiveInt(
-      b.refreshUnhealthyAfter ?? DEFAULT_HEALTH_POLICY.refreshUnhealthyAfter,
-      "backoff.refreshUnhealthyAfter",
-    ),
-    maxCooldownMs: nonNegative(
-      b.maxCooldownMs ?? DEFAULT_HEALTH_POLICY.maxCooldownMs,
-      "backoff.maxCooldownMs",
-    ),
-    jitter: b.jitter === true,
-  };
-}
-
-export function nonNegative(value: number, name: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(
-      `Expected \`${name}\` to be a finite number >= 0, got ${describeSetting(value)}`,
-    );
-  }
-  return value;
-}
-
-export function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(
-      `Expected \`${name}\` to be an integer >= 1, got ${describeSetting(value)}`,
-    );
-  }
-  return value;
 }
