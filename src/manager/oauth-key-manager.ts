@@ -1,7 +1,8 @@
 /**
  * OAuthKeyManager: many OAuth credentials of one provider used as one reliable pool. This file
- * is the public surface and the request path; refresh, store sync, rotation, upkeep and reporting
- * live beside it, each in its own module sharing one {@link ManagerContext}.
+ * is the public surface and the request path (select, refresh if due, run, classify, record);
+ * it wires the parts that own the rest: the pool, the refresher, the store sync, rotation, the
+ * upkeep and the alert check, each given only what it needs.
  * @module
  */
 import { setMaxListeners } from "node:events";
@@ -10,7 +11,6 @@ import type { Clock } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import {
   ClosedError,
-  ConfigError,
   CredentialsUnavailableError,
   FailoverExhaustedError,
   NoCredentialsError,
@@ -23,7 +23,18 @@ import { healthSummaryToWire } from "../metrics/json-export.js";
 import { createCollector, type PrometheusCollector } from "../metrics/prometheus.js";
 import { defaultMonitoringConfig } from "../monitoring/config.js";
 import { Monitor } from "../monitoring/monitor.js";
+import { Notifier } from "../monitoring/notifier.js";
+import { BoundedStore } from "../persistence/bounded-store.js";
+import { StoreSync } from "../persistence/store-sync.js";
+import { cloneCredential } from "../pool/credential-copy.js";
+import type { PoolEntry } from "../pool/entry.js";
+import { CredentialPool } from "../pool/pool.js";
+import { Refresher } from "../refresh/refresher.js";
+import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
 import { Upkeep } from "../refresh/upkeep.js";
+import { UpkeepPlan } from "../refresh/upkeep-plan.js";
+import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
+import { Rotation } from "../rotation/rotation.js";
 import type {
   CredentialHealthInfo,
   CredentialMetrics,
@@ -43,23 +54,9 @@ import type {
   Usage,
   WebhookEvent,
 } from "../types.js";
-import type { ManagerContext } from "./context.js";
-import { type CredentialEntry, cloneCredential } from "./credential-entry.js";
+import { AlertCheck } from "./alert-check.js";
 import { type OAuthKeyManagerOptions, resolveOptions } from "./options.js";
-import { Persistence } from "./persistence.js";
-import { CredentialPool } from "./pool.js";
-import { Refresher } from "./refresher.js";
-import {
-  alertSubjects,
-  healthInfo,
-  healthSummary,
-  prometheusSample,
-  prometheusStruct,
-} from "./reporting.js";
-import { Rotation } from "./rotation.js";
-import { StoreSync } from "./store-sync.js";
-import { UpkeepPlan } from "./upkeep-plan.js";
-import { validateCredentials } from "./validation.js";
+import { healthInfo, healthSummary, prometheusSample, prometheusStruct } from "./reporting.js";
 
 const DEFAULT_MAX_ATTEMPTS = 3;
 /** The store lock waits this much longer than a refresh may take. */
@@ -107,8 +104,7 @@ export class OAuthKeyManager {
   readonly #refresher: Refresher;
   readonly #storeSync: StoreSync | undefined;
   readonly #rotation: Rotation;
-  readonly #plan: UpkeepPlan;
-  readonly #ctx: ManagerContext;
+  readonly #alerts: AlertCheck;
   readonly #upkeep: Upkeep;
   #collector: PrometheusCollector | undefined;
   #readyPromise: Promise<void> | undefined;
@@ -148,57 +144,81 @@ export class OAuthKeyManager {
         `Expected \`refreshFunc\` to be a function, got ${describe(refreshFunc)}`,
       );
     }
-    const issues = validateCredentials(credentials, new Set(), "credentials");
-    if (issues.length > 0) throw new ConfigError(issues);
-
     const resolved = resolveOptions(options);
     this.providerName = providerName;
-    this.#now = resolved.now;
-    this.#logger = resolved.logger;
-    this.#events = new TypedEmitter<ManagerEvents>(this.#logger);
+    const now = resolved.now;
+    const logger = resolved.logger;
+    const lifetime = this.#lifetime.signal;
+    const events = new TypedEmitter<ManagerEvents>(logger);
+    const pool = new CredentialPool(resolved.selector, resolved.health);
+    const monitor = new Monitor({ provider: providerName, now, logger });
+    const notifier = new Notifier(monitor, now, events);
+    this.#now = now;
+    this.#logger = logger;
+    this.#events = events;
     this.#classify = resolved.classifyError;
-    this.#pool = new CredentialPool(resolved.selector, resolved.health);
-    this.#monitor = new Monitor({ provider: providerName, now: this.#now, logger: this.#logger });
-    const ctx: ManagerContext = {
-      provider: providerName,
-      now: this.#now,
-      logger: this.#logger,
-      events: this.#events,
-      pool: this.#pool,
-      monitor: this.#monitor,
-      lifetime: this.#lifetime.signal,
-      isClosed: () => this.#closed,
-    };
-    this.#ctx = ctx;
+    this.#pool = pool;
+    this.#monitor = monitor;
+    this.#rotation = new Rotation({
+      pool,
+      now,
+      logger,
+      events,
+      notifier,
+      policy: resolved.rotationPolicy,
+    });
     this.#storeSync = resolved.store
-      ? new StoreSync(
-          ctx,
-          new Persistence(resolved.store, providerName, {
+      ? new StoreSync({
+          store: new BoundedStore(resolved.store, providerName, {
             timeoutMs: resolved.storeTimeoutMs,
             lockTimeoutMs: resolved.refreshTimeoutMs + LOCK_MARGIN_MS,
           }),
-        )
+          pool,
+          rotation: this.#rotation,
+          now,
+          logger,
+          events,
+          notifier,
+          lifetime,
+        })
       : undefined;
     this.#loaded = this.#storeSync === undefined;
-    this.#refresher = new Refresher(ctx, {
-      refreshFunc,
-      refreshTimeoutMs: resolved.refreshTimeoutMs,
-      minRefreshIntervalMs: resolved.minRefreshIntervalMs,
+    this.#refresher = new Refresher({
+      provider: providerName,
+      pool,
+      now,
+      logger,
+      events,
+      notifier,
+      lifetime,
       store: this.#storeSync,
+      refreshFunc,
+      strategy: resolved.refreshStrategy,
+      minRefreshIntervalMs: resolved.minRefreshIntervalMs,
+      refreshTimeoutMs: resolved.refreshTimeoutMs,
     });
-    this.#refresher.setStrategy(resolved.refreshStrategy);
-    this.#rotation = new Rotation(ctx, {
-      add: (cred) => this.addCredential(cred),
-      remove: (entry) => this.#drop(entry),
-      persist: (entry) => void this.#storeSync?.persist(entry),
+    if (resolved.monitoring) monitor.setConfig(resolved.monitoring);
+    this.#alerts = new AlertCheck({
+      pool,
+      monitor,
+      now,
+      events,
+      canRefresh: refreshFunc !== undefined,
     });
-    this.#rotation.setPolicy(resolved.rotationPolicy);
-    if (resolved.monitoring) this.#monitor.setConfig(resolved.monitoring);
-    this.#plan = new UpkeepPlan(ctx, this.#refresher, this.#rotation, () => this.checkAlerts());
-    this.#upkeep = new Upkeep(this.#plan, { clock: this.#now });
-
-    const now = this.#now();
-    for (const cred of credentials) this.#pool.add(cred, now);
+    const plan = new UpkeepPlan({
+      pool,
+      now,
+      refresher: this.#refresher,
+      rotation: this.#rotation,
+      alerts: this.#alerts,
+      lifetime,
+    });
+    this.#upkeep = new Upkeep(plan, { clock: now });
+    pool.listen({
+      added: () => this.#upkeep.poke(),
+      removed: (entry) => monitor.forget(entry.id),
+    });
+    pool.addAll(credentials);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -333,10 +353,13 @@ export class OAuthKeyManager {
    * @throws {TypeError | RangeError} for an invalid strategy
    */
   setRefreshStrategy(strategy?: RefreshStrategy): void {
-    this.#refresher.setStrategy(strategy);
+    this.#refresher.setStrategy(
+      strategy === undefined ? defaultRefreshStrategy() : validateRefreshStrategy(strategy),
+    );
     this.#upkeep.poke();
   }
 
+  /** A copy of the refresh strategy in force. */
   getRefreshStrategy(): RefreshStrategy {
     return this.#refresher.strategy;
   }
@@ -355,11 +378,7 @@ export class OAuthKeyManager {
    */
   addCredential(cred: OAuthCredentialSet): void {
     this.#assertOpen();
-    const issues = validateCredentials([cred], new Set(this.#pool.entries.keys()), "credential");
-    if (issues.length > 0) throw new ConfigError(issues);
-    const entry = this.#pool.add(cred, this.#now());
-    if (this.#loaded) void this.#storeSync?.adoptOrStore(entry);
-    this.#upkeep.poke();
+    this.#pool.add(cred);
   }
 
   /**
@@ -368,16 +387,7 @@ export class OAuthKeyManager {
    * @returns whether it was present
    */
   removeCredential(id: string): boolean {
-    const entry = this.#pool.get(id);
-    if (!entry) return false;
-    this.#drop(entry);
-    return true;
-  }
-
-  #drop(entry: CredentialEntry): void {
-    this.#pool.remove(entry.id);
-    this.#monitor.forget(entry.id);
-    this.#storeSync?.forget(entry);
+    return this.#pool.remove(id) !== undefined;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -385,10 +395,13 @@ export class OAuthKeyManager {
 
   /** @param policy undefined resets to `defaultRotationPolicy()` */
   setRotationPolicy(policy?: RotationPolicy): void {
-    this.#rotation.setPolicy(policy);
+    this.#rotation.setPolicy(
+      policy === undefined ? defaultRotationPolicy() : validateRotationPolicy(policy),
+    );
     this.#upkeep.poke();
   }
 
+  /** A copy of the rotation policy in force. */
   getRotationPolicy(): RotationPolicy {
     return this.#rotation.policy;
   }
@@ -410,7 +423,9 @@ export class OAuthKeyManager {
     // Stored rotation state must be in memory before this one is written over it.
     if (!this.#loaded) await this.#readyOrDegrade();
     this.#assertOpen();
-    await this.#rotation.markForRotation(oldId, newCred);
+    this.#rotation.markForRotation(oldId, newCred);
+    const marked = this.#pool.get(oldId);
+    if (marked) void this.#storeSync?.persist(marked);
     this.#upkeep.poke();
   }
 
@@ -448,11 +463,11 @@ export class OAuthKeyManager {
 
   getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
     const entry = this.#pool.get(id);
-    return entry && healthInfo(entry, this.#now());
+    return entry && healthInfo(entry, this.#rotation.peek(id), this.#now());
   }
 
   getHealthSummary(): HealthSummary {
-    return healthSummary(this.#ctx);
+    return healthSummary(this.providerName, this.#pool, this.#rotationOf, this.#now());
   }
 
   /** The health summary as JSON: the seed's snake_case keys, RFC 3339 times, latency in ms. */
@@ -462,7 +477,7 @@ export class OAuthKeyManager {
 
   /** The seed's per-credential totals. */
   exportPrometheus(): PrometheusMetrics {
-    return prometheusStruct(this.#ctx);
+    return prometheusStruct(this.#pool);
   }
 
   /** Prometheus text exposition of every credential's counters, health gauges and latency histogram. */
@@ -475,7 +490,9 @@ export class OAuthKeyManager {
    * `Registry` (several managers can share one).
    */
   metricsCollector(): PrometheusCollector {
-    this.#collector ??= createCollector(() => prometheusSample(this.#ctx));
+    this.#collector ??= createCollector(() =>
+      prometheusSample(this.providerName, this.#pool, this.#monitor, this.#now()),
+    );
     return this.#collector;
   }
 
@@ -503,21 +520,7 @@ export class OAuthKeyManager {
    * @returns the alerts raised, without those suppressed by the cooldown
    */
   checkAlerts(): WebhookEvent[] {
-    this.#plan.alertsChecked(this.#now());
-    const raised = this.#monitor.check(alertSubjects(this.#ctx, this.#refresher.configured));
-    for (const alert of raised) {
-      if (alert.type === "expiry_warning") {
-        const expiresAt = this.#pool.get(alert.credentialId)?.view.expiresAt;
-        if (expiresAt) {
-          this.#events.emit("expiry_warning", {
-            credentialId: alert.credentialId,
-            expiresAt: new Date(expiresAt.getTime()),
-          });
-        }
-      }
-      this.#events.emit("alert", alert);
-    }
-    return raised;
+    return this.#alerts.check();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -605,6 +608,8 @@ export class OAuthKeyManager {
   // ---------------------------------------------------------------------------------------------
   // Internals
 
+  readonly #rotationOf = (id: string) => this.#rotation.peek(id);
+
   #assertOpen(): void {
     if (this.#closed) throw new ClosedError(`OAuthKeyManager for ${this.providerName}`);
   }
@@ -632,7 +637,7 @@ export class OAuthKeyManager {
 
   /** One attempt on one credential: refresh if due, run, and on a 401 refresh and retry once. */
   async #attempt<T>(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     op: Operation<T>,
     signal: AbortSignal | undefined,
     now: number,
@@ -675,7 +680,7 @@ export class OAuthKeyManager {
    * and still refused is not refreshed again, so a 401 can never start a refresh loop.
    */
   async #retryAfterUnauthorized<T>(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     used: Readonly<OAuthCredentialSet>,
     op: Operation<T>,
     signal: AbortSignal | undefined,
@@ -712,7 +717,7 @@ export class OAuthKeyManager {
 
   /** Penalises `entry` for a failed request and returns the error to record, redacted. */
   #fail(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     used: Readonly<OAuthCredentialSet>,
     verdict: Pick<ErrorClassification, "action" | "kind" | "retryAfterMs">,
     err: unknown,
@@ -727,7 +732,7 @@ export class OAuthKeyManager {
   }
 
   #penalise(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     verdict: Pick<ErrorClassification, "action" | "kind" | "retryAfterMs">,
     err: unknown,
     now: number,
@@ -747,12 +752,7 @@ export class OAuthKeyManager {
     }
   }
 
-  #recordOutcome(
-    entry: CredentialEntry,
-    usage: Usage | undefined,
-    start: number,
-    ok: boolean,
-  ): void {
+  #recordOutcome(entry: PoolEntry, usage: Usage | undefined, start: number, ok: boolean): void {
     const now = this.#now();
     const tokens = usage ? (usage.promptTokens || 0) + (usage.completionTokens || 0) : 0;
     entry.metrics.record(tokens, now - start, ok, now);

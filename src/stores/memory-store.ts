@@ -6,7 +6,7 @@
 import { MAX_TIMER_DELAY_MS } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import { ClosedError, StoreError } from "../errors.js";
-import { copyRotation } from "../rotation/record.js";
+import { copyRotation } from "./rotation-record.js";
 import type { LockOptions, StoredToken, TokenStore } from "./types.js";
 
 /** Names what arrived without quoting it, for the file store's messages. @internal */

@@ -1,16 +1,16 @@
 /**
  * The rotation record: one shape for the manager's memory, the stores and callers
- * (`RotationState` and `StoredRotation` are the same fields), and its one copy.
+ * (`StoredRotation` and the public `RotationState` are the same fields), and its one copy.
  * @module
  */
-import type { RotationState } from "../types.js";
+import type { StoredRotation } from "./types.js";
 
 /**
  * A deep copy with fresh Dates and no `undefined` fields, so neither side of a hand-over (a
  * caller, a store, the manager) can change the other's record.
  */
-export function copyRotation(r: Readonly<RotationState>): RotationState {
-  const out: RotationState = {
+export function copyRotation(r: Readonly<StoredRotation>): StoredRotation {
+  const out: StoredRotation = {
     createdAt: new Date(r.createdAt.getTime()),
     markedForRotation: r.markedForRotation,
   };

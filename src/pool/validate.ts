@@ -1,16 +1,20 @@
 /**
- * Checks of what callers hand the manager: credentials (reported all at once, by path, never
- * quoting a secret) and numeric options.
+ * The check of credentials entering the pool: every problem reported at once, by path, never
+ * quoting a secret.
  * @module
  */
 import { describe } from "../describe.js";
 import type { ConfigIssue } from "../errors.js";
 import type { OAuthCredentialSet } from "../types.js";
 
-/** Every problem with the given credentials, by path; never quotes a secret. */
+/**
+ * Every problem with the given credentials, by path; never quotes a secret.
+ * @param inPool whether an id is already taken
+ * @param path how the list is named in messages (`credentials`, or `credential` for one)
+ */
 export function validateCredentials(
   credentials: readonly unknown[],
-  existing: ReadonlySet<string>,
+  inPool: (id: string) => boolean,
   path: string,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -25,7 +29,7 @@ export function validateCredentials(
     const name = typeof c.id === "string" && c.id !== "" ? `${at} (${c.id})` : at;
     if (typeof c.id !== "string" || c.id.trim() === "") {
       issues.push({ path: `${at}.id`, message: "must be a non-empty string" });
-    } else if (existing.has(c.id)) {
+    } else if (inPool(c.id)) {
       issues.push({ path: `${at}.id`, message: `duplicate id "${c.id}": already in the pool` });
     } else if (seen.has(c.id)) {
       issues.push({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { copyRotation } from "./record.js";
+import { copyRotation } from "./rotation-record.js";
 
 describe("copyRotation", () => {
   it("copies every field with fresh Dates and leaves absent ones out", () => {
