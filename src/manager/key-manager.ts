@@ -88,11 +88,16 @@ export class KeyManager {
     return (await this.#core.getNextCredential()).accessToken;
   }
 
+  /** Records a success of `key` from outside: clears its failures and backoff. Unknown keys are ignored. */
   reportSuccess(key: string): void {
     const id = this.#idByKey.get(key);
     if (id) this.#core.reportSuccess(id);
   }
 
+  /**
+   * Records a failure of `key` from outside: backoff as for a failed request; a Retry-After on
+   * `error` sets the cooldown. Unknown keys are ignored.
+   */
   reportFailure(key: string, error?: unknown): void {
     const id = this.#idByKey.get(key);
     if (id) this.#core.reportFailure(id, error);
@@ -103,50 +108,71 @@ export class KeyManager {
     return this.#idByKey.get(key);
   }
 
+  /**
+   * Records one request's figures for the key with id `id` (`key-N`).
+   * @param tokensUsed prompt + completion tokens
+   */
   recordRequest(id: string, tokensUsed: number, latencyMs: number, success: boolean): void {
     this.#core.recordRequest(id, tokensUsed, latencyMs, success);
   }
 
+  /** A snapshot of the usage figures of key `id` (`key-N`), or undefined for an unknown id. */
   getCredentialMetrics(id: string): CredentialMetrics | undefined {
     return this.#core.getCredentialMetrics(id);
   }
 
+  /** Snapshots of every key's usage figures, by id (`key-N`). */
   getAllMetrics(): Record<string, CredentialMetrics> {
     return this.#core.getAllMetrics();
   }
 
+  /** The health and usage of key `id` (`key-N`), or undefined for an unknown id. */
   getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
     return this.#core.getCredentialHealthInfo(id);
   }
 
+  /** Every key's health, by id, with totals over the pool. */
   getHealthSummary(): HealthSummary {
     return this.#core.getHealthSummary();
   }
 
+  /** Per-key totals (requests, successes, errors, tokens), keyed by id. */
   exportPrometheus(): PrometheusMetrics {
     return this.#core.exportPrometheus();
   }
 
+  /** Prometheus text exposition of every key's counters, health gauges and latency histogram. */
   exportPrometheusText(): Promise<string> {
     return this.#core.exportPrometheusText();
   }
 
+  /** The health summary as JSON: snake_case keys, RFC 3339 times, latency in ms. */
   exportJSON(): string {
     return this.#core.exportJSON();
   }
 
+  /** The prom-client collector behind {@link exportPrometheusText}, to register into your own `Registry`. */
   metricsCollector(): PrometheusCollector {
     return this.#core.metricsCollector();
   }
 
+  /**
+   * Turns alerts and webhooks on; `undefined` sets `defaultMonitoringConfig()`.
+   * @throws {ConfigError} for a webhook URL that is not http(s), a bad secret or threshold
+   */
   setMonitoringConfig(config?: MonitoringConfig): void {
     this.#core.setMonitoringConfig(config);
   }
 
+  /** A copy of the monitoring configuration; `defaultMonitoringConfig()` while monitoring is off. */
   getMonitoringConfig(): MonitoringConfig {
     return this.#core.getMonitoringConfig();
   }
 
+  /**
+   * Evaluates the alert conditions now and sends their webhooks in the background.
+   * @returns the alerts raised, without those suppressed by the cooldown
+   */
   checkAlerts(): WebhookEvent[] {
     return this.#core.checkAlerts();
   }
@@ -156,6 +182,7 @@ export class KeyManager {
     this.#core.start();
   }
 
+  /** Subscribes to an event; returns a function that unsubscribes. */
   on<K extends keyof ManagerEvents>(
     event: K,
     listener: (payload: ManagerEvents[K]) => void,
@@ -163,10 +190,12 @@ export class KeyManager {
     return this.#core.on(event, listener);
   }
 
+  /** Stops background work, waits for requests in flight and flushes webhooks. Idempotent. */
   close(): Promise<void> {
     return this.#core.close();
   }
 
+  /** {@link close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -86,7 +86,7 @@ describe("rotation", () => {
     );
   });
 
-  it("completeRotation before the grace period fails with the original's message", async () => {
+  it("completeRotation before the grace period fails naming the decommission time", async () => {
     const m = make(["old"]);
     m.setRotationPolicy(policy());
     await m.markForRotation("old", { id: "new", accessToken: "n" });

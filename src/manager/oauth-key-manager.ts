@@ -443,6 +443,7 @@ export class OAuthKeyManager {
     return this.#rotation.autoDecommissionExpired();
   }
 
+  /** A copy of `id`'s rotation state, or undefined for an unknown credential. */
   getRotationState(id: string): RotationState | undefined {
     return this.#rotation.getRotationState(id);
   }
@@ -450,10 +451,12 @@ export class OAuthKeyManager {
   // ---------------------------------------------------------------------------------------------
   // Health, metrics and exports
 
+  /** A snapshot of `id`'s usage figures, or undefined for an unknown credential. */
   getCredentialMetrics(id: string): CredentialMetrics | undefined {
     return this.#pool.get(id)?.metrics.snapshot(this.#now());
   }
 
+  /** Snapshots of every credential's usage figures, by id. */
   getAllMetrics(): Record<string, CredentialMetrics> {
     const now = this.#now();
     const out: Record<string, CredentialMetrics> = {};
@@ -461,21 +464,23 @@ export class OAuthKeyManager {
     return out;
   }
 
+  /** `id`'s health, usage and rotation at a glance, or undefined for an unknown credential. */
   getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
     const entry = this.#pool.get(id);
     return entry && healthInfo(entry, this.#rotation.peek(id), this.#now());
   }
 
+  /** Every credential's health, with totals over the pool. */
   getHealthSummary(): HealthSummary {
     return healthSummary(this.providerName, this.#pool, this.#rotationOf, this.#now());
   }
 
-  /** The health summary as JSON: the seed's snake_case keys, RFC 3339 times, latency in ms. */
+  /** The health summary as JSON: snake_case keys, RFC 3339 times, latency in ms. */
   exportJSON(): string {
     return JSON.stringify(healthSummaryToWire(this.getHealthSummary()), null, 2);
   }
 
-  /** The seed's per-credential totals. */
+  /** Per-credential totals (requests, successes, errors, tokens, refreshes), keyed by id. */
   exportPrometheus(): PrometheusMetrics {
     return prometheusStruct(this.#pool);
   }
@@ -510,6 +515,7 @@ export class OAuthKeyManager {
     this.#upkeep.poke();
   }
 
+  /** A copy of the monitoring configuration; `defaultMonitoringConfig()` while monitoring is off. */
   getMonitoringConfig(): MonitoringConfig {
     return this.#monitor.getConfig() ?? defaultMonitoringConfig();
   }
@@ -585,6 +591,7 @@ export class OAuthKeyManager {
     return this.#closing;
   }
 
+  /** {@link close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

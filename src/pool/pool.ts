@@ -7,7 +7,7 @@
  */
 import { ConfigError } from "../errors.js";
 import type { HealthPolicy } from "../health/credential-health.js";
-import { AvailabilityRing, type Candidate } from "../selection/ring.js";
+import { type Candidate, LinkedRing } from "../selection/ring.js";
 import type { Selector } from "../selection/selector.js";
 import type { OAuthCredentialSet } from "../types.js";
 import { BackoffQueue } from "./backoff-queue.js";
@@ -23,7 +23,7 @@ export interface PoolListener {
 
 export class CredentialPool {
   readonly entries = new Map<string, PoolEntry>();
-  readonly #ring = new AvailabilityRing<PoolEntry>();
+  readonly #ring = new LinkedRing<PoolEntry>();
   readonly #backoff = new BackoffQueue<PoolEntry>(
     (entry, deadline) =>
       !entry.removed &&
