@@ -39,3 +39,33 @@ describe("CredentialPool memory", () => {
     expect(pool.pick(now + 5_000, undefined)?.id).toBe("keep");
   });
 });
+
+describe("CredentialPool listeners", () => {
+  it("hear every addition and removal, after the entry is in or out of selection", () => {
+    const pool = new CredentialPool(weighted(), DEFAULT_HEALTH_POLICY);
+    const heard: string[] = [];
+    pool.listen({
+      added: (e) => heard.push(`+${e.id}:${pool.get(e.id) === e}`),
+      removed: (e) => heard.push(`-${e.id}:${e.removed && pool.get(e.id) === undefined}`),
+    });
+    pool.addAll([
+      { id: "a", accessToken: "t" },
+      { id: "b", accessToken: "t" },
+    ]);
+    pool.remove("a");
+    pool.remove("ghost");
+    expect(heard).toEqual(["+a:true", "+b:true", "-a:true"]);
+  });
+
+  it("adds all or none, naming every invalid credential", () => {
+    const pool = new CredentialPool(weighted(), DEFAULT_HEALTH_POLICY);
+    pool.add({ id: "a", accessToken: "t" });
+    expect(() =>
+      pool.addAll([
+        { id: "b", accessToken: "t" },
+        { id: "a", accessToken: "t" },
+      ]),
+    ).toThrow(/credentials\[1\]\.id: duplicate id "a": already in the pool/);
+    expect(pool.size).toBe(1);
+  });
+});
