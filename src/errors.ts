@@ -153,7 +153,7 @@ export class StoreError extends OAuthManagerError {
   }
 }
 
-/** Thrown when a rotation step is refused; the message is the original's. */
+/** Thrown when a rotation step is refused (unknown or unmarked credential, grace period, callback). */
 export class RotationError extends OAuthManagerError {
   readonly credentialId: string;
 

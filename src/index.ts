@@ -1,8 +1,31 @@
 /**
  * oauthmanager: many OAuth credentials and API keys per AI provider, used as one reliable pool.
+ * Store types and implementations are in `oauthmanager/stores`, the YAML configuration in
+ * `oauthmanager/config`.
  * @module
  */
-export * from "./errors.js";
+export {
+  ALL_UNAVAILABLE,
+  CLOSED,
+  ClosedError,
+  ConfigError,
+  type ConfigIssue,
+  CredentialsUnavailableError,
+  type ErrorCode,
+  FAILOVER_EXHAUSTED,
+  FailoverExhaustedError,
+  INVALID_CONFIG,
+  isOAuthManagerError,
+  NO_CREDENTIALS,
+  NoCredentialsError,
+  OAuthManagerError,
+  REFRESH_FAILED,
+  RefreshError,
+  ROTATION_FAILED,
+  RotationError,
+  STORE_FAILED,
+  StoreError,
+} from "./errors.js";
 export type { FailureKind, Listener, ManagerEventName, ManagerEvents } from "./events.js";
 export {
   classifyError,
@@ -34,5 +57,24 @@ export {
   type Selector,
   weighted,
 } from "./selection/selector.js";
-export type { StoredRotation, StoredToken, TokenStore } from "./stores/types.js";
-export type * from "./types.js";
+export type {
+  CredentialHealthInfo,
+  CredentialMetrics,
+  CredentialState,
+  ExecuteOptions,
+  ExecuteResult,
+  HealthSummary,
+  Logger,
+  MonitoringConfig,
+  OAuthCredentialSet,
+  Operation,
+  OperationResult,
+  PrometheusMetrics,
+  RefreshFunc,
+  RefreshStrategy,
+  RotationPolicy,
+  RotationState,
+  Usage,
+  WebhookEvent,
+  WebhookEventType,
+} from "./types.js";

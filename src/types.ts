@@ -135,7 +135,7 @@ export interface HealthSummary {
   credentials: Record<string, CredentialHealthInfo>;
 }
 
-/** The seed's Prometheus struct: per-credential totals. */
+/** Per-credential totals, each keyed by credential id (`exportPrometheus`). */
 export interface PrometheusMetrics {
   requestsTotal: Record<string, number>;
   successTotal: Record<string, number>;

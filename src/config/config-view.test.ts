@@ -7,10 +7,12 @@ import { parseConfig } from "./index.js";
 const FIXTURES = new URL("../../test/fixtures/config/", import.meta.url);
 
 const WHSEC = `whsec_${Buffer.from("CANARY-WEBHOOK-SECRET-0123456789").toString("base64")}`;
+const STORE_KEY_B64 = Buffer.from("CANARY-STORE-KEY-0123456789abcde").toString("base64");
 const ENV = {
   GATEWAY_KEY: "CANARY-gateway-key",
   ADMIN_KEY: "CANARY-admin-key",
-  STORE_KEY: "CANARY-store-key",
+  // a valid AES-256 key (32 bytes, base64), which parseConfig checks
+  STORE_KEY: STORE_KEY_B64,
   WEBHOOK_SECRET: WHSEC,
   GEMINI_SECRET_1: "CANARY-client-secret",
   GEMINI_REFRESH_1: "CANARY-refresh-1",
@@ -37,6 +39,7 @@ describe("a parsed configuration shows no secret when printed", () => {
     const out = shown(config);
     expect(out).not.toContain("CANARY");
     expect(out).not.toContain(WHSEC.slice(6));
+    expect(out).not.toContain(STORE_KEY_B64);
     expect(out).toContain("[REDACTED]");
     // Each part on its own too: a provider, a credential, the monitoring section, the server.
     const gemini = config.providers.gemini!;
@@ -69,7 +72,7 @@ describe("a parsed configuration shows no secret when printed", () => {
       clientKeys: ["CANARY-gateway-key"],
       adminKey: "CANARY-admin-key",
     });
-    expect(config.store).toMatchObject({ encryptionKey: "CANARY-store-key" });
+    expect(config.store).toMatchObject({ encryptionKey: STORE_KEY_B64 });
     expect({ ...gemini.oauthCredentials[0] }.accessToken).toBe("");
   });
 

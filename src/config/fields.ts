@@ -4,37 +4,19 @@
  * @module
  */
 import * as z from "zod";
+import { describe } from "../describe.js";
+import { closest } from "../suggest.js";
 import { type DurationBounds, parseDuration } from "./duration.js";
 import { showKey } from "./path.js";
-import { closest } from "./suggest.js";
 
 /** What a field check returns. */
 export type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
 
+/** Re-exported for the config modules that name what arrived. */
+export { describe };
+
 const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
 const fail = <T>(message: string): Checked<T> => ({ ok: false, message });
-
-/** Names the kind of a value for a message, never the value itself. */
-export function describe(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "an empty value";
-  if (Array.isArray(value)) return "a list";
-  if (value instanceof Date) return "a date";
-  if (value instanceof Map || value instanceof Set) return "a YAML set or ordered map";
-  if (value instanceof Uint8Array) return "binary data";
-  switch (typeof value) {
-    case "string":
-      return "a string";
-    case "number":
-      return "a number";
-    case "boolean":
-      return "a boolean";
-    case "object":
-      return "a mapping";
-    default:
-      return typeof value;
-  }
-}
 
 function expected(what: string, value: unknown): string {
   if (value === undefined) return "is required";

@@ -386,7 +386,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       "a mapping where a list belongs",
       gemini("    oauth_credentials: { id: a }\n"),
       {},
-      { path: "providers.gemini.oauth_credentials", message: "expected a list, got a mapping" },
+      { path: "providers.gemini.oauth_credentials", message: "expected a list, got an object" },
     ],
     [
       "unset env var, named (B8)",

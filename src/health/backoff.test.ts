@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { apiBackoffMs, refreshBackoffMs } from "./backoff.js";
+import { apiBackoffMs, cappedExponentialMs, refreshBackoffMs } from "./backoff.js";
 
 const count = fc.oneof(
   fc.integer({ min: -5, max: 200 }),
@@ -9,7 +9,7 @@ const count = fc.oneof(
   fc.constantFrom(Number.POSITIVE_INFINITY, Number.MAX_SAFE_INTEGER, 1e308),
 );
 
-describe("apiBackoffMs (API.md 'Health and backoff', F16)", () => {
+describe("apiBackoffMs", () => {
   it("doubles from 1 s to 32 s, then stays at 60 s", () => {
     const steps = [1, 2, 3, 4, 5, 6, 7, 8, 20].map((n) => apiBackoffMs(n));
     expect(steps).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
@@ -75,7 +75,7 @@ describe("apiBackoffMs (API.md 'Health and backoff', F16)", () => {
   });
 });
 
-describe("refreshBackoffMs (API.md 'Health and backoff', F16)", () => {
+describe("refreshBackoffMs", () => {
   it("is 0 below 5 failures, then 60, 120, 240 s and 480 s for good", () => {
     const steps = [0, 1, 4, 5, 6, 7, 8, 9, 50].map((n) => refreshBackoffMs(n));
     expect(steps).toEqual([0, 0, 0, 60_000, 120_000, 240_000, 480_000, 480_000, 480_000]);
@@ -124,5 +124,20 @@ describe("refreshBackoffMs (API.md 'Health and backoff', F16)", () => {
       ),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("cappedExponentialMs", () => {
+  it("doubles from the base and stops at the cap", () => {
+    expect([1, 2, 3, 4, 5].map((n) => cappedExponentialMs(n, 1_000, 5_000))).toEqual([
+      1_000, 2_000, 4_000, 5_000, 5_000,
+    ]);
+  });
+
+  it("stays finite for any attempt count, and a zero base stays zero", () => {
+    expect(cappedExponentialMs(Number.POSITIVE_INFINITY, 1_000, 60_000)).toBe(60_000);
+    expect(cappedExponentialMs(10_000, 0, 60_000)).toBe(0);
+    expect(cappedExponentialMs(Number.NaN, 1_000, 60_000)).toBe(1_000);
+    expect(cappedExponentialMs(0, 1_000, 60_000)).toBe(1_000);
   });
 });

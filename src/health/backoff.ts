@@ -1,6 +1,7 @@
 /**
- * Backoff steps after failures, the original's numbers (API.md "Health and backoff", RELIABILITY
- * F16). Pure functions: the health state decides when to apply them.
+ * Backoff steps after failures: one capped-exponential rule, and the two tracks of a credential's
+ * health built on it (API failures 1 s … 60 s, refresh failures 60 s … 480 s). Pure functions:
+ * the caller decides when to apply them.
  * @module
  */
 
@@ -23,12 +24,25 @@ export interface RefreshBackoffOptions extends JitterOptions {
 }
 
 const API_BASE_MS = 1_000;
+/** 2^6 s = 64 s would pass this cap, so the doubling stops after the 6th failure (32 s). */
 const API_MAX_MS = 60_000;
-/** 2^6 s = 64 s would pass the 60 s cap, so the doubling stops after the 6th failure (32 s). */
-const API_DOUBLINGS = 6;
 const REFRESH_BASE_MS = 60_000;
 /** 60, 120, 240, then 480 s for good. */
-const REFRESH_DOUBLINGS = 3;
+const REFRESH_MAX_MS = 480_000;
+/** Beyond this many doublings any base above zero has long passed any cap. */
+const MAX_DOUBLINGS = 52;
+
+/**
+ * The wait before try number `attempt + 1`: `baseMs` after the 1st failure, doubling with each
+ * further one, never above `maxMs`. Every retry schedule in the library uses this one rule.
+ *
+ * @param attempt failures so far, counted from 1 (below 1 gives `baseMs`)
+ * @example cappedExponentialMs(3, 1_000, 60_000) // 4_000
+ */
+export function cappedExponentialMs(attempt: number, baseMs: number, maxMs: number): number {
+  const doublings = attempt > 1 ? Math.min(attempt - 1, MAX_DOUBLINGS) : 0;
+  return Math.min(baseMs * 2 ** doublings, maxMs);
+}
 
 /**
  * Backoff after `consecutiveFailures` API failures in a row: 1, 2, 4, 8, 16, 32 s for the 1st to
@@ -40,8 +54,7 @@ const REFRESH_DOUBLINGS = 3;
 export function apiBackoffMs(consecutiveFailures: number, opts: JitterOptions = {}): number {
   const n = count(consecutiveFailures);
   if (n <= 0) return 0;
-  const step = n > API_DOUBLINGS ? API_MAX_MS : API_BASE_MS * 2 ** (n - 1);
-  return jittered(step, opts);
+  return jittered(cappedExponentialMs(n, API_BASE_MS, API_MAX_MS), opts);
 }
 
 /**
@@ -61,7 +74,7 @@ export function refreshBackoffMs(
   }
   const n = count(consecutiveRefreshFailures);
   if (n < threshold) return 0;
-  const step = REFRESH_BASE_MS * 2 ** Math.min(n - threshold, REFRESH_DOUBLINGS);
+  const step = cappedExponentialMs(n - threshold + 1, REFRESH_BASE_MS, REFRESH_MAX_MS);
   return jittered(step, opts);
 }
 

@@ -4,6 +4,7 @@
  * by value.
  * @module
  */
+import { describe } from "../describe.js";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import type { ManagerEvents } from "../events.js";
 import type { PrometheusCollector } from "../metrics/prometheus.js";
@@ -19,7 +20,7 @@ import type {
   WebhookEvent,
 } from "../types.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
-import type { ManagerOptions } from "./options.js";
+import { checkKeyManagerOptions, type ManagerOptions } from "./options.js";
 
 /** The caller's work, run with one API key. */
 export type KeyOperation<T> = (key: string, signal: AbortSignal) => Promise<OperationResult<T>>;
@@ -43,7 +44,9 @@ export class KeyManager {
    */
   constructor(providerName: string, apiKeys: readonly string[], options: ManagerOptions = {}) {
     if (!Array.isArray(apiKeys)) {
-      throw new TypeError(`Expected \`apiKeys\` to be an array of strings, got ${typeof apiKeys}`);
+      throw new TypeError(
+        `Expected \`apiKeys\` to be an array of strings, got ${describe(apiKeys)}`,
+      );
     }
     const issues: ConfigIssue[] = [];
     const firstAt = new Map<string, number>();
@@ -59,6 +62,7 @@ export class KeyManager {
       }
     });
     if (issues.length > 0) throw new ConfigError(issues);
+    checkKeyManagerOptions(options);
     this.providerName = providerName;
     this.#core = new OAuthKeyManager(
       providerName,
@@ -74,7 +78,7 @@ export class KeyManager {
     opts?: ExecuteOptions,
   ): Promise<ExecuteResult<T>> {
     if (typeof op !== "function") {
-      throw new TypeError(`Expected \`op\` to be a function, got ${typeof op}`);
+      throw new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`);
     }
     return this.#core.executeWithFailover((cred, signal) => op(cred.accessToken, signal), opts);
   }
@@ -84,11 +88,16 @@ export class KeyManager {
     return (await this.#core.getNextCredential()).accessToken;
   }
 
+  /** Records a success of `key` from outside: clears its failures and backoff. Unknown keys are ignored. */
   reportSuccess(key: string): void {
     const id = this.#idByKey.get(key);
     if (id) this.#core.reportSuccess(id);
   }
 
+  /**
+   * Records a failure of `key` from outside: backoff as for a failed request; a Retry-After on
+   * `error` sets the cooldown. Unknown keys are ignored.
+   */
   reportFailure(key: string, error?: unknown): void {
     const id = this.#idByKey.get(key);
     if (id) this.#core.reportFailure(id, error);
@@ -99,50 +108,71 @@ export class KeyManager {
     return this.#idByKey.get(key);
   }
 
+  /**
+   * Records one request's figures for the key with id `id` (`key-N`).
+   * @param tokensUsed prompt + completion tokens
+   */
   recordRequest(id: string, tokensUsed: number, latencyMs: number, success: boolean): void {
     this.#core.recordRequest(id, tokensUsed, latencyMs, success);
   }
 
+  /** A snapshot of the usage figures of key `id` (`key-N`), or undefined for an unknown id. */
   getCredentialMetrics(id: string): CredentialMetrics | undefined {
     return this.#core.getCredentialMetrics(id);
   }
 
+  /** Snapshots of every key's usage figures, by id (`key-N`). */
   getAllMetrics(): Record<string, CredentialMetrics> {
     return this.#core.getAllMetrics();
   }
 
+  /** The health and usage of key `id` (`key-N`), or undefined for an unknown id. */
   getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
     return this.#core.getCredentialHealthInfo(id);
   }
 
+  /** Every key's health, by id, with totals over the pool. */
   getHealthSummary(): HealthSummary {
     return this.#core.getHealthSummary();
   }
 
+  /** Per-key totals (requests, successes, errors, tokens), keyed by id. */
   exportPrometheus(): PrometheusMetrics {
     return this.#core.exportPrometheus();
   }
 
+  /** Prometheus text exposition of every key's counters, health gauges and latency histogram. */
   exportPrometheusText(): Promise<string> {
     return this.#core.exportPrometheusText();
   }
 
+  /** The health summary as JSON: snake_case keys, RFC 3339 times, latency in ms. */
   exportJSON(): string {
     return this.#core.exportJSON();
   }
 
+  /** The prom-client collector behind {@link exportPrometheusText}, to register into your own `Registry`. */
   metricsCollector(): PrometheusCollector {
     return this.#core.metricsCollector();
   }
 
+  /**
+   * Turns alerts and webhooks on; `undefined` sets `defaultMonitoringConfig()`.
+   * @throws {ConfigError} for a webhook URL that is not http(s), a bad secret or threshold
+   */
   setMonitoringConfig(config?: MonitoringConfig): void {
     this.#core.setMonitoringConfig(config);
   }
 
+  /** A copy of the monitoring configuration; `defaultMonitoringConfig()` while monitoring is off. */
   getMonitoringConfig(): MonitoringConfig {
     return this.#core.getMonitoringConfig();
   }
 
+  /**
+   * Evaluates the alert conditions now and sends their webhooks in the background.
+   * @returns the alerts raised, without those suppressed by the cooldown
+   */
   checkAlerts(): WebhookEvent[] {
     return this.#core.checkAlerts();
   }
@@ -152,6 +182,7 @@ export class KeyManager {
     this.#core.start();
   }
 
+  /** Subscribes to an event; returns a function that unsubscribes. */
   on<K extends keyof ManagerEvents>(
     event: K,
     listener: (payload: ManagerEvents[K]) => void,
@@ -159,10 +190,12 @@ export class KeyManager {
     return this.#core.on(event, listener);
   }
 
+  /** Stops background work, waits for requests in flight and flushes webhooks. Idempotent. */
   close(): Promise<void> {
     return this.#core.close();
   }
 
+  /** {@link close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_TIMER_DELAY_MS } from "../clock.js";
 import { RotationError } from "../errors.js";
+import { MemoryTokenStore } from "../stores/memory-store.js";
 import type { OAuthCredentialSet, RefreshFunc, RotationPolicy } from "../types.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
 
@@ -86,7 +87,7 @@ describe("rotation", () => {
     );
   });
 
-  it("completeRotation before the grace period fails with the original's message", async () => {
+  it("completeRotation before the grace period fails naming the decommission time", async () => {
     const m = make(["old"]);
     m.setRotationPolicy(policy());
     await m.markForRotation("old", { id: "new", accessToken: "n" });
@@ -251,5 +252,49 @@ describe("close", () => {
     }
     expect(vi.getTimerCount()).toBe(0);
     await expect(leaked.getNextCredential()).rejects.toMatchObject({ code: "CLOSED" });
+  });
+});
+
+describe("state per credential leaves with the credential", () => {
+  it("a credential removed and added again starts with fresh rotation state", async () => {
+    const m = make(["old"]);
+    m.setRotationPolicy(policy());
+    await m.markForRotation("old", { id: "new", accessToken: "n" });
+    expect(m.getRotationState("old")?.markedForRotation).toBe(true);
+    expect(m.removeCredential("old")).toBe(true);
+    expect(m.getRotationState("old")).toBeUndefined();
+    vi.advanceTimersByTime(DAY);
+    m.addCredential({ id: "old", accessToken: "again" });
+    expect(m.getRotationState("old")).toEqual({
+      createdAt: new Date(T0 + DAY),
+      markedForRotation: false,
+    });
+    expect(m.getCredentialHealthInfo("old")?.markedForRotation).toBe(false);
+    await m.close();
+  });
+
+  it("a credential removed while its save is retried is never written again", async () => {
+    let saves = 0;
+    let failing = true;
+    const store = new MemoryTokenStore();
+    const save = store.save.bind(store);
+    store.save = async (key, token) => {
+      saves++;
+      if (failing) throw new Error("disk full");
+      return save(key, token);
+    };
+    const m = new OAuthKeyManager("P", [{ id: "a", accessToken: "t" }], undefined, {
+      logger: quiet,
+      store,
+    });
+    await m.ready();
+    await vi.advanceTimersByTimeAsync(0);
+    const before = saves;
+    expect(before).toBeGreaterThan(0);
+    m.removeCredential("a");
+    failing = false;
+    await vi.advanceTimersByTimeAsync(10 * MIN);
+    expect(saves).toBe(before);
+    await m.close();
   });
 });

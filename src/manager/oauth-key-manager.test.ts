@@ -621,7 +621,7 @@ describe("bad input", () => {
       "Expected `maxAttempts` to be an integer >= 1, got 0",
     );
     await expect(m.executeWithFailover("nope" as never)).rejects.toThrow(
-      "Expected `op` to be a function, got string",
+      "Expected `op` to be a function, got a string",
     );
   });
 });

@@ -1,15 +1,16 @@
 /**
  * OAuthKeyManager: many OAuth credentials of one provider used as one reliable pool. This file
- * is the public surface and the request path; refresh, store sync, rotation, upkeep and reporting
- * live beside it, each in its own module sharing one {@link ManagerContext}.
+ * is the public surface and the request path (select, refresh if due, run, classify, record);
+ * it wires the parts that own the rest: the pool, the refresher, the store sync, rotation, the
+ * upkeep and the alert check, each given only what it needs.
  * @module
  */
 import { setMaxListeners } from "node:events";
 import { raceAbort } from "../abort.js";
-import { type Clock, systemClock } from "../clock.js";
+import type { Clock } from "../clock.js";
+import { describe, describeSetting } from "../describe.js";
 import {
   ClosedError,
-  ConfigError,
   CredentialsUnavailableError,
   FailoverExhaustedError,
   NoCredentialsError,
@@ -17,13 +18,23 @@ import {
   redactSecrets,
 } from "../errors.js";
 import { type FailureKind, type ManagerEvents, TypedEmitter } from "../events.js";
-import { classifyError, type ErrorClassification } from "../health/classify.js";
+import type { ErrorClassification } from "../health/classify.js";
 import { healthSummaryToWire } from "../metrics/json-export.js";
 import { createCollector, type PrometheusCollector } from "../metrics/prometheus.js";
 import { defaultMonitoringConfig } from "../monitoring/config.js";
 import { Monitor } from "../monitoring/monitor.js";
+import { Notifier } from "../monitoring/notifier.js";
+import { BoundedStore } from "../persistence/bounded-store.js";
+import { StoreSync } from "../persistence/store-sync.js";
+import { cloneCredential } from "../pool/credential-copy.js";
+import type { PoolEntry } from "../pool/entry.js";
+import { CredentialPool } from "../pool/pool.js";
+import { Refresher } from "../refresh/refresher.js";
+import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
 import { Upkeep } from "../refresh/upkeep.js";
-import { toSelector } from "../selection/selector.js";
+import { UpkeepPlan } from "../refresh/upkeep-plan.js";
+import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
+import { Rotation } from "../rotation/rotation.js";
 import type {
   CredentialHealthInfo,
   CredentialMetrics,
@@ -43,28 +54,11 @@ import type {
   Usage,
   WebhookEvent,
 } from "../types.js";
-import type { ManagerContext } from "./context.js";
-import { type CredentialEntry, cloneCredential } from "./credential-entry.js";
-import type { OAuthKeyManagerOptions } from "./options.js";
-import { Persistence } from "./persistence.js";
-import { CredentialPool } from "./pool.js";
-import { Refresher } from "./refresher.js";
-import {
-  alertSubjects,
-  healthInfo,
-  healthSummary,
-  prometheusSample,
-  prometheusStruct,
-} from "./reporting.js";
-import { Rotation } from "./rotation.js";
-import { StoreSync } from "./store-sync.js";
-import { UpkeepPlan } from "./upkeep-plan.js";
-import { describe, healthPolicy, nonNegative, validateCredentials } from "./validation.js";
+import { AlertCheck } from "./alert-check.js";
+import { type OAuthKeyManagerOptions, resolveOptions } from "./options.js";
+import { healthInfo, healthSummary, prometheusSample, prometheusStruct } from "./reporting.js";
 
 const DEFAULT_MAX_ATTEMPTS = 3;
-const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
-const DEFAULT_REFRESH_TIMEOUT_MS = 30_000;
-const DEFAULT_STORE_TIMEOUT_MS = 5_000;
 /** The store lock waits this much longer than a refresh may take. */
 const LOCK_MARGIN_MS = 5_000;
 
@@ -110,8 +104,7 @@ export class OAuthKeyManager {
   readonly #refresher: Refresher;
   readonly #storeSync: StoreSync | undefined;
   readonly #rotation: Rotation;
-  readonly #plan: UpkeepPlan;
-  readonly #ctx: ManagerContext;
+  readonly #alerts: AlertCheck;
   readonly #upkeep: Upkeep;
   #collector: PrometheusCollector | undefined;
   #readyPromise: Promise<void> | undefined;
@@ -151,66 +144,81 @@ export class OAuthKeyManager {
         `Expected \`refreshFunc\` to be a function, got ${describe(refreshFunc)}`,
       );
     }
-    const issues = validateCredentials(credentials, new Set(), "credentials");
-    if (issues.length > 0) throw new ConfigError(issues);
-
+    const resolved = resolveOptions(options);
     this.providerName = providerName;
-    this.#now = options.now ?? systemClock;
-    this.#logger = options.logger ?? console;
-    this.#events = new TypedEmitter<ManagerEvents>(this.#logger);
-    this.#classify = options.classifyError ?? classifyError;
-    this.#pool = new CredentialPool(toSelector(options.selection), healthPolicy(options));
-    this.#monitor = new Monitor({ provider: providerName, now: this.#now, logger: this.#logger });
-    const ctx: ManagerContext = {
-      provider: providerName,
-      now: this.#now,
-      logger: this.#logger,
-      events: this.#events,
-      pool: this.#pool,
-      monitor: this.#monitor,
-      lifetime: this.#lifetime.signal,
-      isClosed: () => this.#closed,
-    };
-    this.#ctx = ctx;
-    const refreshTimeoutMs = nonNegative(
-      options.refreshTimeoutMs ?? DEFAULT_REFRESH_TIMEOUT_MS,
-      "refreshTimeoutMs",
-    );
-    this.#storeSync = options.store
-      ? new StoreSync(
-          ctx,
-          new Persistence(options.store, providerName, {
-            timeoutMs: nonNegative(
-              options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
-              "storeTimeoutMs",
-            ),
-            lockTimeoutMs: refreshTimeoutMs + LOCK_MARGIN_MS,
+    const now = resolved.now;
+    const logger = resolved.logger;
+    const lifetime = this.#lifetime.signal;
+    const events = new TypedEmitter<ManagerEvents>(logger);
+    const pool = new CredentialPool(resolved.selector, resolved.health);
+    const monitor = new Monitor({ provider: providerName, now, logger });
+    const notifier = new Notifier(monitor, now, events);
+    this.#now = now;
+    this.#logger = logger;
+    this.#events = events;
+    this.#classify = resolved.classifyError;
+    this.#pool = pool;
+    this.#monitor = monitor;
+    this.#rotation = new Rotation({
+      pool,
+      now,
+      logger,
+      events,
+      notifier,
+      policy: resolved.rotationPolicy,
+    });
+    this.#storeSync = resolved.store
+      ? new StoreSync({
+          store: new BoundedStore(resolved.store, providerName, {
+            timeoutMs: resolved.storeTimeoutMs,
+            lockTimeoutMs: resolved.refreshTimeoutMs + LOCK_MARGIN_MS,
           }),
-        )
+          pool,
+          rotation: this.#rotation,
+          now,
+          logger,
+          events,
+          notifier,
+          lifetime,
+        })
       : undefined;
     this.#loaded = this.#storeSync === undefined;
-    this.#refresher = new Refresher(ctx, {
-      refreshFunc,
-      refreshTimeoutMs,
-      minRefreshIntervalMs: nonNegative(
-        options.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS,
-        "minRefreshIntervalMs",
-      ),
+    this.#refresher = new Refresher({
+      provider: providerName,
+      pool,
+      now,
+      logger,
+      events,
+      notifier,
+      lifetime,
       store: this.#storeSync,
+      refreshFunc,
+      strategy: resolved.refreshStrategy,
+      minRefreshIntervalMs: resolved.minRefreshIntervalMs,
+      refreshTimeoutMs: resolved.refreshTimeoutMs,
     });
-    this.#refresher.setStrategy(options.refreshStrategy);
-    this.#rotation = new Rotation(ctx, {
-      add: (cred) => this.addCredential(cred),
-      remove: (entry) => this.#drop(entry),
-      persist: (entry) => void this.#storeSync?.persist(entry),
+    if (resolved.monitoring) monitor.setConfig(resolved.monitoring);
+    this.#alerts = new AlertCheck({
+      pool,
+      monitor,
+      now,
+      events,
+      canRefresh: refreshFunc !== undefined,
     });
-    this.#rotation.setPolicy(options.rotationPolicy);
-    if (options.monitoring) this.#monitor.setConfig(options.monitoring);
-    this.#plan = new UpkeepPlan(ctx, this.#refresher, this.#rotation, () => this.checkAlerts());
-    this.#upkeep = new Upkeep(this.#plan, { clock: this.#now });
-
-    const now = this.#now();
-    for (const cred of credentials) this.#pool.add(cred, now);
+    const plan = new UpkeepPlan({
+      pool,
+      now,
+      refresher: this.#refresher,
+      rotation: this.#rotation,
+      alerts: this.#alerts,
+      lifetime,
+    });
+    this.#upkeep = new Upkeep(plan, { clock: now });
+    pool.listen({
+      added: () => this.#upkeep.poke(),
+      removed: (entry) => monitor.forget(entry.id),
+    });
+    pool.addAll(credentials);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -345,10 +353,13 @@ export class OAuthKeyManager {
    * @throws {TypeError | RangeError} for an invalid strategy
    */
   setRefreshStrategy(strategy?: RefreshStrategy): void {
-    this.#refresher.setStrategy(strategy);
+    this.#refresher.setStrategy(
+      strategy === undefined ? defaultRefreshStrategy() : validateRefreshStrategy(strategy),
+    );
     this.#upkeep.poke();
   }
 
+  /** A copy of the refresh strategy in force. */
   getRefreshStrategy(): RefreshStrategy {
     return this.#refresher.strategy;
   }
@@ -367,11 +378,7 @@ export class OAuthKeyManager {
    */
   addCredential(cred: OAuthCredentialSet): void {
     this.#assertOpen();
-    const issues = validateCredentials([cred], new Set(this.#pool.entries.keys()), "credential");
-    if (issues.length > 0) throw new ConfigError(issues);
-    const entry = this.#pool.add(cred, this.#now());
-    if (this.#loaded) void this.#storeSync?.adoptOrStore(entry);
-    this.#upkeep.poke();
+    this.#pool.add(cred);
   }
 
   /**
@@ -380,16 +387,7 @@ export class OAuthKeyManager {
    * @returns whether it was present
    */
   removeCredential(id: string): boolean {
-    const entry = this.#pool.get(id);
-    if (!entry) return false;
-    this.#drop(entry);
-    return true;
-  }
-
-  #drop(entry: CredentialEntry): void {
-    this.#pool.remove(entry.id);
-    this.#monitor.forget(entry.id);
-    this.#storeSync?.forget(entry);
+    return this.#pool.remove(id) !== undefined;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -397,10 +395,13 @@ export class OAuthKeyManager {
 
   /** @param policy undefined resets to `defaultRotationPolicy()` */
   setRotationPolicy(policy?: RotationPolicy): void {
-    this.#rotation.setPolicy(policy);
+    this.#rotation.setPolicy(
+      policy === undefined ? defaultRotationPolicy() : validateRotationPolicy(policy),
+    );
     this.#upkeep.poke();
   }
 
+  /** A copy of the rotation policy in force. */
   getRotationPolicy(): RotationPolicy {
     return this.#rotation.policy;
   }
@@ -422,7 +423,9 @@ export class OAuthKeyManager {
     // Stored rotation state must be in memory before this one is written over it.
     if (!this.#loaded) await this.#readyOrDegrade();
     this.#assertOpen();
-    await this.#rotation.markForRotation(oldId, newCred);
+    this.#rotation.markForRotation(oldId, newCred);
+    const marked = this.#pool.get(oldId);
+    if (marked) void this.#storeSync?.persist(marked);
     this.#upkeep.poke();
   }
 
@@ -440,6 +443,7 @@ export class OAuthKeyManager {
     return this.#rotation.autoDecommissionExpired();
   }
 
+  /** A copy of `id`'s rotation state, or undefined for an unknown credential. */
   getRotationState(id: string): RotationState | undefined {
     return this.#rotation.getRotationState(id);
   }
@@ -447,10 +451,12 @@ export class OAuthKeyManager {
   // ---------------------------------------------------------------------------------------------
   // Health, metrics and exports
 
+  /** A snapshot of `id`'s usage figures, or undefined for an unknown credential. */
   getCredentialMetrics(id: string): CredentialMetrics | undefined {
     return this.#pool.get(id)?.metrics.snapshot(this.#now());
   }
 
+  /** Snapshots of every credential's usage figures, by id. */
   getAllMetrics(): Record<string, CredentialMetrics> {
     const now = this.#now();
     const out: Record<string, CredentialMetrics> = {};
@@ -458,23 +464,25 @@ export class OAuthKeyManager {
     return out;
   }
 
+  /** `id`'s health, usage and rotation at a glance, or undefined for an unknown credential. */
   getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
     const entry = this.#pool.get(id);
-    return entry && healthInfo(entry, this.#now());
+    return entry && healthInfo(entry, this.#rotation.peek(id), this.#now());
   }
 
+  /** Every credential's health, with totals over the pool. */
   getHealthSummary(): HealthSummary {
-    return healthSummary(this.#ctx);
+    return healthSummary(this.providerName, this.#pool, this.#rotationOf, this.#now());
   }
 
-  /** The health summary as JSON: the seed's snake_case keys, RFC 3339 times, latency in ms. */
+  /** The health summary as JSON: snake_case keys, RFC 3339 times, latency in ms. */
   exportJSON(): string {
     return JSON.stringify(healthSummaryToWire(this.getHealthSummary()), null, 2);
   }
 
-  /** The seed's per-credential totals. */
+  /** Per-credential totals (requests, successes, errors, tokens, refreshes), keyed by id. */
   exportPrometheus(): PrometheusMetrics {
-    return prometheusStruct(this.#ctx);
+    return prometheusStruct(this.#pool);
   }
 
   /** Prometheus text exposition of every credential's counters, health gauges and latency histogram. */
@@ -487,7 +495,9 @@ export class OAuthKeyManager {
    * `Registry` (several managers can share one).
    */
   metricsCollector(): PrometheusCollector {
-    this.#collector ??= createCollector(() => prometheusSample(this.#ctx));
+    this.#collector ??= createCollector(() =>
+      prometheusSample(this.providerName, this.#pool, this.#monitor, this.#now()),
+    );
     return this.#collector;
   }
 
@@ -505,6 +515,7 @@ export class OAuthKeyManager {
     this.#upkeep.poke();
   }
 
+  /** A copy of the monitoring configuration; `defaultMonitoringConfig()` while monitoring is off. */
   getMonitoringConfig(): MonitoringConfig {
     return this.#monitor.getConfig() ?? defaultMonitoringConfig();
   }
@@ -515,21 +526,7 @@ export class OAuthKeyManager {
    * @returns the alerts raised, without those suppressed by the cooldown
    */
   checkAlerts(): WebhookEvent[] {
-    this.#plan.alertsChecked(this.#now());
-    const raised = this.#monitor.check(alertSubjects(this.#ctx, this.#refresher.configured));
-    for (const alert of raised) {
-      if (alert.type === "expiry_warning") {
-        const expiresAt = this.#pool.get(alert.credentialId)?.view.expiresAt;
-        if (expiresAt) {
-          this.#events.emit("expiry_warning", {
-            credentialId: alert.credentialId,
-            expiresAt: new Date(expiresAt.getTime()),
-          });
-        }
-      }
-      this.#events.emit("alert", alert);
-    }
-    return raised;
+    return this.#alerts.check();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -594,6 +591,7 @@ export class OAuthKeyManager {
     return this.#closing;
   }
 
+  /** {@link close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -617,6 +615,8 @@ export class OAuthKeyManager {
   // ---------------------------------------------------------------------------------------------
   // Internals
 
+  readonly #rotationOf = (id: string) => this.#rotation.peek(id);
+
   #assertOpen(): void {
     if (this.#closed) throw new ClosedError(`OAuthKeyManager for ${this.providerName}`);
   }
@@ -627,7 +627,7 @@ export class OAuthKeyManager {
     }
     if (!Number.isInteger(requested) || requested < 1) {
       throw new TypeError(
-        `Expected \`maxAttempts\` to be an integer >= 1, got ${describe(requested)}`,
+        `Expected \`maxAttempts\` to be an integer >= 1, got ${describeSetting(requested)}`,
       );
     }
     return requested;
@@ -644,7 +644,7 @@ export class OAuthKeyManager {
 
   /** One attempt on one credential: refresh if due, run, and on a 401 refresh and retry once. */
   async #attempt<T>(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     op: Operation<T>,
     signal: AbortSignal | undefined,
     now: number,
@@ -687,7 +687,7 @@ export class OAuthKeyManager {
    * and still refused is not refreshed again, so a 401 can never start a refresh loop.
    */
   async #retryAfterUnauthorized<T>(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     used: Readonly<OAuthCredentialSet>,
     op: Operation<T>,
     signal: AbortSignal | undefined,
@@ -724,7 +724,7 @@ export class OAuthKeyManager {
 
   /** Penalises `entry` for a failed request and returns the error to record, redacted. */
   #fail(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     used: Readonly<OAuthCredentialSet>,
     verdict: Pick<ErrorClassification, "action" | "kind" | "retryAfterMs">,
     err: unknown,
@@ -739,7 +739,7 @@ export class OAuthKeyManager {
   }
 
   #penalise(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     verdict: Pick<ErrorClassification, "action" | "kind" | "retryAfterMs">,
     err: unknown,
     now: number,
@@ -759,12 +759,7 @@ export class OAuthKeyManager {
     }
   }
 
-  #recordOutcome(
-    entry: CredentialEntry,
-    usage: Usage | undefined,
-    start: number,
-    ok: boolean,
-  ): void {
+  #recordOutcome(entry: PoolEntry, usage: Usage | undefined, start: number, ok: boolean): void {
     const now = this.#now();
     const tokens = usage ? (usage.promptTokens || 0) + (usage.completionTokens || 0) : 0;
     entry.metrics.record(tokens, now - start, ok, now);

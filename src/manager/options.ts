@@ -1,14 +1,24 @@
 /**
- * Options of {@link OAuthKeyManager} and {@link KeyManager}.
+ * Options of {@link OAuthKeyManager} and {@link KeyManager}, and the one place they are checked:
+ * {@link resolveOptions} turns what a caller passed into a {@link ResolvedOptions} with every
+ * default filled in, or throws naming the offending key.
  * @module
  */
-import type { Clock } from "../clock.js";
-import type { ErrorClassification } from "../health/classify.js";
-import type { SelectionName, Selector } from "../selection/selector.js";
+import { type Clock, systemClock } from "../clock.js";
+import { describe, describeSetting } from "../describe.js";
+import {
+  classifyError as defaultClassifyError,
+  type ErrorClassification,
+} from "../health/classify.js";
+import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
+import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
+import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
+import { type SelectionName, type Selector, toSelector } from "../selection/selector.js";
 import type { TokenStore } from "../stores/types.js";
+import { closest } from "../suggest.js";
 import type { Logger, MonitoringConfig, RefreshStrategy, RotationPolicy } from "../types.js";
 
-/** Backoff after failures. The defaults are the original's numbers. */
+/** Backoff after failures. */
 export interface BackoffOptions {
   /** Randomise each backoff between half and all of its step, so a pool does not retry in step. @default false */
   jitter?: boolean;
@@ -26,21 +36,23 @@ export interface ManagerOptions {
   now?: Clock;
   /** How to spread load: a name or your own {@link Selector}. @default "round-robin" */
   selection?: SelectionName | Selector;
+  /** Backoff thresholds; each field has its own default. @default {} */
   backoff?: BackoffOptions;
   /** Decides what an operation's error means. @default classifyError */
   classifyError?: (err: unknown, now: number) => ErrorClassification;
   /** Where warnings go. Nothing logged carries a secret. @default console */
   logger?: Logger;
+  /** Alerts and webhooks from the start; `setMonitoringConfig` changes them later. @default undefined (monitoring off) */
   monitoring?: MonitoringConfig;
 }
 
 /** Options of {@link OAuthKeyManager}. */
 export interface OAuthKeyManagerOptions extends ManagerOptions {
-  /** @default defaultRefreshStrategy() */
+  /** When a token counts as due for refresh. @default defaultRefreshStrategy() */
   refreshStrategy?: RefreshStrategy;
-  /** @default defaultRotationPolicy() */
+  /** When credentials are due for replacement, and how replaced ones go. @default defaultRotationPolicy() */
   rotationPolicy?: RotationPolicy;
-  /** Persists refreshed tokens and rotation state. @default none (memory only) */
+  /** Persists refreshed tokens and rotation state. @default undefined (memory only) */
   store?: TokenStore;
   /**
    * The least time between two refreshes of one credential that are not forced by an explicit
@@ -52,4 +64,191 @@ export interface OAuthKeyManagerOptions extends ManagerOptions {
   refreshTimeoutMs?: number;
   /** Each store load, save and delete gives up after this long; the manager goes on from memory. @default 5_000 */
   storeTimeoutMs?: number;
+}
+
+/** {@link OAuthKeyManagerOptions} checked, with every default filled in. */
+export interface ResolvedOptions {
+  readonly now: Clock;
+  readonly selector: Selector;
+  readonly health: Readonly<HealthPolicy>;
+  readonly classifyError: (err: unknown, now: number) => ErrorClassification;
+  readonly logger: Logger;
+  /** Checked by the monitor when it takes it. */
+  readonly monitoring: MonitoringConfig | undefined;
+  readonly refreshStrategy: RefreshStrategy;
+  readonly rotationPolicy: RotationPolicy;
+  readonly store: TokenStore | undefined;
+  readonly minRefreshIntervalMs: number;
+  readonly refreshTimeoutMs: number;
+  readonly storeTimeoutMs: number;
+}
+
+const SHARED_KEYS = [
+  "now",
+  "selection",
+  "backoff",
+  "classifyError",
+  "logger",
+  "monitoring",
+] as const satisfies readonly (keyof ManagerOptions)[];
+
+/** Options that only make sense for tokens that are refreshed, rotated and stored. */
+const OAUTH_ONLY_KEYS = [
+  "refreshStrategy",
+  "rotationPolicy",
+  "store",
+  "minRefreshIntervalMs",
+  "refreshTimeoutMs",
+  "storeTimeoutMs",
+] as const satisfies readonly Exclude<keyof OAuthKeyManagerOptions, keyof ManagerOptions>[];
+
+const OAUTH_KEYS: readonly string[] = [...SHARED_KEYS, ...OAUTH_ONLY_KEYS];
+
+const BACKOFF_KEYS = [
+  "jitter",
+  "unhealthyAfter",
+  "refreshUnhealthyAfter",
+  "maxCooldownMs",
+] as const satisfies readonly (keyof BackoffOptions)[];
+
+/**
+ * Checks the options of an {@link OAuthKeyManager} once and fills in every default.
+ * @throws {TypeError} for an unknown key (naming the nearest known one) or a value of the wrong type
+ * @throws {RangeError} for a refresh strategy out of range
+ */
+export function resolveOptions(options: OAuthKeyManagerOptions | undefined): ResolvedOptions {
+  const o = checkObject(options ?? {}, "options");
+  rejectUnknownKeys(o, OAUTH_KEYS, "");
+  const store = o.store;
+  if (store !== undefined && (typeof store !== "object" || store === null)) {
+    throw new TypeError(`Expected \`store\` to be a TokenStore, got ${describe(store)}`);
+  }
+  return {
+    now: optionalFunction(o.now, "now") ?? systemClock,
+    selector: toSelector(o.selection),
+    health: resolveBackoff(o.backoff),
+    classifyError: optionalFunction(o.classifyError, "classifyError") ?? defaultClassifyError,
+    logger: resolveLogger(o.logger),
+    monitoring: o.monitoring,
+    refreshStrategy:
+      o.refreshStrategy === undefined
+        ? defaultRefreshStrategy()
+        : validateRefreshStrategy(o.refreshStrategy),
+    rotationPolicy:
+      o.rotationPolicy === undefined
+        ? defaultRotationPolicy()
+        : validateRotationPolicy(o.rotationPolicy),
+    store,
+    minRefreshIntervalMs: nonNegative(o.minRefreshIntervalMs ?? 30_000, "minRefreshIntervalMs"),
+    refreshTimeoutMs: nonNegative(o.refreshTimeoutMs ?? 30_000, "refreshTimeoutMs"),
+    storeTimeoutMs: nonNegative(o.storeTimeoutMs ?? 5_000, "storeTimeoutMs"),
+  };
+}
+
+/**
+ * Checks the options of a {@link KeyManager}: those of {@link resolveOptions}, without the ones
+ * about refreshing, rotating and storing tokens, which API keys never need.
+ * @throws {TypeError} for an OAuth-only or unknown key
+ */
+export function checkKeyManagerOptions(options: ManagerOptions | undefined): void {
+  const o = checkObject(options ?? {}, "options");
+  for (const key of Object.keys(o)) {
+    if ((OAUTH_ONLY_KEYS as readonly string[]).includes(key)) {
+      throw new TypeError(
+        `Option \`${key}\` is for OAuthKeyManager only: a KeyManager's API keys are never refreshed, rotated or stored`,
+      );
+    }
+  }
+  rejectUnknownKeys(o, SHARED_KEYS, "");
+}
+
+function resolveBackoff(backoff: BackoffOptions | undefined): HealthPolicy {
+  const b = checkObject(backoff ?? {}, "backoff");
+  rejectUnknownKeys(b, BACKOFF_KEYS, "backoff.");
+  if (b.jitter !== undefined && typeof b.jitter !== "boolean") {
+    throw new TypeError(
+      `Expected \`backoff.jitter\` to be a boolean, got ${describeSetting(b.jitter)}`,
+    );
+  }
+  return {
+    unhealthyAfter: positiveInt(
+      b.unhealthyAfter ?? DEFAULT_HEALTH_POLICY.unhealthyAfter,
+      "backoff.unhealthyAfter",
+    ),
+    refreshUnhealthyAfter: positiveInt(
+      b.refreshUnhealthyAfter ?? DEFAULT_HEALTH_POLICY.refreshUnhealthyAfter,
+      "backoff.refreshUnhealthyAfter",
+    ),
+    maxCooldownMs: nonNegative(
+      b.maxCooldownMs ?? DEFAULT_HEALTH_POLICY.maxCooldownMs,
+      "backoff.maxCooldownMs",
+    ),
+    jitter: b.jitter === true,
+  };
+}
+
+function resolveLogger(logger: Logger | undefined): Logger {
+  if (logger === undefined) return console;
+  if (
+    typeof logger !== "object" ||
+    logger === null ||
+    typeof logger.warn !== "function" ||
+    typeof logger.error !== "function"
+  ) {
+    throw new TypeError(
+      `Expected \`logger\` to be an object with warn and error methods, got ${describe(logger)}`,
+    );
+  }
+  return logger;
+}
+
+function checkObject<T extends object>(value: T, name: string): T & Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`Expected \`${name}\` to be an object, got ${describe(value)}`);
+  }
+  return value as T & Record<string, unknown>;
+}
+
+/** A misspelt option would otherwise be ignored in silence and its default used instead. */
+function rejectUnknownKeys(
+  options: Record<string, unknown>,
+  known: readonly string[],
+  prefix: string,
+): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = closest(key, known);
+    throw new TypeError(
+      near === undefined
+        ? `Unknown option \`${prefix}${key}\`; known options are ${known.join(", ")}`
+        : `Unknown option \`${prefix}${key}\`; did you mean \`${prefix}${near}\`?`,
+    );
+  }
+}
+
+function optionalFunction<F>(value: F | undefined, name: string): F | undefined {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`Expected \`${name}\` to be a function, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** @throws {TypeError} unless `value` is a finite number >= 0 */
+export function nonNegative(value: number, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(
+      `Expected \`${name}\` to be a finite number >= 0, got ${describeSetting(value)}`,
+    );
+  }
+  return value;
+}
+
+/** @throws {TypeError} unless `value` is an integer >= 1 */
+export function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(
+      `Expected \`${name}\` to be an integer >= 1, got ${describeSetting(value)}`,
+    );
+  }
+  return value;
 }

@@ -1,18 +1,32 @@
 /**
- * Read-only views of the pool: health info and summary, the seed's Prometheus struct, the
- * sample behind the Prometheus text, and the facts the alert rules look at. Ids, counts and
- * times only: nothing here carries a secret.
+ * Read-only views of the pool: health info and summary, the per-credential totals of
+ * `exportPrometheus`, the sample behind the Prometheus text, and the facts the alert rules look
+ * at. Ids, counts and times only: nothing here carries a secret.
  * @module
  */
 import { PROMETHEUS_BUCKETS_SECONDS } from "../metrics/latency-histogram.js";
 import type { CredentialSample, ProviderSample } from "../metrics/prometheus.js";
 import type { AlertSubject } from "../monitoring/alerts.js";
-import type { CredentialHealthInfo, HealthSummary, PrometheusMetrics } from "../types.js";
-import type { ManagerContext } from "./context.js";
-import type { CredentialEntry } from "./credential-entry.js";
+import type { Monitor } from "../monitoring/monitor.js";
+import type { PoolEntry } from "../pool/entry.js";
+import type { CredentialPool } from "../pool/pool.js";
+import type {
+  CredentialHealthInfo,
+  HealthSummary,
+  PrometheusMetrics,
+  RotationState,
+} from "../types.js";
 
-export function healthInfo(entry: CredentialEntry, now: number): CredentialHealthInfo {
-  const { health, metrics, view, rotation } = entry;
+/** Where a credential's rotation state is read from. */
+export type RotationLookup = (id: string) => Readonly<RotationState> | undefined;
+
+/** One credential's health and usage. */
+export function healthInfo(
+  entry: PoolEntry,
+  rotation: Readonly<RotationState> | undefined,
+  now: number,
+): CredentialHealthInfo {
+  const { health, metrics, view } = entry;
   const info: CredentialHealthInfo = {
     id: entry.id,
     isHealthy: health.isHealthy(),
@@ -25,29 +39,34 @@ export function healthInfo(entry: CredentialEntry, now: number): CredentialHealt
     averageLatency: metrics.averageLatency,
     refreshCount: metrics.refreshCount,
     refreshFailCount: health.refreshFailCount,
-    markedForRotation: rotation.markedForRotation,
+    markedForRotation: rotation?.markedForRotation ?? false,
   };
   if (metrics.lastUsed !== undefined) info.lastUsed = new Date(metrics.lastUsed);
   if (health.lastSuccess !== undefined) info.lastSuccess = new Date(health.lastSuccess);
   if (health.lastFailure !== undefined) info.lastFailure = new Date(health.lastFailure);
   if (health.backoffUntil > now) info.backoffUntil = new Date(health.backoffUntil);
-  if (entry.lastRefreshAt !== undefined) info.lastRefresh = new Date(entry.lastRefreshAt);
+  if (view.lastRefresh) info.lastRefresh = new Date(view.lastRefresh.getTime());
   if (view.expiresAt) info.expiresAt = new Date(view.expiresAt.getTime());
-  if (rotation.decommissionAt !== undefined) {
-    info.decommissionAt = new Date(rotation.decommissionAt);
+  if (rotation?.decommissionAt !== undefined) {
+    info.decommissionAt = new Date(rotation.decommissionAt.getTime());
   }
   return info;
 }
 
-export function healthSummary(ctx: ManagerContext): HealthSummary {
-  const now = ctx.now();
+/** Every credential's health, with totals over the pool. */
+export function healthSummary(
+  provider: string,
+  pool: CredentialPool,
+  rotation: RotationLookup,
+  now: number,
+): HealthSummary {
   const credentials: Record<string, CredentialHealthInfo> = {};
   let healthy = 0;
   let unavailable = 0;
   let requests = 0;
   let successes = 0;
-  for (const [id, entry] of ctx.pool.entries) {
-    const info = healthInfo(entry, now);
+  for (const [id, entry] of pool.entries) {
+    const info = healthInfo(entry, rotation(id), now);
     credentials[id] = info;
     if (info.isHealthy) healthy++;
     if (!info.isAvailable) unavailable++;
@@ -55,11 +74,11 @@ export function healthSummary(ctx: ManagerContext): HealthSummary {
     successes += entry.metrics.successCount;
   }
   return {
-    provider: ctx.provider,
-    totalCredentials: ctx.pool.size,
+    provider,
+    totalCredentials: pool.size,
     healthyCredentials: healthy,
-    unhealthyCredentials: ctx.pool.size - healthy,
-    // as in the original: every credential not selectable now
+    unhealthyCredentials: pool.size - healthy,
+    // every credential not selectable now, cooling down or waiting for re-authentication
     credentialsInBackoff: unavailable,
     totalRequests: requests,
     successRate: requests === 0 ? 1 : successes / requests,
@@ -67,8 +86,8 @@ export function healthSummary(ctx: ManagerContext): HealthSummary {
   };
 }
 
-/** The seed's per-credential totals. */
-export function prometheusStruct(ctx: ManagerContext): PrometheusMetrics {
+/** The per-credential totals of `exportPrometheus`. */
+export function prometheusStruct(pool: CredentialPool): PrometheusMetrics {
   const out: PrometheusMetrics = {
     requestsTotal: {},
     successTotal: {},
@@ -76,7 +95,7 @@ export function prometheusStruct(ctx: ManagerContext): PrometheusMetrics {
     tokensUsedTotal: {},
     refreshesTotal: {},
   };
-  for (const [id, { metrics }] of ctx.pool.entries) {
+  for (const [id, { metrics }] of pool.entries) {
     out.requestsTotal[id] = metrics.requestCount;
     out.successTotal[id] = metrics.successCount;
     out.errorsTotal[id] = metrics.errorCount;
@@ -87,10 +106,14 @@ export function prometheusStruct(ctx: ManagerContext): PrometheusMetrics {
 }
 
 /** What the Prometheus collector reads at scrape time. */
-export function prometheusSample(ctx: ManagerContext): ProviderSample {
-  const now = ctx.now();
+export function prometheusSample(
+  provider: string,
+  pool: CredentialPool,
+  monitor: Monitor,
+  now: number,
+): ProviderSample {
   const credentials: CredentialSample[] = [];
-  for (const entry of ctx.pool.entries.values()) {
+  for (const entry of pool.entries.values()) {
     const { metrics, health } = entry;
     credentials.push({
       credential: entry.id,
@@ -113,9 +136,9 @@ export function prometheusSample(ctx: ManagerContext): ProviderSample {
       },
     });
   }
-  const stats = ctx.monitor.stats();
+  const stats = monitor.stats();
   return {
-    provider: ctx.provider,
+    provider,
     credentials,
     webhook: {
       sent: stats.sent,
@@ -127,9 +150,9 @@ export function prometheusSample(ctx: ManagerContext): ProviderSample {
 }
 
 /** The facts the alert rules look at, per credential. */
-export function alertSubjects(ctx: ManagerContext, canRefresh: boolean): AlertSubject[] {
+export function alertSubjects(pool: CredentialPool, canRefresh: boolean): AlertSubject[] {
   const subjects: AlertSubject[] = [];
-  for (const entry of ctx.pool.entries.values()) {
+  for (const entry of pool.entries.values()) {
     const subject: AlertSubject = {
       id: entry.id,
       requestCount: entry.metrics.requestCount,

@@ -3,6 +3,7 @@
  * @module
  */
 import { MAX_TIMER_DELAY_MS } from "../clock.js";
+import { describeSetting as describe } from "../describe.js";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import type { MonitoringConfig, WebhookEventType } from "../types.js";
 import { isBlockedAddress, literalAddress } from "./target-guard.js";
@@ -165,13 +166,4 @@ function checkDuration(
   } else if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
     add(path, `must be a finite number of milliseconds >= 0, got ${describe(v)}`);
   }
-}
-
-/** A short description of a non-secret value for messages. */
-function describe(v: unknown): string {
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  if (typeof v === "string") return v.length > 40 ? "a long string" : JSON.stringify(v);
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  return typeof v;
 }

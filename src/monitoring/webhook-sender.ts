@@ -25,6 +25,7 @@ import { Webhook } from "standardwebhooks";
 import { raceAbort } from "../abort.js";
 import { type Clock, MAX_TIMER_DELAY_MS, systemClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
+import { cappedExponentialMs } from "../health/backoff.js";
 import { parseRetryAfter } from "../health/retry-after.js";
 import type { Logger, WebhookEvent } from "../types.js";
 import { DEFAULT_WEBHOOK_TIMEOUT_MS, webhookSecretIssue, webhookUrlIssue } from "./config.js";
@@ -545,10 +546,7 @@ export class WebhookSender {
 
   /** base × 2^(n−1), capped, then randomised between half and all of it. */
   #backoff(attempts: number): number {
-    const step = Math.min(
-      this.#retryBaseMs * 2 ** Math.min(attempts - 1, 30),
-      this.#maxRetryDelayMs,
-    );
+    const step = cappedExponentialMs(attempts, this.#retryBaseMs, this.#maxRetryDelayMs);
     const r = this.#random();
     return step * (0.5 + 0.5 * (Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 1));
   }

@@ -1,9 +1,10 @@
 /**
- * Refresh strategies: how long before expiry a token is refreshed (API.md "Refresh strategies",
- * RELIABILITY F10, L5). Pure functions; every time comes in as an argument.
+ * Refresh strategies: how long before expiry a token is refreshed. Pure functions; every time
+ * comes in as an argument.
  * @module
  */
 import { MAX_TIMER_DELAY_MS, systemClock } from "../clock.js";
+import { describeSetting } from "../describe.js";
 import type { CredentialMetrics, OAuthCredentialSet, RefreshStrategy } from "../types.js";
 
 /**
@@ -57,9 +58,10 @@ const DURATIONS = ["bufferTime", "minBuffer", "maxBuffer"] as const;
 const FLAGS = ["adaptiveBuffer", "preemptiveRefresh"] as const;
 
 /**
- * Checks a strategy (RELIABILITY B5) and returns a fresh copy holding only its six fields.
- * Durations must be finite milliseconds in [0, 2^31−1] (a longer one cannot reach a timer, F8);
- * `0` for `minBuffer`/`maxBuffer` means "no bound", as in the original.
+ * Checks a strategy and returns a fresh copy holding only its six fields, so a bad value fails
+ * here with its name rather than later as a refresh at the wrong time.
+ * Durations must be finite milliseconds in [0, 2^31−1] (a longer one cannot reach a timer);
+ * `0` for `minBuffer`/`maxBuffer` means "no bound".
  *
  * @param strategy The value to check.
  * @param path How to name it in messages. @default "refreshStrategy"
@@ -72,13 +74,15 @@ export function validateRefreshStrategy(
   path = "refreshStrategy",
 ): RefreshStrategy {
   if (typeof strategy !== "object" || strategy === null) {
-    throw new TypeError(`Expected \`${path}\` to be an object, got ${describe(strategy)}`);
+    throw new TypeError(`Expected \`${path}\` to be an object, got ${describeSetting(strategy)}`);
   }
   const s = strategy as Record<string, unknown>;
   for (const key of DURATIONS) {
     const v = s[key];
     if (typeof v !== "number") {
-      throw new TypeError(`Expected \`${path}.${key}\` to be milliseconds, got ${describe(v)}`);
+      throw new TypeError(
+        `Expected \`${path}.${key}\` to be milliseconds, got ${describeSetting(v)}`,
+      );
     }
     if (!Number.isFinite(v) || v < 0 || v > MAX_TIMER_DELAY_MS) {
       throw new RangeError(
@@ -88,13 +92,15 @@ export function validateRefreshStrategy(
   }
   for (const key of FLAGS) {
     if (typeof s[key] !== "boolean") {
-      throw new TypeError(`Expected \`${path}.${key}\` to be a boolean, got ${describe(s[key])}`);
+      throw new TypeError(
+        `Expected \`${path}.${key}\` to be a boolean, got ${describeSetting(s[key])}`,
+      );
     }
   }
   const threshold = s.highTrafficThreshold;
   if (typeof threshold !== "number") {
     throw new TypeError(
-      `Expected \`${path}.highTrafficThreshold\` to be requests per hour, got ${describe(threshold)}`,
+      `Expected \`${path}.highTrafficThreshold\` to be requests per hour, got ${describeSetting(threshold)}`,
     );
   }
   if (!Number.isFinite(threshold) || threshold < 0) {
@@ -125,7 +131,7 @@ export function validateRefreshStrategy(
  * + 30 s per 100 ms of average latency
  * + 30 s per 10 requests/hour above 10 requests/hour
  * + 60 s × 10 × (0.95 − successRate) when successRate < 0.95,
- * each term cut to whole seconds as the original does, then clamped to
+ * each term cut to whole seconds, then clamped to
  * [`minBuffer`, `maxBuffer`] (a bound of 0 is no bound). Without metrics, or with
  * `requestCount: 0`, the usage terms add nothing (the clamp still applies).
  *
@@ -157,8 +163,8 @@ export function calculateBufferTime(
 /**
  * The buffer {@link shouldRefresh} applies: {@link calculateBufferTime}, doubled for a
  * high-traffic credential (`requestsPerHour >= highTrafficThreshold`) when `preemptiveRefresh`
- * is on, the double capped at a non-zero `maxBuffer`. Doubling never shortens the buffer (the
- * original's cap could, when `bufferTime` already exceeded `maxBuffer`). Use it to schedule the
+ * is on, the double capped at a non-zero `maxBuffer`. Doubling never shortens the buffer, even
+ * when `bufferTime` already exceeds `maxBuffer`. Use it to schedule the
  * next refresh at `expiresAt − effectiveBufferTime(...)`.
  */
 export function effectiveBufferTime(
@@ -205,16 +211,9 @@ function finite(v: number | undefined): number {
 }
 
 /**
- * Whole seconds, as the original's `time.Duration(x) * time.Second` truncation; rounding to the
+ * Whole seconds, truncated, so the adaptive buffer moves in steps of a second; rounding to the
  * millisecond first keeps float noise (0.95 − 0.9 = 0.04999…) from losing a second.
  */
 function wholeSeconds(ms: number): number {
   return Math.floor(Math.round(ms) / SECOND) * SECOND;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  return typeof v;
 }

@@ -1,6 +1,6 @@
 /**
  * The background upkeep loop: one timer, armed for the soonest moment any work is due, never
- * keeping the process alive, re-armed in steps for delays longer than Node allows (F8), and never
+ * keeping the process alive, re-armed in steps for delays longer than Node allows, and never
  * running two rounds at once. What is due and what to do is the host's business.
  * @module
  */

@@ -52,7 +52,7 @@ export function validateRotationPolicy(policy: unknown): RotationPolicy {
   return { ...(policy as RotationPolicy) };
 }
 
-/** RFC 3339 without fractions, as the original printed times in its messages. */
+/** RFC 3339 without fractions: a time in a message reads as a time, not as a measurement. */
 export function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }

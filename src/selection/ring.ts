@@ -16,6 +16,21 @@ export interface Candidate {
   readonly inFlight: number;
 }
 
+/**
+ * The credentials available now, as a selector sees them: in pool order from any node, wrapping
+ * around, with the round-robin cursor it may move. Only the pool links and unlinks nodes.
+ */
+export interface AvailabilityRing<N extends Candidate = Candidate> {
+  /** How many credentials are available. */
+  readonly size: number;
+  /** The node round-robin serves next; a selector moves it past the node it picked. */
+  cursor: N | undefined;
+  /** The node after `node` in pool order, wrapping around. */
+  nextOf(node: N): N;
+  /** Available nodes in pool order. */
+  [Symbol.iterator](): IterableIterator<N>;
+}
+
 /** A ring node. Selectors read it; only the ring changes the links. */
 export interface RingNode extends Candidate {
   prev: RingNode | undefined;
@@ -23,7 +38,8 @@ export interface RingNode extends Candidate {
   linked: boolean;
 }
 
-export class AvailabilityRing<N extends RingNode = RingNode> {
+/** The pool's {@link AvailabilityRing}: a circular doubly-linked list kept in pool order. */
+export class LinkedRing<N extends RingNode = RingNode> implements AvailabilityRing<N> {
   #head: N | undefined;
   #size = 0;
   /** The node round-robin serves next; moved on when it is unlinked. */

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AvailabilityRing, type RingNode } from "./ring.js";
+import { LinkedRing, type RingNode } from "./ring.js";
 import {
   fillFirst,
   leastBusy,
@@ -22,8 +22,8 @@ function node(i: number, weight = 1, inFlight = 0): RingNode {
   };
 }
 
-function ringOf(nodes: RingNode[]): AvailabilityRing {
-  const ring = new AvailabilityRing();
+function ringOf(nodes: RingNode[]): LinkedRing {
+  const ring = new LinkedRing();
   for (const n of nodes) ring.link(n);
   return ring;
 }
@@ -32,7 +32,7 @@ function ringOf(nodes: RingNode[]): AvailabilityRing {
 function selectorContract(name: string, make: () => Selector) {
   describe(`${name} (selector contract)`, () => {
     it("returns undefined on an empty ring", () => {
-      expect(make().select(new AvailabilityRing(), () => true)).toBeUndefined();
+      expect(make().select(new LinkedRing(), () => true)).toBeUndefined();
     });
 
     it("never returns an unlinked node or one refused by accept", () => {

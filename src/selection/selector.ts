@@ -3,7 +3,7 @@
  * those in backoff, so their cost does not grow with the number of credentials cooling down.
  * @module
  */
-import type { AvailabilityRing, Candidate, RingNode } from "./ring.js";
+import type { AvailabilityRing, Candidate } from "./ring.js";
 
 /** The built-in strategies, by name. */
 export type SelectionName = "round-robin" | "weighted" | "least-busy" | "fill-first";
@@ -14,7 +14,7 @@ export type SelectionName = "round-robin" | "weighted" | "least-busy" | "fill-fi
  */
 export interface Selector {
   readonly name: string;
-  select<N extends RingNode>(
+  select<N extends Candidate>(
     ring: AvailabilityRing<N>,
     accept: (c: Candidate) => boolean,
   ): N | undefined;

@@ -16,6 +16,7 @@ import * as nodeFs from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
 import { type Clock, MAX_TIMER_DELAY_MS, raceTimeout, systemClock } from "../clock.js";
+import { describe, describeSetting } from "../describe.js";
 import { ClosedError, StoreError } from "../errors.js";
 import type { Logger } from "../types.js";
 import { ENCRYPTION_KEY_ENV, parseEncryptionKey } from "./crypto.js";
@@ -28,7 +29,6 @@ import {
   checkPrefix,
   checkToken,
   cloneToken,
-  describe,
   KeyedMutex,
   lockTimeoutError,
   normalizeLockOptions,
@@ -590,7 +590,7 @@ function checkMs(name: string, value: unknown, min: number): number {
     value > MAX_TIMER_DELAY_MS
   ) {
     throw new RangeError(
-      `Expected \`${name}\` to be a number of milliseconds from ${min} to ${MAX_TIMER_DELAY_MS}, got ${describe(value)}`,
+      `Expected \`${name}\` to be a number of milliseconds from ${min} to ${MAX_TIMER_DELAY_MS}, got ${describeSetting(value)}`,
     );
   }
   return value;

@@ -3,8 +3,13 @@
  * pieces every store shares: argument checks, deep copies and an in-process keyed lock.
  * @module
  */
+import { MAX_TIMER_DELAY_MS } from "../clock.js";
+import { describe, describeSetting } from "../describe.js";
 import { ClosedError, StoreError } from "../errors.js";
-import type { LockOptions, StoredRotation, StoredToken, TokenStore } from "./types.js";
+import { copyRotation } from "./rotation-record.js";
+import type { LockOptions, StoredToken, TokenStore } from "./types.js";
+
+/** Names what arrived without quoting it, for the file store's messages. @internal */
 
 /** What {@link TokenStore.withLock} waits for the lock when no `timeoutMs` is given. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
@@ -165,7 +170,7 @@ export class KeyedMutex {
             leave();
             reject(timeoutError());
           },
-          Math.min(timeoutMs, 2_147_483_647),
+          Math.min(timeoutMs, MAX_TIMER_DELAY_MS),
         );
         // The holder's own work keeps the process alive if it has any; a bare wait should not.
         timer.unref();
@@ -212,7 +217,7 @@ export function normalizeLockOptions(options: LockOptions | undefined): {
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
     throw new RangeError(
-      `Expected \`timeoutMs\` to be a number >= 0 (milliseconds), got ${describe(timeoutMs)}`,
+      `Expected \`timeoutMs\` to be a number >= 0 (milliseconds), got ${describeSetting(timeoutMs)}`,
     );
   }
   const signal = options.signal;
@@ -312,17 +317,6 @@ function isValidDate(v: unknown): v is Date {
   return v instanceof Date && !Number.isNaN(v.getTime());
 }
 
-/** Names what arrived without quoting it: a wrong argument may well be a secret. @internal */
-export function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? "an invalid Date" : "a Date";
-  if (typeof v === "number") return String(v);
-  if (typeof v === "object") return "an object";
-  if (typeof v === "string") return v.length === 0 ? "an empty string" : "a string";
-  return typeof v;
-}
-
 /**
  * A deep copy of a checked token: fresh Dates and arrays, no `undefined` fields. With `version`,
  * the copy carries that version instead.
@@ -335,21 +329,8 @@ export function cloneToken(token: StoredToken, version?: number): StoredToken {
   if (token.lastRefresh !== undefined) out.lastRefresh = new Date(token.lastRefresh.getTime());
   if (token.refreshCount !== undefined) out.refreshCount = token.refreshCount;
   if (token.scopes !== undefined) out.scopes = [...token.scopes];
-  if (token.rotation !== undefined) out.rotation = cloneRotation(token.rotation);
+  if (token.rotation !== undefined) out.rotation = copyRotation(token.rotation);
   const v = version ?? token.version;
   if (v !== undefined) out.version = v;
-  return out;
-}
-
-function cloneRotation(r: StoredRotation): StoredRotation {
-  const out: StoredRotation = {
-    createdAt: new Date(r.createdAt.getTime()),
-    markedForRotation: r.markedForRotation,
-  };
-  if (r.rotationStartedAt !== undefined) {
-    out.rotationStartedAt = new Date(r.rotationStartedAt.getTime());
-  }
-  if (r.replacementId !== undefined) out.replacementId = r.replacementId;
-  if (r.decommissionAt !== undefined) out.decommissionAt = new Date(r.decommissionAt.getTime());
   return out;
 }

@@ -5,146 +5,154 @@
  * @module
  */
 import { raceAbort } from "../abort.js";
-import { raceTimeout, safeDelay } from "../clock.js";
+import { type Clock, raceTimeout, safeDelay } from "../clock.js";
 import { RefreshError, redactSecrets } from "../errors.js";
-import { mergeRefreshed, toRefreshError } from "../refresh/refresh-result.js";
-import {
-  defaultRefreshStrategy,
-  effectiveBufferTime,
-  validateRefreshStrategy,
-} from "../refresh/strategy.js";
+import type { ManagerEvents, TypedEmitter } from "../events.js";
+import type { Notifier } from "../monitoring/notifier.js";
+import type { StoreSync } from "../persistence/store-sync.js";
+import { adoptStored, storedIsNewer } from "../persistence/stored-token.js";
+import type { PoolEntry } from "../pool/entry.js";
+import type { CredentialPool } from "../pool/pool.js";
 import type { StoredToken } from "../stores/types.js";
-import type { OAuthCredentialSet, RefreshFunc, RefreshStrategy } from "../types.js";
-import { type ManagerContext, publish, raise } from "./context.js";
-import type { CredentialEntry } from "./credential-entry.js";
-import { storedIsNewer } from "./persistence.js";
-import { adoptStored, type StoreSync } from "./store-sync.js";
+import type { Logger, OAuthCredentialSet, RefreshFunc, RefreshStrategy } from "../types.js";
+import { mergeRefreshed, toRefreshError } from "./refresh-result.js";
+import { effectiveBufferTime } from "./strategy.js";
 
-export interface RefresherOptions {
+/** What {@link Refresher} works with. */
+export interface RefresherDeps {
+  provider: string;
+  pool: CredentialPool;
+  now: Clock;
+  logger: Logger;
+  events: TypedEmitter<ManagerEvents>;
+  notifier: Notifier;
+  /** Aborted by `close()`: refreshes in flight stop, and none starts. */
+  lifetime: AbortSignal;
+  /** Without one, the refresh runs in memory only. */
+  store: StoreSync | undefined;
   refreshFunc: RefreshFunc | undefined;
+  /** Checked already. */
+  strategy: RefreshStrategy;
   minRefreshIntervalMs: number;
   refreshTimeoutMs: number;
-  store: StoreSync | undefined;
 }
 
 export class Refresher {
-  readonly #ctx: ManagerContext;
-  readonly #refreshFunc: RefreshFunc | undefined;
+  readonly #deps: RefresherDeps;
   readonly #minIntervalMs: number;
   readonly #timeoutMs: number;
-  readonly #store: StoreSync | undefined;
-  #strategy: RefreshStrategy = defaultRefreshStrategy();
+  /** The refresh in flight per credential, shared by every caller that needs one. */
+  readonly #flights = new Map<PoolEntry, Promise<Readonly<OAuthCredentialSet>>>();
+  #strategy: RefreshStrategy;
   /** The buffer when it does not depend on metrics: the common case, computed once. */
   #fixedBuffer: number | undefined;
 
-  constructor(ctx: ManagerContext, options: RefresherOptions) {
-    this.#ctx = ctx;
-    this.#refreshFunc = options.refreshFunc;
-    this.#minIntervalMs = options.minRefreshIntervalMs;
-    this.#timeoutMs = options.refreshTimeoutMs;
-    this.#store = options.store;
-    this.setStrategy(undefined);
+  constructor(deps: RefresherDeps) {
+    this.#deps = deps;
+    this.#minIntervalMs = deps.minRefreshIntervalMs;
+    this.#timeoutMs = deps.refreshTimeoutMs;
+    this.#strategy = deps.strategy;
+    this.#fixedBuffer = fixedBuffer(deps.strategy);
   }
 
   /** Whether a refresh function is configured. */
   get configured(): boolean {
-    return this.#refreshFunc !== undefined;
+    return this.#deps.refreshFunc !== undefined;
   }
 
+  /** A copy of the strategy in force. */
   get strategy(): RefreshStrategy {
     return { ...this.#strategy };
   }
 
-  /** @param strategy undefined resets to the default; others are validated first */
-  setStrategy(strategy: RefreshStrategy | undefined): void {
-    this.#strategy =
-      strategy === undefined ? defaultRefreshStrategy() : validateRefreshStrategy(strategy);
-    this.#fixedBuffer =
-      this.#strategy.adaptiveBuffer || this.#strategy.preemptiveRefresh
-        ? undefined
-        : this.#strategy.bufferTime;
+  /** @param strategy checked already */
+  setStrategy(strategy: RefreshStrategy): void {
+    this.#strategy = strategy;
+    this.#fixedBuffer = fixedBuffer(strategy);
   }
 
   /** How long before expiry `entry` should be refreshed, by the strategy and its metrics. */
-  bufferFor(entry: CredentialEntry, now: number): number {
+  bufferFor(entry: PoolEntry, now: number): number {
     return this.#fixedBuffer ?? effectiveBufferTime(this.#strategy, entry.metrics.forStrategy(now));
   }
 
   /** Refreshed successfully less than the minimum interval ago. */
-  recentlyRefreshed(entry: CredentialEntry, now: number): boolean {
-    return entry.lastRefreshAt !== undefined && now - entry.lastRefreshAt < this.#minIntervalMs;
+  recentlyRefreshed(entry: PoolEntry, now: number): boolean {
+    const last = entry.lastRefreshAt;
+    return last !== undefined && now - last < this.#minIntervalMs;
   }
 
   /** The earliest time the next refresh of `entry` may start. */
-  notBefore(entry: CredentialEntry): number | undefined {
-    return entry.lastRefreshAt === undefined
-      ? undefined
-      : entry.lastRefreshAt + this.#minIntervalMs;
+  notBefore(entry: PoolEntry): number | undefined {
+    const last = entry.lastRefreshAt;
+    return last === undefined ? undefined : last + this.#minIntervalMs;
   }
 
-  needsRefresh(entry: CredentialEntry, now: number): boolean {
+  /** Whether a refresh of `entry` is running now. */
+  isRefreshing(entry: PoolEntry): boolean {
+    return this.#flights.has(entry);
+  }
+
+  /** Whether `entry`'s token must be refreshed before use: read on every request. */
+  needsRefresh(entry: PoolEntry, now: number): boolean {
     if (entry.view.accessToken === "") return true;
     const expiresAt = entry.expiresAtMs;
     if (expiresAt === undefined) return false;
     if (expiresAt - now > this.bufferFor(entry, now)) return false;
     // A token endpoint that hands out tokens already inside the buffer must not make every
-    // request refresh (F7): wait at least the minimum interval between refreshes.
+    // request refresh: wait at least the minimum interval between refreshes.
     return !this.recentlyRefreshed(entry, now);
   }
 
   /** A refresh a request needs; without a refresh function it fails (and counts) at once. */
-  refreshForUse(entry: CredentialEntry): Promise<Readonly<OAuthCredentialSet>> {
-    if (!this.#refreshFunc) {
+  refreshForUse(entry: PoolEntry): Promise<Readonly<OAuthCredentialSet>> {
+    if (!this.#deps.refreshFunc) {
       return Promise.reject(this.#onFailure(entry, notConfigured(entry.id)));
     }
     return this.refresh(entry);
   }
 
   /** Single flight: every caller needing `entry` refreshed shares one call of the refresh function. */
-  refresh(entry: CredentialEntry): Promise<Readonly<OAuthCredentialSet>> {
-    if (entry.refreshing) return entry.refreshing;
-    const refreshFunc = this.#refreshFunc;
+  refresh(entry: PoolEntry): Promise<Readonly<OAuthCredentialSet>> {
+    const running = this.#flights.get(entry);
+    if (running) return running;
+    const { refreshFunc, lifetime } = this.#deps;
     if (!refreshFunc) return Promise.reject(notConfigured(entry.id));
     // After close() no refresh starts: it could not be aborted and close() would wait for it.
-    if (this.#ctx.lifetime.aborted) return Promise.reject(this.#ctx.lifetime.reason);
+    if (lifetime.aborted) return Promise.reject(lifetime.reason);
     const flight = this.#coordinated(entry, refreshFunc).finally(() => {
-      if (entry.refreshing === flight) entry.refreshing = undefined;
+      if (this.#flights.get(entry) === flight) this.#flights.delete(entry);
     });
-    entry.refreshing = flight;
+    this.#flights.set(entry, flight);
     return flight;
   }
 
   /**
    * With a store, the refresh runs under the store's lock for this credential after a re-read:
-   * when another process refreshed meanwhile, its token is used and no refresh is made (F2).
+   * when another process refreshed meanwhile, its token is used and no refresh is made.
    * Without a store, or when the store is down, it refreshes in memory.
    */
   async #coordinated(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     refreshFunc: RefreshFunc,
   ): Promise<Readonly<OAuthCredentialSet>> {
-    const sync = this.#store;
+    const sync = this.#deps.store;
     if (!sync) return this.#refreshNow(entry, refreshFunc);
     let locked = false;
     try {
-      return await sync.store.withLock(entry.id, async () => {
+      return await sync.withLock(entry, async () => {
         locked = true;
-        const stored = await sync.store.load(entry.id).catch((err: unknown) => {
-          sync.failed(entry, "load", err);
-          return undefined;
-        });
+        const stored = await sync.read(entry);
         if (stored && this.#adoptIfFresh(entry, stored)) return entry.view;
         return this.#refreshNow(entry, refreshFunc);
       });
     } catch (err) {
       if (locked) throw err;
       // The lock could not be had. If the store still answers, another process holds the lock:
-      // use its token when it has one, never refresh beside it (F21). If the store is down, go
-      // on from memory rather than fail every request.
-      const stored = await sync.store.load(entry.id).then(
-        (token) => ({ token }),
-        () => undefined,
-      );
+      // use its token when it has one, never refresh beside it, since two refreshes of one
+      // rotating refresh token leave one of the processes with a dead grant. If the store is
+      // down, go on from memory rather than fail every request.
+      const stored = await sync.probe(entry);
       if (!stored) {
         sync.failed(entry, "lock", err);
         return this.#refreshNow(entry, refreshFunc);
@@ -161,44 +169,43 @@ export class Refresher {
    * Takes a newer stored token into memory (another process refreshed or rotated it).
    * @returns true when the adopted token needs no refresh now
    */
-  #adoptIfFresh(entry: CredentialEntry, stored: StoredToken): boolean {
+  #adoptIfFresh(entry: PoolEntry, stored: StoredToken): boolean {
     if (!storedIsNewer(stored, entry)) return false;
-    const now = this.#ctx.now();
+    const now = this.#deps.now();
     adoptStored(entry, stored);
     if (this.needsRefresh(entry, now)) return false;
     entry.health.recordRefreshSuccess();
-    this.#ctx.pool.update(entry, now);
+    this.#deps.pool.update(entry, now);
     return true;
   }
 
   async #refreshNow(
-    entry: CredentialEntry,
+    entry: PoolEntry,
     refreshFunc: RefreshFunc,
     afterRotationElsewhere = false,
   ): Promise<Readonly<OAuthCredentialSet>> {
-    const ctx = this.#ctx;
+    const { lifetime, store } = this.#deps;
     const before = entry.view;
     const controller = new AbortController();
-    const onClose = () => controller.abort(ctx.lifetime.reason);
-    ctx.lifetime.addEventListener("abort", onClose, { once: true });
+    const onClose = () => controller.abort(lifetime.reason);
+    lifetime.addEventListener("abort", onClose, { once: true });
     const timer = setTimeout(
       () => controller.abort(new DOMException("token refresh timed out", "TimeoutError")),
       safeDelay(this.#timeoutMs),
     );
     timer.unref();
-    let merged: OAuthCredentialSet;
+    let result: OAuthCredentialSet;
     try {
-      const result = await raceAbort(
+      result = await raceAbort(
         Promise.resolve().then(() => refreshFunc(before, controller.signal)),
         controller.signal,
       );
-      merged = mergeRefreshed(before, result, ctx.now());
     } catch (err) {
       const error = toRefreshError(entry.id, err, entry.secrets());
-      // invalid_grant may only mean another process rotated the refresh token first (F3):
-      // re-read the store before declaring the credential dead, and take only a newer record.
-      if (error.permanent && this.#store && !afterRotationElsewhere) {
-        const stored = await this.#store.store.load(entry.id).catch(() => undefined);
+      // invalid_grant may only mean another process rotated the refresh token first: re-read
+      // the store before declaring the credential dead, and take only a newer record.
+      if (error.permanent && store && !afterRotationElsewhere) {
+        const stored = (await store.probe(entry))?.token;
         if (
           stored?.refreshToken &&
           stored.refreshToken !== before.refreshToken &&
@@ -212,25 +219,30 @@ export class Refresher {
       throw this.#onFailure(entry, error);
     } finally {
       clearTimeout(timer);
-      ctx.lifetime.removeEventListener("abort", onClose);
+      lifetime.removeEventListener("abort", onClose);
     }
 
-    const now = ctx.now();
+    const now = this.#deps.now();
+    let merged: OAuthCredentialSet;
+    try {
+      merged = mergeRefreshed(before, result, now);
+    } catch (err) {
+      throw this.#onFailure(entry, toRefreshError(entry.id, err, entry.secrets()));
+    }
     entry.setView(merged);
-    entry.lastRefreshAt = now;
     entry.health.recordRefreshSuccess();
     entry.metrics.recordRefresh(now);
-    ctx.pool.update(entry, now);
+    this.#deps.pool.update(entry, now);
     const view = entry.view;
     // The store first: a rotated refresh token must outlive this process before anything else.
-    await this.#store?.persist(entry);
+    await store?.persist(entry);
     await this.#notify(entry, view);
-    ctx.events.emit("refresh", {
+    this.#deps.events.emit("refresh", {
       credentialId: entry.id,
       expiresAt: view.expiresAt && new Date(view.expiresAt.getTime()),
       refreshCount: view.refreshCount ?? 0,
     });
-    publish(ctx, "refresh", entry.id, "Token refreshed successfully", {
+    this.#deps.notifier.publish("refresh", entry.id, "Token refreshed successfully", {
       refresh_count: view.refreshCount ?? 0,
       expires_at: view.expiresAt?.toISOString() ?? null,
     });
@@ -238,7 +250,7 @@ export class Refresher {
   }
 
   /** Awaits the credential's `onTokenRefresh`; a failing callback is reported, the token kept. */
-  async #notify(entry: CredentialEntry, view: Readonly<OAuthCredentialSet>): Promise<void> {
+  async #notify(entry: PoolEntry, view: Readonly<OAuthCredentialSet>): Promise<void> {
     const callback = view.onTokenRefresh;
     if (!callback) return;
     try {
@@ -258,11 +270,11 @@ export class Refresher {
     } catch (err) {
       // The fresh token stays in use: losing it would be worse than failing to persist it.
       const safe = redactSecrets(err, entry.secrets());
-      this.#ctx.logger.error(
+      this.#deps.logger.error(
         `oauthmanager: onTokenRefresh failed for credential ${entry.id}`,
         safe,
       );
-      this.#ctx.events.emit("store_error", {
+      this.#deps.events.emit("store_error", {
         credentialId: entry.id,
         operation: "onTokenRefresh",
         error: safe,
@@ -271,36 +283,36 @@ export class Refresher {
   }
 
   /** Counts a failed refresh on the refresh track, reports it, and returns the error to throw. */
-  #onFailure(entry: CredentialEntry, error: RefreshError): RefreshError {
-    const ctx = this.#ctx;
-    if (ctx.isClosed()) return error;
-    const now = ctx.now();
+  #onFailure(entry: PoolEntry, error: RefreshError): RefreshError {
+    const { lifetime, now, pool, logger, provider, events, notifier } = this.#deps;
+    if (lifetime.aborted) return error;
+    const at = now();
     if (!entry.removed) {
-      entry.health.recordRefreshFailure(now, error.permanent);
+      entry.health.recordRefreshFailure(at, error.permanent);
       entry.metrics.refreshFailures++;
-      ctx.pool.update(entry, now);
+      pool.update(entry, at);
     }
     if (error.permanent) {
-      ctx.logger.warn(
-        `oauthmanager: credential ${entry.id} of ${ctx.provider} needs re-authentication; it is out of the pool`,
+      logger.warn(
+        `oauthmanager: credential ${entry.id} of ${provider} needs re-authentication; it is out of the pool`,
       );
     }
-    ctx.events.emit("refresh_failure", {
+    events.emit("refresh_failure", {
       credentialId: entry.id,
       error,
       permanent: error.permanent,
       consecutiveFailures: entry.health.refreshFailCount,
     });
-    if (ctx.monitor.getConfig()?.alertOnRefreshFailure) {
+    if (notifier.alertsOnRefreshFailure) {
       const details = {
         error: error.message,
         oauth_error: error.oauthError ?? null,
         permanent: error.permanent,
         consecutive_failures: entry.health.refreshFailCount,
       };
-      raise(ctx, entry.id, "Token refresh failed", { ...details, reason: "refresh_failed" });
+      notifier.raise(entry.id, "Token refresh failed", { ...details, reason: "refresh_failed" });
       if (error.permanent) {
-        raise(ctx, entry.id, "Credential needs re-authentication", {
+        notifier.raise(entry.id, "Credential needs re-authentication", {
           ...details,
           reason: "needs_reauth",
         });
@@ -308,6 +320,11 @@ export class Refresher {
     }
     return error;
   }
+}
+
+/** The buffer of a strategy that does not adapt to metrics, else undefined. */
+function fixedBuffer(strategy: RefreshStrategy): number | undefined {
+  return strategy.adaptiveBuffer || strategy.preemptiveRefresh ? undefined : strategy.bufferTime;
 }
 
 function notConfigured(id: string): RefreshError {

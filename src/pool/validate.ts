@@ -1,17 +1,20 @@
 /**
- * Checks of what callers hand the manager: credentials (reported all at once, by path, never
- * quoting a secret) and numeric options.
+ * The check of credentials entering the pool: every problem reported at once, by path, never
+ * quoting a secret.
  * @module
  */
+import { describe } from "../describe.js";
 import type { ConfigIssue } from "../errors.js";
-import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
 import type { OAuthCredentialSet } from "../types.js";
-import type { ManagerOptions } from "./options.js";
 
-/** Every problem with the given credentials, by path; never quotes a secret. */
+/**
+ * Every problem with the given credentials, by path; never quotes a secret.
+ * @param inPool whether an id is already taken
+ * @param path how the list is named in messages (`credentials`, or `credential` for one)
+ */
 export function validateCredentials(
   credentials: readonly unknown[],
-  existing: ReadonlySet<string>,
+  inPool: (id: string) => boolean,
   path: string,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -26,7 +29,7 @@ export function validateCredentials(
     const name = typeof c.id === "string" && c.id !== "" ? `${at} (${c.id})` : at;
     if (typeof c.id !== "string" || c.id.trim() === "") {
       issues.push({ path: `${at}.id`, message: "must be a non-empty string" });
-    } else if (existing.has(c.id)) {
+    } else if (inPool(c.id)) {
       issues.push({ path: `${at}.id`, message: `duplicate id "${c.id}": already in the pool` });
     } else if (seen.has(c.id)) {
       issues.push({
@@ -68,46 +71,4 @@ export function validateCredentials(
     }
   });
   return issues;
-}
-
-/** The health thresholds from the options, checked. */
-export function healthPolicy(options: ManagerOptions): HealthPolicy {
-  const b = options.backoff ?? {};
-  return {
-    unhealthyAfter: positiveInt(
-      b.unhealthyAfter ?? DEFAULT_HEALTH_POLICY.unhealthyAfter,
-      "backoff.unhealthyAfter",
-    ),
-    refreshUnhealthyAfter: positiveInt(
-      b.refreshUnhealthyAfter ?? DEFAULT_HEALTH_POLICY.refreshUnhealthyAfter,
-      "backoff.refreshUnhealthyAfter",
-    ),
-    maxCooldownMs: nonNegative(
-      b.maxCooldownMs ?? DEFAULT_HEALTH_POLICY.maxCooldownMs,
-      "backoff.maxCooldownMs",
-    ),
-    jitter: b.jitter === true,
-  };
-}
-
-/** What arrived, for messages: a type or a number, never a value that might be a secret. */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "number") return String(value);
-  return typeof value;
-}
-
-export function nonNegative(value: number, name: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`Expected \`${name}\` to be a finite number >= 0, got ${describe(value)}`);
-  }
-  return value;
-}
-
-export function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Expected \`${name}\` to be an integer >= 1, got ${describe(value)}`);
-  }
-  return value;
 }

@@ -1,0 +1,77 @@
+/**
+ * A token store as the manager uses it: keyed by credential id under the provider's prefix, and
+ * every call bounded by a timeout, so a slow store can never hang a request.
+ * @module
+ */
+import { raceTimeout } from "../clock.js";
+import { StoreError } from "../errors.js";
+import type { StoredToken, TokenStore } from "../stores/types.js";
+
+/** Options of {@link BoundedStore}. */
+export interface BoundedStoreOptions {
+  /** Every load, save and delete gives up after this long. */
+  timeoutMs: number;
+  /** The longest wait for another process's refresh under the store lock. */
+  lockTimeoutMs: number;
+}
+
+/** One provider's view of a {@link TokenStore}, with timeouts. */
+export class BoundedStore {
+  readonly #store: TokenStore;
+  readonly #prefix: string;
+  readonly #options: BoundedStoreOptions;
+
+  constructor(store: TokenStore, provider: string, options: BoundedStoreOptions) {
+    this.#store = store;
+    this.#prefix = `${provider}/`;
+    this.#options = options;
+  }
+
+  #key(id: string): string {
+    return this.#prefix + id;
+  }
+
+  /** Every stored record of this provider, by credential id. */
+  async loadAll(): Promise<Map<string, StoredToken>> {
+    const all = await this.#bounded("load", this.#store.loadAll(this.#prefix));
+    const byId = new Map<string, StoredToken>();
+    for (const [key, token] of all) byId.set(key.slice(this.#prefix.length), token);
+    return byId;
+  }
+
+  /** The stored record of `id`, or undefined when none. */
+  load(id: string): Promise<StoredToken | undefined> {
+    return this.#bounded("load", this.#store.load(this.#key(id)));
+  }
+
+  /** Writes the record of `id`; resolves with it as stored. */
+  save(id: string, token: StoredToken): Promise<StoredToken> {
+    return this.#bounded("save", this.#store.save(this.#key(id), token));
+  }
+
+  /** Deletes the record of `id`. */
+  delete(id: string): Promise<void> {
+    return this.#bounded("delete", this.#store.delete(this.#key(id)));
+  }
+
+  /** Runs `fn` under the store's lock for this credential, shared by every process using the store. */
+  withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const ms = this.#options.lockTimeoutMs;
+    // Bounded here too, for a store that ignores its own lock timeout: the wait for the lock
+    // plus the refresh inside it may take up to twice the lock timeout.
+    return raceTimeout(
+      this.#store.withLock(this.#key(id), fn, { timeoutMs: ms }),
+      2 * ms,
+      () => new StoreError(`token store lock on ${id} not settled within ${2 * ms} ms`),
+    );
+  }
+
+  #bounded<T>(operation: string, promise: Promise<T>): Promise<T> {
+    const ms = this.#options.timeoutMs;
+    return raceTimeout(
+      promise,
+      ms,
+      () => new StoreError(`token store ${operation} timed out after ${ms} ms`),
+    );
+  }
+}

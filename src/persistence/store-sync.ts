@@ -1,0 +1,214 @@
+/**
+ * Keeping the pool and a token store in step: load before first use, write after each refresh
+ * and rotation step, retry failed writes, and report every failure while going on from memory.
+ * @module
+ */
+import { type Clock, scheduleAt } from "../clock.js";
+import { messageOf, redactSecrets } from "../errors.js";
+import type { ManagerEvents, TypedEmitter } from "../events.js";
+import { cappedExponentialMs } from "../health/backoff.js";
+import type { Notifier } from "../monitoring/notifier.js";
+import type { PoolEntry } from "../pool/entry.js";
+import type { CredentialPool } from "../pool/pool.js";
+import type { StoredRotation, StoredToken } from "../stores/types.js";
+import type { Logger, RotationState } from "../types.js";
+import type { BoundedStore } from "./bounded-store.js";
+import { adoptStored, storedIsNewer, toStored } from "./stored-token.js";
+
+/** A failed save of a refreshed token is retried after 1 s, 2 s, 4 s … up to every 5 min. */
+const SAVE_RETRY_BASE_MS = 1_000;
+const SAVE_RETRY_MAX_MS = 300_000;
+
+/** Where the rotation state that is stored beside each token comes from, and goes back to. */
+export interface RotationRecords {
+  /** A copy of `id`'s rotation state. */
+  getRotationState(id: string): RotationState | undefined;
+  /** Takes a stored rotation state for `id` into memory. */
+  restore(id: string, stored: StoredRotation): void;
+}
+
+/** What {@link StoreSync} works with. */
+export interface StoreSyncDeps {
+  store: BoundedStore;
+  pool: CredentialPool;
+  rotation: RotationRecords;
+  now: Clock;
+  logger: Logger;
+  events: TypedEmitter<ManagerEvents>;
+  notifier: Notifier;
+  /** Aborted by `close()`: no save is retried after it. */
+  lifetime: AbortSignal;
+}
+
+/** A credential whose save failed, until a save succeeds and no retry is pending. */
+interface Unsaved {
+  failures: number;
+  /** Cancels the pending retry. */
+  cancelRetry: (() => void) | undefined;
+}
+
+export class StoreSync {
+  readonly #deps: StoreSyncDeps;
+  readonly #unsaved = new Map<PoolEntry, Unsaved>();
+  /** The first load has settled: credentials added from now on are looked up one by one. */
+  #loaded = false;
+
+  constructor(deps: StoreSyncDeps) {
+    this.#deps = deps;
+    deps.pool.listen({
+      added: (entry) => {
+        if (this.#loaded) void this.#adoptOrStore(entry);
+      },
+      removed: (entry) => this.#forget(entry),
+    });
+  }
+
+  /** Loads every stored record: newer tokens and stored rotation state win; new ones are stored. */
+  async load(): Promise<void> {
+    try {
+      const stored = await this.#deps.store.loadAll();
+      for (const entry of this.#deps.pool.entries.values()) {
+        const token = stored.get(entry.id);
+        if (token) this.#apply(entry, token);
+        else void this.persist(entry);
+      }
+    } finally {
+      this.#loaded = true;
+    }
+  }
+
+  /**
+   * Writes `entry` to the store. On failure the token stays in use from memory, the save is
+   * retried with backoff, and a critical alert goes out: a rotated refresh token must never be
+   * lost silently.
+   */
+  async persist(entry: PoolEntry): Promise<void> {
+    if (entry.removed) return;
+    try {
+      await this.#deps.store.save(
+        entry.id,
+        toStored(entry.view, this.#deps.rotation.getRotationState(entry.id)),
+      );
+      const unsaved = this.#unsaved.get(entry);
+      if (unsaved) {
+        unsaved.failures = 0;
+        if (!unsaved.cancelRetry) this.#unsaved.delete(entry);
+      }
+    } catch (err) {
+      let unsaved = this.#unsaved.get(entry);
+      if (!unsaved) {
+        unsaved = { failures: 0, cancelRetry: undefined };
+        this.#unsaved.set(entry, unsaved);
+      }
+      unsaved.failures++;
+      this.failed(entry, "save", err);
+      this.#scheduleRetry(entry, unsaved);
+    }
+  }
+
+  /** The stored record of `entry`; a failure to read is reported and gives undefined. */
+  read(entry: PoolEntry): Promise<StoredToken | undefined> {
+    return this.#deps.store.load(entry.id).catch((err: unknown) => {
+      this.failed(entry, "load", err);
+      return undefined;
+    });
+  }
+
+  /**
+   * The stored record of `entry`, without reporting a failure.
+   * @returns undefined when the store did not answer, else what it holds
+   */
+  probe(entry: PoolEntry): Promise<{ token: StoredToken | undefined } | undefined> {
+    return this.#deps.store.load(entry.id).then(
+      (token) => ({ token }),
+      () => undefined,
+    );
+  }
+
+  /** Runs `fn` under the store's lock for `entry`, shared by every process using the store. */
+  withLock<T>(entry: PoolEntry, fn: () => Promise<T>): Promise<T> {
+    return this.#deps.store.withLock(entry.id, fn);
+  }
+
+  /** Stops the save retries; returns the credentials whose last save failed, for a final try. */
+  stopRetries(): PoolEntry[] {
+    const unsaved: PoolEntry[] = [];
+    for (const [entry, record] of this.#unsaved) {
+      record.cancelRetry?.();
+      if (record.failures > 0) unsaved.push(entry);
+    }
+    this.#unsaved.clear();
+    return unsaved;
+  }
+
+  /** Reports a store failure: logged, a `store_error` event, and an alert. */
+  failed(entry: PoolEntry | undefined, operation: string, err: unknown): void {
+    const { logger, events, notifier } = this.#deps;
+    const safe = entry ? redactSecrets(err, entry.secrets()) : err;
+    const id = entry?.id;
+    const critical = operation === "save";
+    logger.error(
+      `oauthmanager: token store ${operation} failed${id ? ` for credential ${id}` : ""}; ${
+        critical
+          ? "the refreshed token is kept in memory and the save retried"
+          : "going on from memory"
+      }: ${messageOf(safe)}`,
+    );
+    events.emit("store_error", { credentialId: id, operation, error: safe });
+    notifier.raise(
+      id ?? "*",
+      critical ? "Failed to persist refreshed token" : "Token store unavailable",
+      {
+        // distinct reasons: a warning's cooldown must never hold back the critical alert
+        reason: critical ? "persistence_failed" : "store_unavailable",
+        operation,
+        severity: critical ? "critical" : "warning",
+        error: messageOf(safe),
+      },
+    );
+  }
+
+  /** A credential added while serving: take its stored state if there is one, else store it. */
+  async #adoptOrStore(entry: PoolEntry): Promise<void> {
+    try {
+      const token = await this.#deps.store.load(entry.id);
+      if (token) this.#apply(entry, token);
+      else await this.persist(entry);
+    } catch (err) {
+      this.failed(entry, "load", err);
+    }
+  }
+
+  /** A credential left the pool: its retry stops and its record is deleted. */
+  #forget(entry: PoolEntry): void {
+    this.#unsaved.get(entry)?.cancelRetry?.();
+    this.#unsaved.delete(entry);
+    this.#deps.store
+      .delete(entry.id)
+      .catch((err: unknown) => this.failed(undefined, "delete", err));
+  }
+
+  #apply(entry: PoolEntry, token: StoredToken): void {
+    if (token.rotation) this.#deps.rotation.restore(entry.id, token.rotation);
+    if (storedIsNewer(token, entry)) {
+      adoptStored(entry, token);
+    } else if (
+      token.accessToken !== entry.view.accessToken ||
+      token.refreshToken !== entry.view.refreshToken
+    ) {
+      // The configuration is newer (a re-authentication, a changed key): store it, so no
+      // process takes the stale record back in later.
+      void this.persist(entry);
+    }
+  }
+
+  #scheduleRetry(entry: PoolEntry, unsaved: Unsaved): void {
+    const { lifetime, now } = this.#deps;
+    if (lifetime.aborted || unsaved.cancelRetry) return;
+    const delay = cappedExponentialMs(unsaved.failures, SAVE_RETRY_BASE_MS, SAVE_RETRY_MAX_MS);
+    unsaved.cancelRetry = scheduleAt(now, now() + delay, () => {
+      unsaved.cancelRetry = undefined;
+      if (!lifetime.aborted) void this.persist(entry);
+    });
+  }
+}

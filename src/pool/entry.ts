@@ -1,0 +1,55 @@
+/**
+ * What the pool keeps about one credential: the state every request reads (the frozen view,
+ * its expiry, health, metrics, requests in flight, ring links). State that only slow paths need
+ * (a refresh in flight, save retries, rotation) lives with the part that owns it.
+ * @module
+ */
+import { CredentialHealth, type HealthPolicy } from "../health/credential-health.js";
+import { MetricsRecorder } from "../metrics/credential-metrics.js";
+import type { RingNode } from "../selection/ring.js";
+import type { OAuthCredentialSet } from "../types.js";
+import { freezeCredential } from "./credential-copy.js";
+
+/** One credential in the pool. */
+export class PoolEntry implements RingNode {
+  readonly id: string;
+  readonly order: number;
+  readonly weight: number;
+  inFlight = 0;
+  prev: RingNode | undefined;
+  next: RingNode | undefined;
+  linked = false;
+  /** Out of the pool: never selected again, in-flight requests finish. */
+  removed = false;
+  /** The credential as operations see it: frozen, replaced as a whole on refresh. */
+  view: Readonly<OAuthCredentialSet>;
+  /** `view.expiresAt` in epoch ms, read on every request. */
+  expiresAtMs: number | undefined;
+  readonly health: CredentialHealth;
+  readonly metrics = new MetricsRecorder();
+
+  constructor(cred: OAuthCredentialSet, order: number, policy: HealthPolicy) {
+    this.id = cred.id;
+    this.order = order;
+    this.weight = cred.weight ?? 1;
+    this.view = freezeCredential(cred);
+    this.expiresAtMs = cred.expiresAt?.getTime();
+    this.health = new CredentialHealth(policy);
+  }
+
+  /** Replaces the credential operations see (after a refresh, or a newer stored token). */
+  setView(cred: OAuthCredentialSet): void {
+    this.view = freezeCredential(cred);
+    this.expiresAtMs = cred.expiresAt?.getTime();
+  }
+
+  /** When the token was last refreshed (epoch ms), by this process or, per the store, another. */
+  get lastRefreshAt(): number | undefined {
+    return this.view.lastRefresh?.getTime();
+  }
+
+  /** Strings that must never appear in anything this credential's errors carry outward. */
+  secrets(): (string | undefined)[] {
+    return [this.view.accessToken, this.view.refreshToken, this.view.clientSecret];
+  }
+}
