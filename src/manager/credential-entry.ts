@@ -7,6 +7,7 @@
 import { inspect } from "node:util";
 import { CredentialHealth, type HealthPolicy } from "../health/credential-health.js";
 import { MetricsRecorder } from "../metrics/credential-metrics.js";
+import type { MetricsTable } from "../metrics/metrics-table.js";
 import type { RingNode } from "../selection/ring.js";
 import type { OAuthCredentialSet } from "../types.js";
 
@@ -36,7 +37,7 @@ export class CredentialEntry implements RingNode {
   /** `view.expiresAt` in epoch ms, read on every request. */
   expiresAtMs: number | undefined;
   readonly health: CredentialHealth;
-  readonly metrics = new MetricsRecorder();
+  readonly metrics: MetricsRecorder;
   rotation: EntryRotation;
   /** The refresh in flight, shared by every caller that needs one. */
   refreshing: Promise<Readonly<OAuthCredentialSet>> | undefined;
@@ -54,7 +55,13 @@ export class CredentialEntry implements RingNode {
   /** A decommission in progress (its onDecommission callback runs). */
   decommissioning: Promise<void> | undefined;
 
-  constructor(cred: OAuthCredentialSet, order: number, policy: HealthPolicy, now: number) {
+  constructor(
+    cred: OAuthCredentialSet,
+    order: number,
+    policy: HealthPolicy,
+    now: number,
+    metrics: MetricsTable,
+  ) {
     this.id = cred.id;
     this.order = order;
     this.weight = cred.weight ?? 1;
@@ -62,6 +69,7 @@ export class CredentialEntry implements RingNode {
     this.expiresAtMs = cred.expiresAt?.getTime();
     this.lastRefreshAt = cred.lastRefresh?.getTime();
     this.health = new CredentialHealth(policy);
+    this.metrics = new MetricsRecorder(metrics);
     this.rotation = { createdAt: now, markedForRotation: false };
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import type { HealthPolicy } from "../health/credential-health.js";
+import { createMetricsTable } from "../metrics/credential-metrics.js";
 import { BackoffQueue } from "../selection/backoff-queue.js";
 import { AvailabilityRing, type Candidate } from "../selection/ring.js";
 import type { Selector } from "../selection/selector.js";
@@ -21,6 +22,8 @@ export class CredentialPool {
       !entry.health.needsReauth &&
       entry.health.backoffUntil === deadline,
   );
+  /** Every credential's counters and histogram, packed together. */
+  readonly #metrics = createMetricsTable();
   #nextOrder = 0;
 
   constructor(
@@ -37,7 +40,7 @@ export class CredentialPool {
   }
 
   add(cred: OAuthCredentialSet, now: number): CredentialEntry {
-    const entry = new CredentialEntry(cred, this.#nextOrder++, this.policy, now);
+    const entry = new CredentialEntry(cred, this.#nextOrder++, this.policy, now, this.#metrics);
     this.entries.set(entry.id, entry);
     this.#ring.link(entry);
     return entry;
@@ -47,6 +50,7 @@ export class CredentialPool {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
     entry.removed = true;
+    entry.metrics.release();
     this.#ring.unlink(entry);
     this.entries.delete(id);
     this.selector.forget?.(id);

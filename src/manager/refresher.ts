@@ -277,7 +277,7 @@ export class Refresher {
     const now = ctx.now();
     if (!entry.removed) {
       entry.health.recordRefreshFailure(now, error.permanent);
-      entry.metrics.refreshFailures++;
+      entry.metrics.recordRefreshFailure();
       ctx.pool.update(entry, now);
     }
     if (error.permanent) {

@@ -4,7 +4,6 @@
  * times only: nothing here carries a secret.
  * @module
  */
-import { PROMETHEUS_BUCKETS_SECONDS } from "../metrics/latency-histogram.js";
 import type { CredentialSample, ProviderSample } from "../metrics/prometheus.js";
 import type { AlertSubject } from "../monitoring/alerts.js";
 import type { CredentialHealthInfo, HealthSummary, PrometheusMetrics } from "../types.js";
@@ -105,12 +104,7 @@ export function prometheusSample(ctx: ManagerContext): ProviderSample {
       inBackoff: health.inBackoff(now),
       secondsUntilExpiry:
         entry.expiresAtMs === undefined ? undefined : (entry.expiresAtMs - now) / 1000,
-      latency: {
-        bucketsSeconds: PROMETHEUS_BUCKETS_SECONDS,
-        counts: metrics.latency.prometheusCounts(),
-        sumSeconds: metrics.latency.sumMs / 1000,
-        count: metrics.latency.count,
-      },
+      latency: metrics.latency(),
     });
   }
   const stats = ctx.monitor.stats();
