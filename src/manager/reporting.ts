@@ -96,14 +96,17 @@ export function prometheusSample(ctx: ManagerContext): ProviderSample {
       requests: metrics.requestCount,
       successes: metrics.successCount,
       errors: metrics.errorCount,
+      errorsByKind: metrics.errorsByKind(),
       tokensUsed: metrics.tokensUsed,
+      promptTokens: metrics.promptTokens,
+      completionTokens: metrics.completionTokens,
       refreshes: metrics.refreshCount,
       refreshFailures: metrics.refreshFailures,
       healthy: health.isHealthy(),
       available: health.isAvailable(now),
       inBackoff: health.inBackoff(now),
-      secondsUntilExpiry:
-        entry.expiresAtMs === undefined ? undefined : (entry.expiresAtMs - now) / 1000,
+      state: health.state(now),
+      expiresAtSeconds: entry.expiresAtMs === undefined ? undefined : entry.expiresAtMs / 1000,
       latency: metrics.latency(),
     });
   }

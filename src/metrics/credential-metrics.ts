@@ -16,6 +16,11 @@ import {
   recordPercentile,
 } from "./latency-histogram.js";
 import { MetricsTable, type Slot } from "./metrics-table.js";
+import { ERROR_KINDS, type ErrorKind } from "./prometheus.js";
+
+const KIND_OFFSET: Readonly<Record<ErrorKind, number>> = Object.fromEntries(
+  ERROR_KINDS.map((kind, i) => [kind, i]),
+) as Record<ErrorKind, number>;
 
 const MS_PER_HOUR = 3_600_000;
 /** Below this age (0.01 h) the request rate is the request count, as the Go package computes it. */
@@ -36,8 +41,10 @@ const LAST_REFRESH = 10;
 const LATENCY_SUM = 11;
 const LATENCY_MIN = 12;
 const LATENCY_MAX = 13;
+/** Failed requests by kind, in the order of `ERROR_KINDS`. */
+const ERRORS_BY_KIND = 14;
 /** The exported Prometheus histogram's counts: doubles stay exact far past 2^32 requests. */
-const PROMETHEUS = 14;
+const PROMETHEUS = ERRORS_BY_KIND + ERROR_KINDS.length;
 const FLOAT_WIDTH = PROMETHEUS + PROMETHEUS_BUCKETS;
 
 /** A table for one pool's metrics. */
@@ -89,12 +96,25 @@ export class MetricsRecorder {
     this.#clearTimes();
   }
 
-  /** Counts one request. `tokensUsed` is prompt + completion tokens. */
-  record(tokensUsed: number, latencyMs: number, success: boolean, now: number): void {
+  /**
+   * Counts one request. `tokensUsed` is prompt + completion tokens; `errorKind` says why a
+   * failed one failed.
+   */
+  record(
+    tokensUsed: number,
+    latencyMs: number,
+    success: boolean,
+    now: number,
+    errorKind: ErrorKind = "other",
+  ): void {
     const f = this.#f;
     const b = this.#fb;
     f[b + REQUESTS]!++;
-    f[b + (success ? SUCCESSES : ERRORS)]!++;
+    if (success) f[b + SUCCESSES]!++;
+    else {
+      f[b + ERRORS]!++;
+      f[b + ERRORS_BY_KIND + (KIND_OFFSET[errorKind] ?? KIND_OFFSET.other)]!++;
+    }
     if (tokensUsed > 0 && tokensUsed !== Number.POSITIVE_INFINITY) f[b + TOKENS]! += tokensUsed;
     const ms = latencyValue(latencyMs);
     recordPercentile(this.#c, this.#cb, ms);
@@ -135,6 +155,15 @@ export class MetricsRecorder {
 
   get errorCount(): number {
     return this.#f[this.#fb + ERRORS]!;
+  }
+
+  /** Failed requests by kind. */
+  errorsByKind(): Record<ErrorKind, number> {
+    const out = {} as Record<ErrorKind, number>;
+    ERROR_KINDS.forEach((kind, i) => {
+      out[kind] = this.#f[this.#fb + ERRORS_BY_KIND + i]!;
+    });
+    return out;
   }
 
   get tokensUsed(): number {
