@@ -166,6 +166,35 @@ describe("classifyError (API.md 'Which errors fail over', F17)", () => {
       network({ status: 302 });
     });
 
+    it("a programming error in the operation is rethrown: no failover, no penalty", () => {
+      const rethrown = (err: unknown) =>
+        expect(classifyError(err, NOW)).toEqual({ action: "rethrow", kind: "network" });
+      rethrown(new TypeError("Cannot read properties of undefined (reading 'choices')"));
+      rethrown(new ReferenceError("resutl is not defined"));
+      rethrown(new SyntaxError("Unexpected token '<', \"<html>\" is not valid JSON"));
+      rethrown(new RangeError("Invalid array length"));
+      rethrown(new TypeError("x", { cause: new Error("no code here") }));
+    });
+
+    it("network failures that fetch raises as a TypeError stay transient", () => {
+      for (const code of ["ECONNRESET", "ECONNREFUSED", "ENOTFOUND", "UND_ERR_SOCKET"]) {
+        const cause = Object.assign(new Error(code), { code });
+        network(new TypeError("fetch failed", { cause }));
+        network(new TypeError("terminated", { cause }));
+        network(new TypeError("anything", { cause }));
+      }
+      network(new TypeError("fetch failed"));
+      network(new TypeError("Failed to fetch"));
+      network(Object.assign(new TypeError("socket hang up"), { code: "ECONNRESET" }));
+      const wrapped = new TypeError("fetch failed", {
+        cause: new Error("outer", { cause: Object.assign(new Error("inner"), { errno: -104 }) }),
+      });
+      network(wrapped);
+      timeout(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
+      // a plain Error without a status stays transient
+      network(new Error("upstream said no"));
+    });
+
     it("a cause cycle does not loop", () => {
       const a: { name: string; cause?: unknown } = { name: "Error" };
       a.cause = a;

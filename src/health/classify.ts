@@ -1,7 +1,6 @@
 /**
  * The default error classifier: what an operation's error means for the credential that ran it,
- * and whether the request fails over to another credential (API.md "Which errors fail over",
- * RELIABILITY F11, F13, F17).
+ * and whether the request fails over to another credential.
  * @module
  */
 import { systemClock } from "../clock.js";
@@ -38,6 +37,14 @@ const UNDICI_TIMEOUT = /^UND_ERR_[A-Z_]*TIMEOUT$/;
 const STATUS_TEXT = /^\s*\d{3}\s*$/;
 /** How deep to follow `cause` looking for a timeout (fetch wraps undici's error in a TypeError). */
 const MAX_CAUSE_DEPTH = 4;
+/**
+ * Errors a program raises on its own bugs. Thrown by an operation (parsing a response that is not
+ * what it expects, a typo), they say nothing about the credential: every credential would fail
+ * the same way, so failing over would only put the whole pool into backoff.
+ */
+const PROGRAMMING_ERRORS = new Set(["TypeError", "ReferenceError", "SyntaxError", "RangeError"]);
+/** What undici and browsers' fetch say for a network failure, which they raise as a TypeError. */
+const FETCH_FAILURE = /^(fetch failed|failed to fetch|network ?error|terminated|load failed)/i;
 
 /**
  * The HTTP status an error carries: `err.status`, `err.statusCode`, `err.response.status` or
@@ -74,7 +81,12 @@ export function statusOf(err: unknown): number | undefined {
  * | 5xx | `backoff` (+ `retryAfterMs` on a 503 that gives one) | `server` |
  * | other 4xx (400, 404, 413, 422 …) | `rethrow` | `network` (unused) |
  * | no status: `TimeoutError`, `AbortError`, `ETIMEDOUT`, `UND_ERR_*_TIMEOUT` | `backoff` | `timeout` |
- * | no status: anything else (`fetch failed`, `ECONNRESET`, non-errors) | `backoff` | `network` |
+ * | no status: a programming error (`TypeError`, `ReferenceError`, `SyntaxError`, `RangeError`) that is not a network failure | `rethrow` | `network` (unused) |
+ * | no status: anything else (`fetch failed`, `ECONNRESET`, a plain `Error`, non-errors) | `backoff` | `network` |
+ *
+ * A `TypeError` is a network failure when it has a `code` or a `cause` with one (`ECONNRESET`,
+ * `ECONNREFUSED`, `UND_ERR_SOCKET` …), or says what fetch says when the network fails
+ * (`fetch failed`).
  *
  * An `AbortError` is taken as an internal timeout: the manager checks the caller's own signal
  * before it asks the classifier, so a caller's abort never gets here. A status outside 400..599
@@ -87,7 +99,9 @@ export function classifyError(err: unknown, now: number = systemClock()): ErrorC
   try {
     const status = statusOf(err);
     if (status !== undefined && status >= 400) return byStatus(err, status, now);
-    return { action: "backoff", kind: isTimeout(err) ? "timeout" : "network" };
+    if (isTimeout(err)) return { action: "backoff", kind: "timeout" };
+    if (isProgrammingError(err)) return { action: "rethrow", kind: "network" };
+    return { action: "backoff", kind: "network" };
   } catch {
     return { action: "backoff", kind: "network" };
   }
@@ -95,11 +109,9 @@ export function classifyError(err: unknown, now: number = systemClock()): ErrorC
 
 function byStatus(err: unknown, status: number, now: number): ErrorClassification {
   if (status === 401) return { action: "refresh", kind: "auth", status };
-  // 403 is "other 4xx" in API.md, but RELIABILITY F17 counts auth errors (401/403) against the
-  // credential: a forbidden credential (revoked, suspended, no access to the model) fails the
-  // same way for every request, so fail over and back off. It does not spend a refresh: F11
-  // (codex-switcher#172) — a 403 is not cured by a new token, and spending a rotating refresh
-  // token on it risks the token family for nothing.
+  // A forbidden credential (revoked, suspended, no access to the model) fails the same way for
+  // every request: fail over and back off. It does not spend a refresh: a 403 is not cured by a
+  // new token, and spending a rotating refresh token on it risks the token family for nothing.
   if (status === 403) return { action: "backoff", kind: "auth", status };
   if (status === 429)
     return withRetryAfter({ action: "cooldown", kind: "rate_limit", status }, err, now);
@@ -129,6 +141,19 @@ function isTimeout(err: unknown): boolean {
     e = get(e, "cause");
   }
   return false;
+}
+
+function isProgrammingError(err: unknown): boolean {
+  if (!(err instanceof Error) || !PROGRAMMING_ERRORS.has(get(err, "name") as string)) return false;
+  if (get(err, "name") !== "TypeError") return true;
+  // fetch reports every network failure as a TypeError: look for the system error under it.
+  let e: unknown = err;
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && isObject(e); depth++) {
+    if (typeof get(e, "code") === "string" || typeof get(e, "errno") === "number") return false;
+    e = get(e, "cause");
+  }
+  const message = get(err, "message");
+  return !(typeof message === "string" && FETCH_FAILURE.test(message));
 }
 
 function isObject(v: unknown): v is object {

@@ -29,6 +29,8 @@ export class CredentialHealth {
   backoffUntil = 0;
   refreshFailCount = 0;
   lastRefreshFailure: number | undefined;
+  /** When the last backoff step was taken (epoch ms); undefined after a success. */
+  escalatedAt: number | undefined;
   /** A permanent refresh failure: out of selection until re-authenticated. */
   needsReauth = false;
 
@@ -59,21 +61,34 @@ export class CredentialHealth {
   recordSuccess(now: number): void {
     this.failureCount = 0;
     this.backoffUntil = 0;
+    this.escalatedAt = undefined;
     this.lastSuccess = now;
   }
 
   /**
    * Counts an API failure and extends the backoff to at least `cooldownMs` (a Retry-After) or the
    * next backoff step. A later, shorter cooldown never shortens an earlier one.
+   *
+   * Requests in flight together when an upstream blips all fail together; counting each as a
+   * step would put the credential at the top of the ladder after one short outage. So, like an
+   * outlier ejection that counts once however many requests saw it, a failure adds a step only
+   * when its request started after the last step was taken; an earlier request's failure
+   * counts as part of that step (its Retry-After is still honoured).
+   * @param startedAt when the failed request started; a failure reported from outside starts now
    * @returns the new backoff deadline
    */
-  recordFailure(now: number, cooldownMs?: number): number {
-    this.failureCount++;
+  recordFailure(now: number, cooldownMs?: number, startedAt: number = now): number {
     this.lastFailure = now;
-    const step =
-      cooldownMs !== undefined && Number.isFinite(cooldownMs) && cooldownMs >= 0
-        ? Math.min(cooldownMs, this.policy.maxCooldownMs)
-        : apiBackoffMs(this.failureCount, { jitter: this.policy.jitter });
+    const escalates = this.escalatedAt === undefined || startedAt >= this.escalatedAt;
+    if (escalates) {
+      this.failureCount++;
+      this.escalatedAt = now;
+    }
+    const hasCooldown = cooldownMs !== undefined && Number.isFinite(cooldownMs) && cooldownMs >= 0;
+    if (!hasCooldown && !escalates) return this.backoffUntil;
+    const step = hasCooldown
+      ? Math.min(cooldownMs, this.policy.maxCooldownMs)
+      : apiBackoffMs(this.failureCount, { jitter: this.policy.jitter });
     this.backoffUntil = Math.max(this.backoffUntil, now + step);
     return this.backoffUntil;
   }
@@ -82,6 +97,7 @@ export class CredentialHealth {
     this.refreshFailCount = 0;
     this.failureCount = 0;
     this.backoffUntil = 0;
+    this.escalatedAt = undefined;
     this.needsReauth = false;
   }
 

@@ -729,3 +729,26 @@ describe("close", () => {
     await m.close();
   });
 });
+
+describe("programming errors in the operation", () => {
+  it("are rethrown as they are, without failover or penalty", async () => {
+    const m = new OAuthKeyManager("p", [
+      { id: "a", accessToken: "ta" },
+      { id: "b", accessToken: "tb" },
+      { id: "c", accessToken: "tc" },
+    ]);
+    let calls = 0;
+    const bug = new TypeError("Cannot read properties of undefined (reading 'choices')");
+    await expect(
+      m.executeWithFailover(async () => {
+        calls++;
+        throw bug;
+      }),
+    ).rejects.toBe(bug);
+    expect(calls).toBe(1);
+    expect(m.getHealthSummary().credentialsInBackoff).toBe(0);
+    const { credentialId } = await m.executeWithFailover(async () => ({ result: 1 }));
+    expect(credentialId).toBe("b");
+    await m.close();
+  });
+});

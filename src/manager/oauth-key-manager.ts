@@ -731,7 +731,7 @@ export class OAuthKeyManager {
     start: number,
   ): unknown {
     const now = this.#now();
-    entry.metrics.record(0, now - start, false, now);
+    entry.metrics.record(0, now - start, false, now, verdict.kind as FailureKind);
     // The token the operation used may already have been replaced by a refresh.
     const safe = redactSecrets(err, [...entry.secrets(), used.accessToken, used.refreshToken]);
     this.#penalise(entry, verdict, safe, now);
@@ -763,6 +763,7 @@ export class OAuthKeyManager {
     const now = this.#now();
     const tokens = usage ? (usage.promptTokens || 0) + (usage.completionTokens || 0) : 0;
     entry.metrics.record(tokens, now - start, ok, now);
+    if (usage) entry.metrics.recordTokens(usage.promptTokens, usage.completionTokens);
     if (!ok) return;
     const health = entry.health;
     // A request that began before the latest failure says nothing about it: its success must not

@@ -4,7 +4,6 @@
  * at. Ids, counts and times only: nothing here carries a secret.
  * @module
  */
-import { PROMETHEUS_BUCKETS_SECONDS } from "../metrics/latency-histogram.js";
 import type { CredentialSample, ProviderSample } from "../metrics/prometheus.js";
 import type { AlertSubject } from "../monitoring/alerts.js";
 import type { Monitor } from "../monitoring/monitor.js";
@@ -120,20 +119,18 @@ export function prometheusSample(
       requests: metrics.requestCount,
       successes: metrics.successCount,
       errors: metrics.errorCount,
+      errorsByKind: metrics.errorsByKind(),
       tokensUsed: metrics.tokensUsed,
+      promptTokens: metrics.promptTokens,
+      completionTokens: metrics.completionTokens,
       refreshes: metrics.refreshCount,
       refreshFailures: metrics.refreshFailures,
       healthy: health.isHealthy(),
       available: health.isAvailable(now),
       inBackoff: health.inBackoff(now),
-      secondsUntilExpiry:
-        entry.expiresAtMs === undefined ? undefined : (entry.expiresAtMs - now) / 1000,
-      latency: {
-        bucketsSeconds: PROMETHEUS_BUCKETS_SECONDS,
-        counts: metrics.latency.prometheusCounts(),
-        sumSeconds: metrics.latency.sumMs / 1000,
-        count: metrics.latency.count,
-      },
+      state: health.state(now),
+      expiresAtSeconds: entry.expiresAtMs === undefined ? undefined : entry.expiresAtMs / 1000,
+      latency: metrics.latency(),
     });
   }
   const stats = monitor.stats();

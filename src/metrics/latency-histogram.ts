@@ -1,7 +1,9 @@
 /**
  * Latency distribution in fixed memory: a log-linear histogram (8 sub-buckets per power of two
- * of microseconds, about 6 % relative error) for percentiles, and counts per Prometheus bucket.
- * Memory does not grow with the number of requests.
+ * of microseconds, about 6 % relative error) for percentiles, and the bucket of the exported
+ * Prometheus histogram. Memory does not grow with the number of requests. The counts live in a
+ * slice of a typed array that many credentials share (see `MetricsTable`); these functions read
+ * and write that slice.
  * @module
  */
 
@@ -34,56 +36,64 @@ function bucketMidpoint(index: number): number {
   return 2 ** exponent + sub * width + width / 2;
 }
 
-export class LatencyHistogram {
-  /**
-   * The log-linear buckets, then the Prometheus buckets, in one array: one allocation and one
-   * less cache line to touch per request.
-   */
-  readonly #counts = new Uint32Array(BUCKET_COUNT + PROMETHEUS_BOUNDS_MS.length + 1);
-  #count = 0;
-  #sumMs = 0;
-  #minMs = Number.POSITIVE_INFINITY;
-  #maxMs = 0;
+/** Buckets one percentile histogram takes (16-bit counts). */
+export const PERCENTILE_BUCKETS = BUCKET_COUNT;
+/** Counts one Prometheus histogram takes: one per bound, then `+Inf`. */
+export const PROMETHEUS_BUCKETS = PROMETHEUS_BOUNDS_MS.length + 1;
+const MAX_COUNT = 0xffff;
 
-  /** Records one latency in milliseconds; negatives, NaN and Infinity count as 0. */
-  record(ms: number): void {
-    const value = Number.isFinite(ms) && ms > 0 ? ms : 0;
-    const micros = Math.min(Math.round(value * 1000), MAX_MICROS);
-    this.#counts[bucketIndex(micros)]!++;
-    let p = 0;
-    while (p < PROMETHEUS_BOUNDS_MS.length && value > PROMETHEUS_BOUNDS_MS[p]!) p++;
-    this.#counts[BUCKET_COUNT + p]!++;
-    this.#count++;
-    this.#sumMs += value;
-    if (value < this.#minMs) this.#minMs = value;
-    if (value > this.#maxMs) this.#maxMs = value;
-  }
+/** A latency in ms as recorded: negatives, NaN and Infinity count as 0. */
+export function latencyValue(ms: number): number {
+  return ms > 0 && ms !== Number.POSITIVE_INFINITY ? ms : 0;
+}
 
-  get count(): number {
-    return this.#count;
+/**
+ * Counts a latency (ms, as {@link latencyValue} returns it) into the percentile histogram at
+ * `counts[base …]`. The counts are 16-bit, which halves the memory of the largest part of a
+ * credential's figures: when one would overflow, every count is halved (rounding up, so no
+ * observed bucket empties). Percentiles depend only on the counts' proportions, which halving
+ * keeps; the histogram then leans slightly towards recent requests.
+ */
+export function recordPercentile(counts: Uint16Array, base: number, ms: number): void {
+  const micros = Math.min(Math.round(ms * 1000), MAX_MICROS);
+  const at = base + bucketIndex(micros);
+  if (counts[at] === MAX_COUNT) {
+    for (let i = base; i < base + BUCKET_COUNT; i++) counts[i] = (counts[i]! + 1) >>> 1;
   }
+  counts[at]!++;
+}
 
-  get sumMs(): number {
-    return this.#sumMs;
+/** The index of the Prometheus bucket `ms` falls in (`le` is inclusive); the last is `+Inf`. */
+export function prometheusBucket(ms: number): number {
+  let lo = 0;
+  let hi = PROMETHEUS_BOUNDS_MS.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ms > PROMETHEUS_BOUNDS_MS[mid]!) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
+}
 
-  /** The latency (ms) below which a fraction `q` (0..1) of requests fall; 0 with no data. */
-  quantile(q: number): number {
-    if (this.#count === 0) return 0;
-    const rank = Math.max(1, Math.ceil(q * this.#count));
-    let seen = 0;
-    for (let i = 0; i < BUCKET_COUNT; i++) {
-      seen += this.#counts[i]!;
-      if (seen >= rank) {
-        const estimate = bucketMidpoint(i) / 1000;
-        return Math.min(Math.max(estimate, this.#minMs), this.#maxMs);
-      }
-    }
-    return this.#maxMs;
+/**
+ * The latency (ms) below which a fraction `q` (0..1) of requests fall, clamped to the observed
+ * minimum and maximum; 0 with no data.
+ */
+export function latencyQuantile(
+  counts: Uint16Array,
+  base: number,
+  q: number,
+  minMs: number,
+  maxMs: number,
+): number {
+  let total = 0;
+  for (let i = base; i < base + BUCKET_COUNT; i++) total += counts[i]!;
+  if (total === 0) return 0;
+  const rank = Math.max(1, Math.ceil(q * total));
+  let seen = 0;
+  for (let i = 0; i < BUCKET_COUNT; i++) {
+    seen += counts[base + i]!;
+    if (seen >= rank) return Math.min(Math.max(bucketMidpoint(i) / 1000, minMs), maxMs);
   }
-
-  /** Per-bucket (not cumulative) counts for {@link PROMETHEUS_BUCKETS_SECONDS}, `+Inf` last. */
-  prometheusCounts(): number[] {
-    return Array.from(this.#counts.subarray(BUCKET_COUNT));
-  }
+  return maxMs;
 }

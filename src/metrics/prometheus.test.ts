@@ -91,7 +91,11 @@ function cred(over: Partial<CredentialSample> = {}): CredentialSample {
     healthy: true,
     available: false,
     inBackoff: true,
-    secondsUntilExpiry: 3599.5,
+    errorsByKind: { rate_limit: 1, network: 1 },
+    promptTokens: 1000,
+    completionTokens: 234,
+    state: "cooling",
+    expiresAtSeconds: 1_800_003_599.5,
     latency: {
       bucketsSeconds: [0.1, 0.5, 1],
       counts: [4, 3, 2, 1],
@@ -106,8 +110,17 @@ const gemini = (): ProviderSample => ({
   provider: "gemini",
   credentials: [
     cred(),
-    cred({ credential: "personal", healthy: false, secondsUntilExpiry: undefined }),
+    cred({
+      credential: "personal",
+      healthy: false,
+      expiresAtSeconds: undefined,
+      errorsByKind: undefined,
+      promptTokens: undefined,
+      completionTokens: undefined,
+      state: undefined,
+    }),
   ],
+  calls: { ok: 7, failed_over: 2, unavailable: 1 },
   webhook: { sent: 5, failed: 1, dropped: 2 },
 });
 
@@ -120,12 +133,15 @@ describe("createCollector", () => {
       oauthmanager_successes_total: "counter",
       oauthmanager_errors_total: "counter",
       oauthmanager_tokens_used_total: "counter",
+      oauthmanager_tokens_total: "counter",
       oauthmanager_refreshes_total: "counter",
       oauthmanager_refresh_failures_total: "counter",
       oauthmanager_credential_healthy: "gauge",
       oauthmanager_credential_available: "gauge",
       oauthmanager_credential_in_backoff: "gauge",
-      oauthmanager_token_expiry_seconds: "gauge",
+      oauthmanager_credential_state: "gauge",
+      oauthmanager_token_expiry_timestamp_seconds: "gauge",
+      oauthmanager_calls_total: "counter",
       oauthmanager_request_duration_seconds: "histogram",
       oauthmanager_webhook_deliveries_total: "counter",
     });
@@ -137,18 +153,39 @@ describe("createCollector", () => {
     const team = { provider: "gemini", credential: "team" };
     expect(find(exp, "oauthmanager_requests_total", team)).toBe(10);
     expect(find(exp, "oauthmanager_successes_total", team)).toBe(8);
-    expect(find(exp, "oauthmanager_errors_total", team)).toBe(2);
+    expect(find(exp, "oauthmanager_errors_total", { ...team, kind: "rate_limit" })).toBe(1);
+    expect(find(exp, "oauthmanager_errors_total", { ...team, kind: "network" })).toBe(1);
+    expect(find(exp, "oauthmanager_errors_total", { ...team, kind: "auth" })).toBeUndefined();
+    expect(find(exp, "oauthmanager_tokens_total", { ...team, type: "prompt" })).toBe(1000);
+    expect(find(exp, "oauthmanager_tokens_total", { ...team, type: "completion" })).toBe(234);
+    for (const state of ["healthy", "cooling", "unhealthy", "needs_reauth"]) {
+      const value = find(exp, "oauthmanager_credential_state", { ...team, state });
+      expect(value).toBe(state === "cooling" ? 1 : 0);
+    }
+    for (const [outcome, v] of [
+      ["ok", 7],
+      ["failed_over", 2],
+      ["exhausted", 0],
+      ["unavailable", 1],
+      ["caller_error", 0],
+      ["aborted", 0],
+    ] as const) {
+      expect(find(exp, "oauthmanager_calls_total", { provider: "gemini", outcome })).toBe(v);
+    }
     expect(find(exp, "oauthmanager_tokens_used_total", team)).toBe(1234);
     expect(find(exp, "oauthmanager_refreshes_total", team)).toBe(3);
     expect(find(exp, "oauthmanager_refresh_failures_total", team)).toBe(1);
     expect(find(exp, "oauthmanager_credential_healthy", team)).toBe(1);
     expect(find(exp, "oauthmanager_credential_available", team)).toBe(0);
     expect(find(exp, "oauthmanager_credential_in_backoff", team)).toBe(1);
-    expect(find(exp, "oauthmanager_token_expiry_seconds", team)).toBe(3599.5);
+    expect(find(exp, "oauthmanager_token_expiry_timestamp_seconds", team)).toBe(1_800_003_599.5);
     const personal = { provider: "gemini", credential: "personal" };
     expect(find(exp, "oauthmanager_credential_healthy", personal)).toBe(0);
     // No expiry: no series rather than a made-up value.
-    expect(find(exp, "oauthmanager_token_expiry_seconds", personal)).toBeUndefined();
+    expect(find(exp, "oauthmanager_token_expiry_timestamp_seconds", personal)).toBeUndefined();
+    // A sample without kinds counts its errors as `other`.
+    expect(find(exp, "oauthmanager_errors_total", { ...personal, kind: "other" })).toBe(2);
+    expect(find(exp, "oauthmanager_tokens_total", { ...personal, type: "prompt" })).toBeUndefined();
     expect(find(exp, "oauthmanager_requests_total", personal)).toBe(10);
     for (const [outcome, v] of [
       ["sent", 5],

@@ -1,19 +1,23 @@
 /**
  * Prometheus exposition of the managers' metrics, through prom-client. Values are read at scrape
- * time from a snapshot function; nothing is observed or counted twice (RELIABILITY L8, S11).
+ * time from a snapshot function, so nothing is observed or counted twice and a credential that
+ * leaves the pool leaves no series behind.
  *
  * | name | type | labels | value |
  * |---|---|---|---|
  * | `oauthmanager_requests_total` | counter | `provider`, `credential` | requests made with the credential |
  * | `oauthmanager_successes_total` | counter | `provider`, `credential` | requests that succeeded |
- * | `oauthmanager_errors_total` | counter | `provider`, `credential` | requests that failed |
+ * | `oauthmanager_errors_total` | counter | `provider`, `credential`, `kind` | requests that failed, by kind: `rate_limit`, `auth`, `server`, `network`, `timeout`, `other` |
  * | `oauthmanager_tokens_used_total` | counter | `provider`, `credential` | prompt + completion tokens reported |
+ * | `oauthmanager_tokens_total` | counter | `provider`, `credential`, `type` | tokens of operations' `usage` by `type`: `prompt`, `completion` |
  * | `oauthmanager_refreshes_total` | counter | `provider`, `credential` | successful token refreshes |
  * | `oauthmanager_refresh_failures_total` | counter | `provider`, `credential` | failed token refreshes |
  * | `oauthmanager_credential_healthy` | gauge | `provider`, `credential` | 1 when healthy, else 0 |
  * | `oauthmanager_credential_available` | gauge | `provider`, `credential` | 1 when it can be picked now, else 0 |
  * | `oauthmanager_credential_in_backoff` | gauge | `provider`, `credential` | 1 while in backoff, else 0 |
- * | `oauthmanager_token_expiry_seconds` | gauge | `provider`, `credential` | seconds until the access token expires, negative once expired; absent for tokens without expiry |
+ * | `oauthmanager_credential_state` | gauge (state set) | `provider`, `credential`, `state` | 1 for the credential's state (`healthy`, `cooling`, `unhealthy`, `needs_reauth`), 0 for the others |
+ * | `oauthmanager_token_expiry_timestamp_seconds` | gauge | `provider`, `credential` | when the access token expires (Unix seconds); absent for tokens without expiry |
+ * | `oauthmanager_calls_total` | counter | `provider`, `outcome` | `executeWithFailover` calls by outcome: `ok`, `failed_over` (succeeded on a later credential), `exhausted`, `unavailable` (every credential cooling, none tried), `caller_error` (the request's own fault, rethrown), `aborted` |
  * | `oauthmanager_request_duration_seconds` | histogram | `provider`, `credential` | request latency (`_bucket{le}`, `_sum`, `_count`) |
  * | `oauthmanager_webhook_deliveries_total` | counter | `provider`, `outcome` | webhook events by outcome: `sent`, `failed`, `dropped`, `disabled` |
  *
@@ -23,6 +27,38 @@
  */
 import type { Metric, RegistryContentType } from "prom-client";
 import { Registry } from "prom-client";
+import type { FailureKind } from "../events.js";
+import type { CredentialState } from "../types.js";
+
+/** What a failed request is counted as: its failure kind, or `other` when none was given. */
+export type ErrorKind = FailureKind | "other";
+/** Every {@link ErrorKind}, in exposition order. */
+export const ERROR_KINDS: readonly ErrorKind[] = [
+  "rate_limit",
+  "auth",
+  "server",
+  "network",
+  "timeout",
+  "other",
+];
+/** How an `executeWithFailover` call ended. */
+export type CallOutcome =
+  | "ok"
+  | "failed_over"
+  | "exhausted"
+  | "unavailable"
+  | "caller_error"
+  | "aborted";
+/** Every {@link CallOutcome}, in exposition order. */
+export const CALL_OUTCOMES: readonly CallOutcome[] = [
+  "ok",
+  "failed_over",
+  "exhausted",
+  "unavailable",
+  "caller_error",
+  "aborted",
+];
+const STATES: readonly CredentialState[] = ["healthy", "cooling", "unhealthy", "needs_reauth"];
 
 /** Latency histogram of one credential, as fixed buckets. */
 export interface LatencySnapshot {
@@ -45,14 +81,19 @@ export interface CredentialSample {
   requests: number;
   successes: number;
   errors: number;
+  /** Failed requests by kind; kinds left out count 0. */
+  errorsByKind?: Partial<Record<ErrorKind, number>> | undefined;
   tokensUsed: number;
+  promptTokens?: number | undefined;
+  completionTokens?: number | undefined;
   refreshes: number;
   refreshFailures: number;
   healthy: boolean;
   available: boolean;
   inBackoff: boolean;
-  /** Absent for tokens that never expire. */
-  secondsUntilExpiry?: number | undefined;
+  state?: CredentialState | undefined;
+  /** When the access token expires, Unix seconds; absent for tokens that never expire. */
+  expiresAtSeconds?: number | undefined;
   latency: LatencySnapshot;
 }
 
@@ -60,6 +101,8 @@ export interface CredentialSample {
 export interface ProviderSample {
   provider: string;
   credentials: CredentialSample[];
+  /** `executeWithFailover` calls by outcome. */
+  calls?: Partial<Record<CallOutcome, number>> | undefined;
   webhook?: { sent: number; failed: number; dropped: number; disabled?: number };
 }
 
@@ -137,13 +180,50 @@ const DEFINITIONS: readonly Definition[] = [
     (c) => c.requests,
   ),
   perCredential("successes_total", "counter", "Requests that succeeded.", (c) => c.successes),
-  perCredential("errors_total", "counter", "Requests that failed.", (c) => c.errors),
+  {
+    name: `${PREFIX}errors_total`,
+    help: "Requests that failed, by kind.",
+    kind: "counter",
+    labelNames: ["provider", "credential", "kind"],
+    values(samples) {
+      const out: Value[] = [];
+      forEachCredential(samples, (provider, c) => {
+        const byKind = c.errorsByKind ?? { other: c.errors };
+        for (const kind of ERROR_KINDS) {
+          const value = finite(byKind[kind]);
+          if (value > 0) out.push({ value, labels: { provider, credential: c.credential, kind } });
+        }
+      });
+      return out;
+    },
+  },
   perCredential(
     "tokens_used_total",
     "counter",
     "Prompt plus completion tokens reported by operations.",
     (c) => c.tokensUsed,
   ),
+  {
+    name: `${PREFIX}tokens_total`,
+    help: "Tokens of operations' usage, by type.",
+    kind: "counter",
+    labelNames: ["provider", "credential", "type"],
+    values(samples) {
+      const out: Value[] = [];
+      forEachCredential(samples, (provider, c) => {
+        const credential = c.credential;
+        if (c.promptTokens === undefined && c.completionTokens === undefined) return;
+        out.push(
+          { value: finite(c.promptTokens), labels: { provider, credential, type: "prompt" } },
+          {
+            value: finite(c.completionTokens),
+            labels: { provider, credential, type: "completion" },
+          },
+        );
+      });
+      return out;
+    },
+  },
   perCredential("refreshes_total", "counter", "Successful token refreshes.", (c) => c.refreshes),
   perCredential(
     "refresh_failures_total",
@@ -160,12 +240,38 @@ const DEFINITIONS: readonly Definition[] = [
   perCredential("credential_in_backoff", "gauge", "1 while the credential is in backoff.", (c) =>
     bool(c.inBackoff),
   ),
+  {
+    name: `${PREFIX}credential_state`,
+    help: "The credential's state: 1 for the current one, 0 for the others.",
+    kind: "gauge",
+    labelNames: ["provider", "credential", "state"],
+    values(samples) {
+      const out: Value[] = [];
+      forEachCredential(samples, (provider, c) => {
+        if (c.state === undefined) return;
+        for (const state of STATES) {
+          out.push({
+            value: bool(c.state === state),
+            labels: { provider, credential: c.credential, state },
+          });
+        }
+      });
+      return out;
+    },
+  },
   perCredential(
-    "token_expiry_seconds",
+    "token_expiry_timestamp_seconds",
     "gauge",
-    "Seconds until the access token expires; negative once expired.",
-    (c) => c.secondsUntilExpiry,
+    "When the access token expires, in Unix seconds.",
+    (c) => c.expiresAtSeconds,
   ),
+  {
+    name: `${PREFIX}calls_total`,
+    help: "executeWithFailover calls by outcome.",
+    kind: "counter",
+    labelNames: ["provider", "outcome"],
+    values: (samples) => perProvider(samples, CALL_OUTCOMES, (s) => s.calls),
+  },
   {
     name: `${PREFIX}request_duration_seconds`,
     help: "Request latency in seconds.",
@@ -182,29 +288,37 @@ const DEFINITIONS: readonly Definition[] = [
     help: "Webhook events by outcome.",
     kind: "counter",
     labelNames: ["provider", "outcome"],
-    values(samples) {
-      // Two managers of one provider in one registry: one series per (provider, outcome), summed.
-      const totals = new Map<string, Record<string, number>>();
-      for (const s of samples) {
-        const w = s.webhook;
-        if (!w) continue;
-        const sum = totals.get(s.provider) ?? {};
-        for (const outcome of ["sent", "failed", "dropped", "disabled"] as const) {
-          const v = w[outcome] ?? 0;
-          if (Number.isFinite(v)) sum[outcome] = (sum[outcome] ?? 0) + v;
-        }
-        totals.set(s.provider, sum);
-      }
-      const out: Value[] = [];
-      for (const [provider, sum] of totals) {
-        for (const [outcome, value] of Object.entries(sum)) {
-          out.push({ value, labels: { provider, outcome } });
-        }
-      }
-      return out;
-    },
+    values: (samples) =>
+      perProvider(samples, ["sent", "failed", "dropped", "disabled"], (s) => s.webhook),
   },
 ];
+
+/**
+ * One series per (provider, outcome). Two managers of one provider in one registry are summed,
+ * since a duplicate series would make the exposition invalid.
+ */
+function perProvider<K extends string>(
+  samples: readonly ProviderSample[],
+  outcomes: readonly K[],
+  read: (s: ProviderSample) => Partial<Record<K, number>> | undefined,
+): Value[] {
+  const totals = new Map<string, Map<K, number>>();
+  for (const s of samples) {
+    const counts = read(s);
+    if (!counts) continue;
+    const sum = totals.get(s.provider) ?? new Map<K, number>();
+    for (const outcome of outcomes) {
+      // Every outcome gets a series from the start: a counter that appears late hides its rate.
+      sum.set(outcome, (sum.get(outcome) ?? 0) + finite(counts[outcome]));
+    }
+    totals.set(s.provider, sum);
+  }
+  const out: Value[] = [];
+  for (const [provider, sum] of totals) {
+    for (const [outcome, value] of sum) out.push({ value, labels: { provider, outcome } });
+  }
+  return out;
+}
 
 /** The metric names this module exposes, in exposition order. */
 export const METRIC_NAMES: readonly string[] = DEFINITIONS.map((d) => d.name);

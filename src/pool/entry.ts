@@ -6,6 +6,7 @@
  */
 import { CredentialHealth, type HealthPolicy } from "../health/credential-health.js";
 import { MetricsRecorder } from "../metrics/credential-metrics.js";
+import type { MetricsTable } from "../metrics/metrics-table.js";
 import type { RingNode } from "../selection/ring.js";
 import type { OAuthCredentialSet } from "../types.js";
 import { freezeCredential } from "./credential-copy.js";
@@ -26,15 +27,22 @@ export class PoolEntry implements RingNode {
   /** `view.expiresAt` in epoch ms, read on every request. */
   expiresAtMs: number | undefined;
   readonly health: CredentialHealth;
-  readonly metrics = new MetricsRecorder();
+  readonly metrics: MetricsRecorder;
 
-  constructor(cred: OAuthCredentialSet, order: number, policy: HealthPolicy) {
+  /** @param metrics the pool's table, where this credential's figures get a slot */
+  constructor(
+    cred: OAuthCredentialSet,
+    order: number,
+    policy: HealthPolicy,
+    metrics: MetricsTable,
+  ) {
     this.id = cred.id;
     this.order = order;
     this.weight = cred.weight ?? 1;
     this.view = freezeCredential(cred);
     this.expiresAtMs = cred.expiresAt?.getTime();
     this.health = new CredentialHealth(policy);
+    this.metrics = new MetricsRecorder(metrics);
   }
 
   /** Replaces the credential operations see (after a refresh, or a newer stored token). */

@@ -7,6 +7,7 @@
  */
 import { ConfigError } from "../errors.js";
 import type { HealthPolicy } from "../health/credential-health.js";
+import { createMetricsTable } from "../metrics/credential-metrics.js";
 import { type Candidate, LinkedRing } from "../selection/ring.js";
 import type { Selector } from "../selection/selector.js";
 import type { OAuthCredentialSet } from "../types.js";
@@ -35,6 +36,8 @@ export class CredentialPool {
   readonly #selector: Selector;
   readonly #policy: HealthPolicy;
   readonly #inPool = (id: string): boolean => this.entries.has(id);
+  /** Every credential's counters and histogram, packed together. */
+  readonly #metrics = createMetricsTable();
   #nextOrder = 0;
 
   constructor(selector: Selector, policy: HealthPolicy) {
@@ -81,6 +84,7 @@ export class CredentialPool {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
     entry.removed = true;
+    entry.metrics.release();
     this.#ring.unlink(entry);
     this.entries.delete(id);
     this.#selector.forget?.(id);
@@ -125,7 +129,7 @@ export class CredentialPool {
   }
 
   #add(cred: OAuthCredentialSet): PoolEntry {
-    const entry = new PoolEntry(cred, this.#nextOrder++, this.#policy);
+    const entry = new PoolEntry(cred, this.#nextOrder++, this.#policy, this.#metrics);
     this.entries.set(entry.id, entry);
     this.#ring.link(entry);
     for (const listener of this.#listeners) listener.added?.(entry);

@@ -289,7 +289,7 @@ export class Refresher {
     const at = now();
     if (!entry.removed) {
       entry.health.recordRefreshFailure(at, error.permanent);
-      entry.metrics.refreshFailures++;
+      entry.metrics.recordRefreshFailure();
       pool.update(entry, at);
     }
     if (error.permanent) {
