@@ -23,19 +23,40 @@
  *    after 0, 100 and 1,000 requests each (1,000,000 in all; equal figures = no growth with
  *    requests), and 10,000 credentials after 100 each. Target < 4 KiB; Go keeps 733 B (without
  *    percentiles).
+ * 5. Side by side with google-auth-library, cockatiel and opossum, each a round-robin pool with
+ *    one client or breaker per credential (see peers.ts): per call the next credential, its token
+ *    (`await client.getAccessToken()` from the client's cache for google-auth-library), the same
+ *    `op`, through that credential's cockatiel policy or opossum breaker. Five short rounds (the
+ *    same time per task in all), each starting with a bare `await op(cred)`; every figure is the
+ *    median over the rounds of × the bare call of its round, printed beside its ns/op. Happy path
+ *    with 3 and 1,000 credentials, `KeyManager` with 3 keys, and the bytes per credential after
+ *    1,000 requests on each of 1,000 credentials (oauthmanager: section 4's figure; the others:
+ *    1,000 calls each through the pool, one client or breaker per credential).
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
  * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
  * the batch means (robust against other processes on the shared cores; every ratio and "added"
  * figure uses it); "mean" and its relative margin of error ("rme") are printed beside it.
  */
+import {
+  type Compared,
+  LIBRARIES,
+  type Library,
+  measureComparison,
+  measurePeerMemory,
+  SIZES,
+  type Size,
+} from "./compare.js";
 import { fixed, int, printTable, signed } from "./format.js";
 import { measureMemory } from "./memory.js";
 import { measureBackoff, measureOverhead } from "./overhead.js";
+import { peerVersions } from "./peers.js";
 import { runStampede } from "./stampede.js";
 import { BATCH, type MeasureOptions, type Timing } from "./timing.js";
 
 const TIMING: MeasureOptions = { timeMs: 2_000, warmupMs: 500 };
+/** Section 5 splits each contender's TIMING into this many rounds (see compare.ts). */
+const COMPARISON_ROUNDS = 5;
 
 function timingRow(label: string, t: Timing, extra: readonly string[]): string[] {
   return [
@@ -141,10 +162,74 @@ console.log(
     `; cred-0 latency p50 ${fixed(m1.sampleP50, 0)} ms, p99 ${fixed(m1.sampleP99, 0)} ms (histograms filled)`,
 );
 
+// 5. side by side with other libraries
+const c = await measureComparison(TIMING, COMPARISON_ROUNDS);
+const pm = await measurePeerMemory(1_000, 1_000);
+const times = (ratio: number) => `${fixed(ratio, 1)}×`;
+const ratioCell = (x: Compared) => `${times(x.timesBare)} (${fixed(x.ns, 0)} ns)`;
+const bytesPerCred: Record<Library, number> = {
+  oauthmanager: last.perCredential.total,
+  "google-auth-library": pm.peers["google-auth-library"].total,
+  cockatiel: pm.peers.cockatiel.total,
+  opossum: pm.peers.opossum.total,
+};
+const bareCell = `${fixed(c.bare.ns, 0)} ns`;
+const happyRow = (label: string, size: Size) => [
+  label,
+  bareCell,
+  ...LIBRARIES.map((library) => ratioCell(c.pools[size][library])),
+];
+printTable(
+  `5. side by side (${peerVersions()}): × bare \`await op(cred)\` of the same round, lower is better`,
+  ["figure", "bare", ...LIBRARIES],
+  [
+    happyRow("happy path, 3 credentials", 3),
+    happyRow("happy path, 1,000 credentials", 1_000),
+    ["KeyManager, 3 keys", bareCell, ratioCell(c.keys3), "", "", ""],
+    [
+      "bytes per credential after 1M requests",
+      `${int(pm.credentialsAlone.total)} B`,
+      ...LIBRARIES.map((library) => `${int(bytesPerCred[library])} B`),
+    ],
+  ],
+);
+console.log(
+  `times: medians over ${COMPARISON_ROUNDS} rounds; bytes: oauthmanager from section 4, and in the bare column the 1,000 credential objects alone`,
+);
+const detailRow = (label: string, x: Compared) => {
+  const perRound = x.rounds.map((t, r) => t.ns / c.bare.rounds[r]!.ns);
+  return [
+    label,
+    fixed(x.ns, 0),
+    times(x.timesBare),
+    x.rounds.map((t) => fixed(t.ns, 0)).join(" "),
+    `${times(Math.min(...perRound))}–${times(Math.max(...perRound))}`,
+  ];
+};
+printTable(
+  "5a. the timings behind it, round by round",
+  ["call", "ns/op", "× bare", "ns/op per round", "× bare range"],
+  [
+    detailRow("bare await op(cred)", c.bare),
+    ...SIZES.flatMap((size) =>
+      LIBRARIES.map((library) =>
+        detailRow(`${library}, ${int(size)} creds`, c.pools[size][library]),
+      ),
+    ),
+    detailRow("KeyManager, 3 keys", c.keys3),
+  ],
+);
+const happySummary = (label: string, size: Size) =>
+  `${label} (× bare ${bareCell}): ${LIBRARIES.map((l) => `${l} ${times(c.pools[size][l].timesBare)}`).join(", ")}`;
+
 console.log(`\ntotal bench time ${fixed((performance.now() - began) / 1000, 1)} s`);
 console.log(`
 summary
 executeWithFailover overhead: bare ${fixed(o.bare.ns, 0)} ns, 3 creds ${fixed(o.pool3.ns, 0)} ns (${signed(added3)}), 1000 creds ${fixed(o.pool1000.ns, 0)} ns (${signed(added1000)})
 getNextCredential 10,000 (9,990 in backoff) vs 10: ${fixed(b.next10k.ns, 0)} ns vs ${fixed(b.next10.ns, 0)} ns, ratio ${fixed(nextRatio, 2)}
 stampede: ${int(s.calls)} calls, ${int(s.tokenEndpointCalls)} refresh${s.tokenEndpointCalls === 1 ? "" : "es"}, ${int(s.failures)} failures, ${fixed(s.wallMs, 0)} ms
-memory: ${int(last.perCredential.total)} B per credential after ${int(m1.credentials * last.requestsPerCredential)} requests`);
+memory: ${int(last.perCredential.total)} B per credential after ${int(m1.credentials * last.requestsPerCredential)} requests
+${happySummary("happy path, 3 credentials", 3)}
+${happySummary("happy path, 1,000 credentials", 1_000)}
+KeyManager, 3 keys (× bare ${bareCell}): oauthmanager ${times(c.keys3.timesBare)} (${fixed(c.keys3.ns, 0)} ns)
+bytes per credential after 1M requests: ${LIBRARIES.map((l) => `${l} ${int(bytesPerCred[l])}`).join(", ")} (credentials alone ${int(pm.credentialsAlone.total)})`);
