@@ -4,10 +4,13 @@
  * bare call of its own round; the memory figures use the same method as section 4.
  * @module
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { setImmediate as turnEventLoop } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { KeyManager, OAuthKeyManager } from "oauthmanager";
 import { freshCredentials, keyOp, op } from "./fixtures.js";
-import { type PerCredential, perCredential, retained } from "./memory.js";
+import { measureMemory, type PerCredential, perCredential, retained } from "./memory.js";
 import { PEERS, type Peer, peerPool } from "./peers.js";
 import { type MeasureOptions, measure, type Timing } from "./timing.js";
 
@@ -140,27 +143,32 @@ export async function measureComparison(
   };
 }
 
-/** Bytes per credential the comparators retain, and what the credential objects alone take. */
-export interface PeerMemory {
+/** Bytes per credential after the same number of requests, by library. */
+export interface MemoryComparison {
   /** The `n` credential objects with no library around them. */
   credentialsAlone: PerCredential;
-  peers: Record<Peer, PerCredential>;
+  libraries: Record<Library, PerCredential>;
 }
 
 /**
- * For each comparator: a pool of `n` credentials, then `requestsPerCredential` calls on each
- * through it; the retained bytes per credential after that. Built inside the measurement, as in
- * section 4, so only what the pool keeps counts. A comparator records a request by running it:
- * whatever it keeps per call (opossum's rolling stats) is what this shows.
+ * Every library holding `n` credentials after `requestsPerCredential` requests on each; the
+ * retained bytes per credential. oauthmanager records them through `recordRequest` at spread
+ * latencies, exactly as section 4 does. A comparator records a request by running it through its
+ * client or breaker: whatever it keeps per call (opossum's rolling stats) is what this shows.
+ * Each pool is built inside its measurement, so only what it keeps counts.
  */
-export async function measurePeerMemory(
+export async function measureMemoryComparison(
   n: number,
   requestsPerCredential: number,
-): Promise<PeerMemory> {
+): Promise<MemoryComparison> {
   const credentialsAlone = credentialBytes(n);
-  const peers = {} as Record<Peer, PerCredential>;
-  for (const peer of PEERS) peers[peer] = await peerBytes(peer, n, requestsPerCredential);
-  return { credentialsAlone, peers };
+  const ours = await measureMemory(n, [requestsPerCredential]);
+  const libraries = { oauthmanager: ours.checkpoints.at(-1)!.perCredential } as Record<
+    Library,
+    PerCredential
+  >;
+  for (const peer of PEERS) libraries[peer] = await peerBytes(peer, n, requestsPerCredential);
+  return { credentialsAlone, libraries };
 }
 
 // Each measurement runs in its own call: a value left in a suspended async frame would stay
@@ -186,4 +194,54 @@ async function peerBytes(peer: Peer, n: number, requestsPerCredential: number) {
   const after = retained();
   pool.close();
   return perCredential(before, after, n);
+}
+
+/** What section 5 measures. */
+export interface SideBySide {
+  timings: ComparisonTimings;
+  memory: MemoryComparison;
+}
+
+/** How section 5 is measured. */
+export interface SideBySideOptions {
+  timing: MeasureOptions;
+  /** Rounds the timing is split into (see {@link measureComparison}). */
+  rounds: number;
+  /** Credentials per library in the memory figures. */
+  credentials: number;
+  /** Requests on each credential before its memory is measured. */
+  requestsPerCredential: number;
+}
+
+/** Section 5 in this process. */
+export async function measureSideBySide(options: SideBySideOptions): Promise<SideBySide> {
+  return {
+    timings: await measureComparison(options.timing, options.rounds),
+    memory: await measureMemoryComparison(options.credentials, options.requestsPerCredential),
+  };
+}
+
+/**
+ * Section 5 in a child process of its own. The same process after sections 1 to 4 would time
+ * oauthmanager with V8's optimised code shaped by pools of 10,000, backoff and refreshes, and
+ * the other libraries fresh: measured so, `executeWithFailover` came out about 1.5 times slower
+ * than in section 1. A fresh process gives every library the same start.
+ */
+export async function measureSideBySideInFreshProcess(
+  options: SideBySideOptions,
+): Promise<SideBySide> {
+  const entry = fileURLToPath(new URL("./compare-child.ts", import.meta.url));
+  // The same flags as this process: --expose-gc and the TypeScript loader.
+  const child = spawn(process.execPath, [...process.execArgv, entry, JSON.stringify(options)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    out += chunk;
+  });
+  const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
+  if (code !== 0) {
+    throw new Error(`section 5 child process ended with ${signal ?? `exit code ${code}`}`);
+  }
+  return JSON.parse(out) as SideBySide;
 }

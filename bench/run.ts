@@ -30,8 +30,10 @@
  *    same time per task in all), each starting with a bare `await op(cred)`; every figure is the
  *    median over the rounds of × the bare call of its round, printed beside its ns/op. Happy path
  *    with 3 and 1,000 credentials, `KeyManager` with 3 keys, and the bytes per credential after
- *    1,000 requests on each of 1,000 credentials (oauthmanager: section 4's figure; the others:
- *    1,000 calls each through the pool, one client or breaker per credential).
+ *    1,000 requests on each of 1,000 credentials (oauthmanager: `recordRequest` as in section 4;
+ *    the others: 1,000 calls each through the pool, one client or breaker per credential).
+ *    Measured in a child process of its own, so that no library inherits the JIT state the
+ *    other sections leave behind.
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
  * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
@@ -42,8 +44,7 @@ import {
   type Compared,
   LIBRARIES,
   type Library,
-  measureComparison,
-  measurePeerMemory,
+  measureSideBySideInFreshProcess,
   SIZES,
   type Size,
 } from "./compare.js";
@@ -163,16 +164,17 @@ console.log(
 );
 
 // 5. side by side with other libraries
-const c = await measureComparison(TIMING, COMPARISON_ROUNDS);
-const pm = await measurePeerMemory(1_000, 1_000);
+const side = await measureSideBySideInFreshProcess({
+  timing: TIMING,
+  rounds: COMPARISON_ROUNDS,
+  credentials: 1_000,
+  requestsPerCredential: 1_000,
+});
+const c = side.timings;
+const pm = side.memory;
 const times = (ratio: number) => `${fixed(ratio, 1)}×`;
 const ratioCell = (x: Compared) => `${times(x.timesBare)} (${fixed(x.ns, 0)} ns)`;
-const bytesPerCred: Record<Library, number> = {
-  oauthmanager: last.perCredential.total,
-  "google-auth-library": pm.peers["google-auth-library"].total,
-  cockatiel: pm.peers.cockatiel.total,
-  opossum: pm.peers.opossum.total,
-};
+const bytesPerCred = (library: Library) => pm.libraries[library].total;
 const bareCell = `${fixed(c.bare.ns, 0)} ns`;
 const happyRow = (label: string, size: Size) => [
   label,
@@ -189,12 +191,12 @@ printTable(
     [
       "bytes per credential after 1M requests",
       `${int(pm.credentialsAlone.total)} B`,
-      ...LIBRARIES.map((library) => `${int(bytesPerCred[library])} B`),
+      ...LIBRARIES.map((library) => `${int(bytesPerCred(library))} B`),
     ],
   ],
 );
 console.log(
-  `times: medians over ${COMPARISON_ROUNDS} rounds; bytes: oauthmanager from section 4, and in the bare column the 1,000 credential objects alone`,
+  `measured in a fresh process; times: medians over ${COMPARISON_ROUNDS} rounds; bytes: as in section 4, and in the bare column the 1,000 credential objects alone`,
 );
 const detailRow = (label: string, x: Compared) => {
   const perRound = x.rounds.map((t, r) => t.ns / c.bare.rounds[r]!.ns);
@@ -232,4 +234,4 @@ memory: ${int(last.perCredential.total)} B per credential after ${int(m1.credent
 ${happySummary("happy path, 3 credentials", 3)}
 ${happySummary("happy path, 1,000 credentials", 1_000)}
 KeyManager, 3 keys (× bare ${bareCell}): oauthmanager ${times(c.keys3.timesBare)} (${fixed(c.keys3.ns, 0)} ns)
-bytes per credential after 1M requests: ${LIBRARIES.map((l) => `${l} ${int(bytesPerCred[l])}`).join(", ")} (credentials alone ${int(pm.credentialsAlone.total)})`);
+bytes per credential after 1M requests: ${LIBRARIES.map((l) => `${l} ${int(bytesPerCred(l))}`).join(", ")} (credentials alone ${int(pm.credentialsAlone.total)})`);
