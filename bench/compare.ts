@@ -1,7 +1,7 @@
 /**
- * Section 5: oauthmanager beside google-auth-library, cockatiel and opossum. Every round of timings
- * starts with a bare `await op(cred)`, so each library's figure can be given as a ratio to the
- * bare call of its own round; the memory figures use the same method as section 4.
+ * Section 5: oauthmanager beside google-auth-library, cockatiel and opossum. One round of timings
+ * that starts with a bare `await op(cred)`, so each library's figure can be given as a ratio to
+ * that bare call; the memory figures use the same method as section 4.
  * @module
  */
 import { spawn } from "node:child_process";
@@ -22,124 +22,85 @@ export type Library = (typeof LIBRARIES)[number];
 export const SIZES = [3, 1_000] as const;
 export type Size = (typeof SIZES)[number];
 
-/** One contender's figures over every round. */
-export interface Compared {
-  /** Median over the rounds of the ns/op (each round's figure is itself a median, see timing.ts). */
-  ns: number;
-  /** Median over the rounds of ns/op ÷ the bare call's ns/op in the same round. */
-  timesBare: number;
-  /** Each round's timing, in order. */
-  rounds: Timing[];
-}
-
 export interface ComparisonTimings {
-  bare: Compared;
+  bare: Timing;
   /** Per pool size, per library: the same `op` on the next of that many credentials. */
-  pools: Record<Size, Record<Library, Compared>>;
+  pools: Record<Size, Record<Library, Timing>>;
   /** `KeyManager.executeWithFailover` over 3 API keys. */
-  keys3: Compared;
-}
-
-/** Something timed: `open` builds it (outside the timing), the returned `close` tears it down. */
-interface Contender {
-  name: string;
-  open(): { call: () => Promise<unknown>; close: () => unknown };
+  keys3: Timing;
 }
 
 const taskName = (library: Library, size: Size) => `${library}, ${size}`;
 const KEYS3 = "KeyManager, 3";
 
-function contenders(): Contender[] {
+/** One library's pools, built right before they are timed and torn down right after. */
+type Contender = () => {
+  calls: Record<string, () => Promise<unknown>>;
+  close: () => unknown;
+};
+
+const oauthmanager: Contender = () => {
+  const managers = SIZES.map((size) => new OAuthKeyManager("bench", freshCredentials(size)));
+  const keys = new KeyManager("bench", ["api-key-0", "api-key-1", "api-key-2"]);
+  const calls: Record<string, () => Promise<unknown>> = {};
+  SIZES.forEach((size, i) => {
+    const manager = managers[i]!;
+    calls[taskName("oauthmanager", size)] = () => manager.executeWithFailover(op);
+  });
+  calls[KEYS3] = () => keys.executeWithFailover(keyOp);
+  return { calls, close: () => Promise.all([keys.close(), ...managers.map((m) => m.close())]) };
+};
+
+const peer =
+  (library: Peer): Contender =>
+  () => {
+    const pools = SIZES.map((size) => peerPool(library, size));
+    const calls: Record<string, () => Promise<unknown>> = {};
+    SIZES.forEach((size, i) => {
+      const pool = pools[i]!;
+      calls[taskName(library, size)] = () => pool.call();
+    });
+    return {
+      calls,
+      close() {
+        for (const pool of pools) pool.close();
+      },
+    };
+  };
+
+/**
+ * Times the bare call, then each library at every size (oauthmanager with its KeyManager of 3
+ * keys), in one round: every ratio divides by that bare call.
+ *
+ * Only the library being timed exists while it is timed: opossum's breakers compute their
+ * rolling stats on timers, which would otherwise run during the other libraries' timings. Each
+ * library's pools live through all of its own tasks, as in section 1. Short rounds that rebuilt
+ * the pools each time, other tasks in between, were tried: from the third round on oauthmanager
+ * ran about 1.5 times slower than in section 1 and stayed so (V8 logged its optimised code
+ * discarded for "weak objects", i.e. tied to collected managers), while the other libraries did
+ * not move; one steady pool per library measures all of them alike.
+ */
+export async function measureComparison(options: MeasureOptions): Promise<ComparisonTimings> {
   const cred = freshCredentials(1)[0]!;
   // The manager hands operations a signal it already holds; so does the bare call.
   const signal = new AbortController().signal;
-  const list: Contender[] = [
-    { name: "bare", open: () => ({ call: () => op(cred, signal), close() {} }) },
-  ];
-  for (const size of SIZES) {
-    list.push({
-      name: taskName("oauthmanager", size),
-      open() {
-        const manager = new OAuthKeyManager("bench", freshCredentials(size));
-        return { call: () => manager.executeWithFailover(op), close: () => manager.close() };
-      },
-    });
-    for (const peer of PEERS) {
-      list.push({
-        name: taskName(peer, size),
-        open() {
-          const pool = peerPool(peer, size);
-          return { call: () => pool.call(), close: () => pool.close() };
-        },
-      });
+  const timings = await measure({ bare: () => op(cred, signal) }, options);
+  for (const contender of [oauthmanager, ...PEERS.map(peer)]) {
+    const { calls, close } = contender();
+    try {
+      for (const [name, timing] of await measure(calls, options)) timings.set(name, timing);
+    } finally {
+      await close();
     }
   }
-  list.push({
-    name: KEYS3,
-    open() {
-      const keys = new KeyManager("bench", ["api-key-0", "api-key-1", "api-key-2"]);
-      return { call: () => keys.executeWithFailover(keyOp), close: () => keys.close() };
-    },
-  });
-  return list;
-}
-
-/**
- * Only the timed contender exists while it is timed: opossum's breakers, for one, compute their
- * rolling stats on a timer, which would otherwise run during the other libraries' timings.
- */
-async function timeOne(contender: Contender, options: MeasureOptions): Promise<Timing> {
-  const { call, close } = contender.open();
-  try {
-    return (await measure({ [contender.name]: call }, options)).get(contender.name)!;
-  } finally {
-    await close();
-  }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/**
- * Times the bare call, every library at every size and a KeyManager of 3 keys, one after another,
- * in `rounds` rounds that split `options`' time between them. Each ratio is taken within a
- * round, against that round's bare call: on a shared machine the load drifts over a minute, and
- * short rounds keep each contender close in time to the bare call it is divided by.
- */
-export async function measureComparison(
-  options: MeasureOptions,
-  rounds: number,
-): Promise<ComparisonTimings> {
-  const perRound: MeasureOptions = {
-    timeMs: options.timeMs / rounds,
-    warmupMs: options.warmupMs / rounds,
-  };
-  const list = contenders();
-  const timings = new Map<string, Timing[]>(list.map((c) => [c.name, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (const contender of list)
-      timings.get(contender.name)!.push(await timeOne(contender, perRound));
-  }
-  const bare = timings.get("bare")!;
-  const compared = (name: string): Compared => {
-    const own = timings.get(name)!;
-    return {
-      ns: median(own.map((t) => t.ns)),
-      timesBare: median(own.map((t, r) => t.ns / bare[r]!.ns)),
-      rounds: own,
-    };
-  };
   const bySize = (size: Size) =>
     Object.fromEntries(
-      LIBRARIES.map((library) => [library, compared(taskName(library, size))]),
-    ) as Record<Library, Compared>;
+      LIBRARIES.map((library) => [library, timings.get(taskName(library, size))!]),
+    ) as Record<Library, Timing>;
   return {
-    bare: compared("bare"),
+    bare: timings.get("bare")!,
     pools: { 3: bySize(3), 1000: bySize(1_000) },
-    keys3: compared(KEYS3),
+    keys3: timings.get(KEYS3)!,
   };
 }
 
@@ -205,8 +166,6 @@ export interface SideBySide {
 /** How section 5 is measured. */
 export interface SideBySideOptions {
   timing: MeasureOptions;
-  /** Rounds the timing is split into (see {@link measureComparison}). */
-  rounds: number;
   /** Credentials per library in the memory figures. */
   credentials: number;
   /** Requests on each credential before its memory is measured. */
@@ -216,7 +175,7 @@ export interface SideBySideOptions {
 /** Section 5 in this process. */
 export async function measureSideBySide(options: SideBySideOptions): Promise<SideBySide> {
   return {
-    timings: await measureComparison(options.timing, options.rounds),
+    timings: await measureComparison(options.timing),
     memory: await measureMemoryComparison(options.credentials, options.requestsPerCredential),
   };
 }

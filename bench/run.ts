@@ -26,14 +26,13 @@
  * 5. Side by side with google-auth-library, cockatiel and opossum, each a round-robin pool with
  *    one client or breaker per credential (see peers.ts): per call the next credential, its token
  *    (`await client.getAccessToken()` from the client's cache for google-auth-library), the same
- *    `op`, through that credential's cockatiel policy or opossum breaker. Five short rounds (the
- *    same time per task in all), each starting with a bare `await op(cred)`; every figure is the
- *    median over the rounds of × the bare call of its round, printed beside its ns/op. Happy path
- *    with 3 and 1,000 credentials, `KeyManager` with 3 keys, and the bytes per credential after
- *    1,000 requests on each of 1,000 credentials (oauthmanager: `recordRequest` as in section 4;
- *    the others: 1,000 calls each through the pool, one client or breaker per credential).
- *    Measured in a child process of its own, so that no library inherits the JIT state the
- *    other sections leave behind.
+ *    `op`, through that credential's cockatiel policy or opossum breaker. One round of timings
+ *    starting with a bare `await op(cred)`; every figure is printed as × that bare call, beside
+ *    its ns/op. Happy path with 3 and 1,000 credentials, `KeyManager` with 3 keys, and the bytes
+ *    per credential after 1,000 requests on each of 1,000 credentials (oauthmanager:
+ *    `recordRequest` as in section 4; the others: 1,000 calls each through the pool). Measured in
+ *    a child process of its own, so that no library inherits the JIT state the other sections
+ *    leave behind.
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
  * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
@@ -41,7 +40,6 @@
  * figure uses it); "mean" and its relative margin of error ("rme") are printed beside it.
  */
 import {
-  type Compared,
   LIBRARIES,
   type Library,
   measureSideBySideInFreshProcess,
@@ -56,8 +54,6 @@ import { runStampede } from "./stampede.js";
 import { BATCH, type MeasureOptions, type Timing } from "./timing.js";
 
 const TIMING: MeasureOptions = { timeMs: 2_000, warmupMs: 500 };
-/** Section 5 splits each contender's TIMING into this many rounds (see compare.ts). */
-const COMPARISON_ROUNDS = 5;
 
 function timingRow(label: string, t: Timing, extra: readonly string[]): string[] {
   return [
@@ -166,14 +162,13 @@ console.log(
 // 5. side by side with other libraries
 const side = await measureSideBySideInFreshProcess({
   timing: TIMING,
-  rounds: COMPARISON_ROUNDS,
   credentials: 1_000,
   requestsPerCredential: 1_000,
 });
 const c = side.timings;
 const pm = side.memory;
-const times = (ratio: number) => `${fixed(ratio, 1)}×`;
-const ratioCell = (x: Compared) => `${times(x.timesBare)} (${fixed(x.ns, 0)} ns)`;
+const timesBare = (t: Timing) => `${fixed(t.ns / c.bare.ns, 1)}×`;
+const ratioCell = (t: Timing) => `${timesBare(t)} (${fixed(t.ns, 0)} ns)`;
 const bytesPerCred = (library: Library) => pm.libraries[library].total;
 const bareCell = `${fixed(c.bare.ns, 0)} ns`;
 const happyRow = (label: string, size: Size) => [
@@ -196,33 +191,25 @@ printTable(
   ],
 );
 console.log(
-  `measured in a fresh process; times: medians over ${COMPARISON_ROUNDS} rounds; bytes: as in section 4, and in the bare column the 1,000 credential objects alone`,
+  "measured in a fresh process; bytes as in section 4, and in the bare column the 1,000 credential objects alone",
 );
-const detailRow = (label: string, x: Compared) => {
-  const perRound = x.rounds.map((t, r) => t.ns / c.bare.rounds[r]!.ns);
-  return [
-    label,
-    fixed(x.ns, 0),
-    times(x.timesBare),
-    x.rounds.map((t) => fixed(t.ns, 0)).join(" "),
-    `${times(Math.min(...perRound))}–${times(Math.max(...perRound))}`,
-  ];
-};
 printTable(
-  "5a. the timings behind it, round by round",
-  ["call", "ns/op", "× bare", "ns/op per round", "× bare range"],
+  "5a. the timings behind it",
+  ["call", "ns/op", "mean", "rme", "samples", "× bare"],
   [
-    detailRow("bare await op(cred)", c.bare),
+    timingRow("bare await op(cred)", c.bare, [""]),
     ...SIZES.flatMap((size) =>
       LIBRARIES.map((library) =>
-        detailRow(`${library}, ${int(size)} creds`, c.pools[size][library]),
+        timingRow(`${library}, ${int(size)} creds`, c.pools[size][library], [
+          timesBare(c.pools[size][library]),
+        ]),
       ),
     ),
-    detailRow("KeyManager, 3 keys", c.keys3),
+    timingRow("KeyManager, 3 keys", c.keys3, [timesBare(c.keys3)]),
   ],
 );
 const happySummary = (label: string, size: Size) =>
-  `${label} (× bare ${bareCell}): ${LIBRARIES.map((l) => `${l} ${times(c.pools[size][l].timesBare)}`).join(", ")}`;
+  `${label} (× bare ${bareCell}): ${LIBRARIES.map((l) => `${l} ${timesBare(c.pools[size][l])}`).join(", ")}`;
 
 console.log(`\ntotal bench time ${fixed((performance.now() - began) / 1000, 1)} s`);
 console.log(`
@@ -233,5 +220,5 @@ stampede: ${int(s.calls)} calls, ${int(s.tokenEndpointCalls)} refresh${s.tokenEn
 memory: ${int(last.perCredential.total)} B per credential after ${int(m1.credentials * last.requestsPerCredential)} requests
 ${happySummary("happy path, 3 credentials", 3)}
 ${happySummary("happy path, 1,000 credentials", 1_000)}
-KeyManager, 3 keys (× bare ${bareCell}): oauthmanager ${times(c.keys3.timesBare)} (${fixed(c.keys3.ns, 0)} ns)
+KeyManager, 3 keys (× bare ${bareCell}): oauthmanager ${timesBare(c.keys3)} (${fixed(c.keys3.ns, 0)} ns)
 bytes per credential after 1M requests: ${LIBRARIES.map((l) => `${l} ${int(bytesPerCred(l))}`).join(", ")} (credentials alone ${int(pm.credentialsAlone.total)})`);
