@@ -2,12 +2,15 @@
  * Credentials and the operation shared by the benchmarks.
  * @module
  */
-import type { OAuthCredentialSet, Operation } from "oauthmanager";
+import type { KeyOperation, OAuthCredentialSet, Operation } from "oauthmanager";
 
 const YEAR_MS = 365 * 24 * 3_600_000;
 
 /** The measured operation: as cheap as an async call can be, so what remains is the pool's cost. */
 export const op: Operation<string> = async (cred) => ({ result: cred.id });
+
+/** The same operation for an API key pool. */
+export const keyOp: KeyOperation<string> = async (key) => ({ result: key });
 
 /** `n` credentials whose tokens stay fresh for a year: no refresh ever runs. */
 export function freshCredentials(n: number, prefix = "cred"): OAuthCredentialSet[] {

@@ -23,12 +23,14 @@ export interface MemoryFigures {
   sampleP99: number;
 }
 
-interface Usage {
+/** Live bytes at one moment: V8 heap and ArrayBuffer backing stores. */
+export interface Usage {
   heap: number;
   arrayBuffers: number;
 }
 
-function retained(): Usage {
+/** What is still reachable after forced garbage collection. */
+export function retained(): Usage {
   const gc = globalThis.gc;
   if (!gc) throw new Error("memory figures need `node --expose-gc` (use `npm run bench`)");
   // Two passes: the first may only schedule finalisation of what the second frees.
@@ -38,7 +40,8 @@ function retained(): Usage {
   return { heap: m.heapUsed, arrayBuffers: m.arrayBuffers };
 }
 
-function perCredential(before: Usage, after: Usage, n: number): PerCredential {
+/** The growth from `before` to `after`, shared out over `n` credentials. */
+export function perCredential(before: Usage, after: Usage, n: number): PerCredential {
   const heap = (after.heap - before.heap) / n;
   const arrayBuffers = (after.arrayBuffers - before.arrayBuffers) / n;
   return { heap, arrayBuffers, total: heap + arrayBuffers };

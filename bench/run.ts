@@ -23,15 +23,33 @@
  *    after 0, 100 and 1,000 requests each (1,000,000 in all; equal figures = no growth with
  *    requests), and 10,000 credentials after 100 each. Target < 4 KiB; Go keeps 733 B (without
  *    percentiles).
+ * 5. Side by side with google-auth-library, cockatiel and opossum, each a round-robin pool with
+ *    one client or breaker per credential (see peers.ts): per call the next credential, its token
+ *    (`await client.getAccessToken()` from the client's cache for google-auth-library), the same
+ *    `op`, through that credential's cockatiel policy or opossum breaker. One round of timings
+ *    starting with a bare `await op(cred)`; every figure is printed as × that bare call, beside
+ *    its ns/op. Happy path with 3 and 1,000 credentials, `KeyManager` with 3 keys, and the bytes
+ *    per credential after 1,000 requests on each of 1,000 credentials (oauthmanager:
+ *    `recordRequest` as in section 4; the others: 1,000 calls each through the pool). Measured in
+ *    a child process of its own, so that no library inherits the JIT state the other sections
+ *    leave behind.
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
  * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
  * the batch means (robust against other processes on the shared cores; every ratio and "added"
  * figure uses it); "mean" and its relative margin of error ("rme") are printed beside it.
  */
+import {
+  LIBRARIES,
+  type Library,
+  measureSideBySideInFreshProcess,
+  SIZES,
+  type Size,
+} from "./compare.js";
 import { fixed, int, printTable, signed } from "./format.js";
 import { measureMemory } from "./memory.js";
 import { measureBackoff, measureOverhead } from "./overhead.js";
+import { peerVersions } from "./peers.js";
 import { runStampede } from "./stampede.js";
 import { BATCH, type MeasureOptions, type Timing } from "./timing.js";
 
@@ -141,10 +159,66 @@ console.log(
     `; cred-0 latency p50 ${fixed(m1.sampleP50, 0)} ms, p99 ${fixed(m1.sampleP99, 0)} ms (histograms filled)`,
 );
 
+// 5. side by side with other libraries
+const side = await measureSideBySideInFreshProcess({
+  timing: TIMING,
+  credentials: 1_000,
+  requestsPerCredential: 1_000,
+});
+const c = side.timings;
+const pm = side.memory;
+const timesBare = (t: Timing) => `${fixed(t.ns / c.bare.ns, 1)}×`;
+const ratioCell = (t: Timing) => `${timesBare(t)} (${fixed(t.ns, 0)} ns)`;
+const bytesPerCred = (library: Library) => pm.libraries[library].total;
+const bareCell = `${fixed(c.bare.ns, 0)} ns`;
+const happyRow = (label: string, size: Size) => [
+  label,
+  bareCell,
+  ...LIBRARIES.map((library) => ratioCell(c.pools[size][library])),
+];
+printTable(
+  `5. side by side (${peerVersions()}): × bare \`await op(cred)\` of the same round, lower is better`,
+  ["figure", "bare", ...LIBRARIES],
+  [
+    happyRow("happy path, 3 credentials", 3),
+    happyRow("happy path, 1,000 credentials", 1_000),
+    ["KeyManager, 3 keys", bareCell, ratioCell(c.keys3), "", "", ""],
+    [
+      "bytes per credential after 1M requests",
+      `${int(pm.credentialsAlone.total)} B`,
+      ...LIBRARIES.map((library) => `${int(bytesPerCred(library))} B`),
+    ],
+  ],
+);
+console.log(
+  "measured in a fresh process; bytes as in section 4, and in the bare column the 1,000 credential objects alone",
+);
+printTable(
+  "5a. the timings behind it",
+  ["call", "ns/op", "mean", "rme", "samples", "× bare"],
+  [
+    timingRow("bare await op(cred)", c.bare, [""]),
+    ...SIZES.flatMap((size) =>
+      LIBRARIES.map((library) =>
+        timingRow(`${library}, ${int(size)} creds`, c.pools[size][library], [
+          timesBare(c.pools[size][library]),
+        ]),
+      ),
+    ),
+    timingRow("KeyManager, 3 keys", c.keys3, [timesBare(c.keys3)]),
+  ],
+);
+const happySummary = (label: string, size: Size) =>
+  `${label} (× bare ${bareCell}): ${LIBRARIES.map((l) => `${l} ${timesBare(c.pools[size][l])}`).join(", ")}`;
+
 console.log(`\ntotal bench time ${fixed((performance.now() - began) / 1000, 1)} s`);
 console.log(`
 summary
 executeWithFailover overhead: bare ${fixed(o.bare.ns, 0)} ns, 3 creds ${fixed(o.pool3.ns, 0)} ns (${signed(added3)}), 1000 creds ${fixed(o.pool1000.ns, 0)} ns (${signed(added1000)})
 getNextCredential 10,000 (9,990 in backoff) vs 10: ${fixed(b.next10k.ns, 0)} ns vs ${fixed(b.next10.ns, 0)} ns, ratio ${fixed(nextRatio, 2)}
 stampede: ${int(s.calls)} calls, ${int(s.tokenEndpointCalls)} refresh${s.tokenEndpointCalls === 1 ? "" : "es"}, ${int(s.failures)} failures, ${fixed(s.wallMs, 0)} ms
-memory: ${int(last.perCredential.total)} B per credential after ${int(m1.credentials * last.requestsPerCredential)} requests`);
+memory: ${int(last.perCredential.total)} B per credential after ${int(m1.credentials * last.requestsPerCredential)} requests
+${happySummary("happy path, 3 credentials", 3)}
+${happySummary("happy path, 1,000 credentials", 1_000)}
+KeyManager, 3 keys (× bare ${bareCell}): oauthmanager ${timesBare(c.keys3)} (${fixed(c.keys3.ns, 0)} ns)
+bytes per credential after 1M requests: ${LIBRARIES.map((l) => `${l} ${int(bytesPerCred(l))}`).join(", ")} (credentials alone ${int(pm.credentialsAlone.total)})`);
