@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} placeholders are literal text here
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
@@ -26,6 +26,9 @@ function issuesOf(text: string, env: Record<string, string | undefined> = {}): C
   }
   throw new Error("expected the configuration to be rejected");
 }
+
+/** A valid AES-256 key: 32 bytes as 64 hex digits. */
+const STORE_KEY = "0123456789abcdef".repeat(4);
 
 /** A provider `gemini` with the given credential lines (already indented for a list item). */
 const gemini = (body: string) => `providers:\n  gemini:\n${body}`;
@@ -71,7 +74,7 @@ describe("parseConfig: valid configurations", () => {
     const config = parseConfig(await fixture("full.yaml"), {
       GATEWAY_KEY: "gw-key",
       ADMIN_KEY: "admin-key",
-      STORE_KEY: "store-key",
+      STORE_KEY: STORE_KEY,
       WEBHOOK_SECRET: whsec,
       GEMINI_SECRET_1: "gem-secret",
       GEMINI_REFRESH_1: "gem-refresh-1",
@@ -89,7 +92,7 @@ describe("parseConfig: valid configurations", () => {
     expect(config.store).toEqual({
       type: "file",
       path: "/var/lib/oauthmanager/tokens.json",
-      encryptionKey: "store-key",
+      encryptionKey: STORE_KEY,
     });
     expect(Object.keys(config.providers)).toEqual(["gemini", "anthropic", "internal"]);
     const { gemini: g, anthropic: a, internal: i } = config.providers;
@@ -662,6 +665,48 @@ describe("parseConfig: each mistake gives its path and message", () => {
     }
   });
 
+  it("refuses a second YAML document instead of dropping it", () => {
+    const text = `${gemini(ONE_CRED)}---\nproviders: {}\n`;
+    expect(issuesOf(text)).toEqual([
+      { path: "", message: "invalid YAML at line 6, column 1: more than one YAML document" },
+    ]);
+    // A document start marker at the top and an end marker at the bottom are still one document.
+    expect(() => parseConfig(`---\n${gemini(ONE_CRED)}...\n`, {})).not.toThrow();
+  });
+
+  it("lists YAML errors in the order of their lines", () => {
+    const issues = issuesOf('a: "\\q"\nb: 1\nb: 2\nc:\n\td: 1\n');
+    const lines = issues.map((i) => Number(/at line (\d+)/.exec(i.message)?.[1]));
+    expect(lines).toEqual([1, 3, 5]);
+  });
+
+  it("refuses an invalid encryption key by its path, as the file store would", () => {
+    const store = (key: string) =>
+      `${gemini(ONE_CRED)}store: { type: file, path: /tmp/t.json, encryption_key: "${key}" }\n`;
+    expect(issuesOf(store("too-short"))).toEqual([
+      {
+        path: "store.encryption_key",
+        message:
+          "expected an AES-256 key: 32 bytes as a Uint8Array, or 32 bytes as 64 hex digits or base64; got a string of 9 characters that is not 32 bytes in hex or base64",
+      },
+    ]);
+    expect(parseConfig(store(STORE_KEY), {}).store).toMatchObject({ encryptionKey: STORE_KEY });
+    const base64 = Buffer.alloc(32, 1).toString("base64");
+    expect(parseConfig(store(base64), {}).store).toMatchObject({ encryptionKey: base64 });
+  });
+
+  it("refuses a text larger than 1 MiB before parsing it", () => {
+    const valid = gemini(ONE_CRED);
+    const padTo = (bytes: number) => `${valid}#${"x".repeat(bytes - valid.length - 2)}\n`;
+    expect(padTo(1024 * 1024)).toHaveLength(1024 * 1024);
+    expect(() => parseConfig(padTo(1024 * 1024), {})).not.toThrow();
+    const tooLarge = [{ path: "", message: expect.stringContaining("larger than 1 MiB") }];
+    expect(issuesOf(padTo(1024 * 1024 + 1))).toEqual(tooLarge);
+    expect(issuesOf("x: 1\n".repeat(5_000_000))).toEqual(tooLarge);
+    // The limit is on UTF-8 bytes: fewer characters than that may still be too many bytes.
+    expect(issuesOf(`${valid}# ${"é".repeat(600_000)}\n`)).toEqual(tooLarge);
+  });
+
   it("lists several mistakes at once", () => {
     const issues = issuesOf(
       `providers:
@@ -767,6 +812,11 @@ describe("no secret in any message (S1)", () => {
       gemini(`${ONE_CRED}    headers: { x-a: "${CANARY}\\n" }\n`),
       {},
     ],
+    [
+      "as an encryption key",
+      `${gemini(ONE_CRED)}store: { type: file, path: p, encryption_key: ${CANARY} }\n`,
+      {},
+    ],
     ["under an unknown key", gemini(`${ONE_CRED}        client_secrt: ${CANARY}\n`), {}],
     ["as a token of the wrong type", gemini(`${ONE_CRED}        refresh_token: [${CANARY}]\n`), {}],
     [
@@ -845,6 +895,35 @@ describe("loadConfig", () => {
       new ConfigError(`cannot read configuration file ${file}: no such file`),
     );
   });
+
+  it("says a directory is a directory", async () => {
+    const sub = join(dir, "a-directory.yaml");
+    await mkdir(sub);
+    await expect(loadConfig(sub, {})).rejects.toThrow(
+      new ConfigError(`cannot read configuration file ${sub}: it is a directory`),
+    );
+  });
+
+  it("refuses a file larger than 1 MiB by its size, without reading it", async () => {
+    const file = join(dir, "huge.yaml");
+    // Sparse: 3 GiB that take no disk space, more than Node will even read into one string.
+    await writeFile(file, "");
+    await truncate(file, 3 * 1024 ** 3);
+    const error = (await loadConfig(file, {}).catch((err: unknown) => err)) as ConfigError;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe(
+      `invalid configuration file ${file}:\nthe configuration is larger than 1 MiB (3221225472 bytes)`,
+    );
+  });
+
+  it.skipIf(process.platform === "win32")(
+    "stops reading a device that never ends at 1 MiB",
+    async () => {
+      const error = (await loadConfig("/dev/zero", {}).catch((err: unknown) => err)) as Error;
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toContain("larger than 1 MiB");
+    },
+  );
 
   it("keeps the issues' paths when it adds the file name", async () => {
     const file = join(dir, "schema.yaml");

@@ -2,12 +2,12 @@
  * `parseConfig` and `loadConfig`: YAML text and environment in, a validated configuration out.
  * @module
  */
-import { readFile } from "node:fs/promises";
 import { ConfigError } from "../errors.js";
 import { checkProviders } from "./cross-checks.js";
 import { type Env, type RawIssue, resolveValues } from "./env.js";
 import { describe, errorMap } from "./fields.js";
 import { formatPath } from "./path.js";
+import { inFile, MAX_CONFIG_BYTES, readConfigFile, tooLargeMessage } from "./read-file.js";
 import { configSchema } from "./schema.js";
 import type { OAuthManagerConfig } from "./types.js";
 import { readYaml } from "./yaml.js";
@@ -28,6 +28,7 @@ function isUnder(inner: readonly PropertyKey[], outer: readonly PropertyKey[]): 
  * @param env Environment variables for `${NAME}`. @default process.env
  * @returns The configuration, camelCase, with durations in milliseconds and dates as `Date`.
  * @throws {ConfigError} listing every problem found, each with its path; no message quotes a value.
+ *   A text over 1 MiB of UTF-8 is refused before it is parsed.
  * @throws {TypeError} when `text` is not a string.
  * @example
  * ```ts
@@ -41,6 +42,10 @@ export function parseConfig(text: string, env: Env = process.env): OAuthManagerC
   }
   if (env === null || typeof env !== "object") {
     throw new TypeError(`Expected \`env\` to be an object of strings, got ${describe(env)}`);
+  }
+  // The length bounds the UTF-8 size from below, so a huge text is refused without a scan.
+  if (text.length > MAX_CONFIG_BYTES || Buffer.byteLength(text, "utf8") > MAX_CONFIG_BYTES) {
+    throw new ConfigError(tooLargeMessage());
   }
   const yaml = readYaml(text);
   if (!yaml.ok) throw new ConfigError(yaml.issues);
@@ -73,7 +78,8 @@ export function parseConfig(text: string, env: Env = process.env): OAuthManagerC
  *
  * @param path The file.
  * @param env Environment variables for `${NAME}`. @default process.env
- * @throws {ConfigError} when the file cannot be read or is invalid; the message names the file.
+ * @throws {ConfigError} when the file cannot be read, is a directory, is over 1 MiB (checked
+ *   before reading) or is invalid; the message names the file.
  */
 export async function loadConfig(
   path: string,
@@ -82,20 +88,10 @@ export async function loadConfig(
   if (typeof path !== "string" || path === "") {
     throw new TypeError(`Expected \`path\` to be a non-empty string, got ${describe(path)}`);
   }
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    const why =
-      code === "ENOENT" ? "no such file" : typeof code === "string" ? code : "read failed";
-    throw new ConfigError(`cannot read configuration file ${path}: ${why}`);
-  }
+  const text = await readConfigFile(path);
   try {
     return parseConfig(text, env);
   } catch (err) {
-    if (err instanceof ConfigError)
-      err.message = `invalid configuration file ${path}:\n${err.message}`;
-    throw err;
+    throw err instanceof ConfigError ? inFile(path, err) : err;
   }
 }

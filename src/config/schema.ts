@@ -3,6 +3,7 @@
  * @module
  */
 import * as z from "zod";
+import { ConfigError } from "../errors.js";
 import type { BackoffOptions } from "../manager/options.js";
 import {
   defaultMonitoringConfig,
@@ -16,6 +17,7 @@ import {
 } from "../refresh/strategy.js";
 import { defaultRotationPolicy } from "../rotation/policy.js";
 import type { SelectionName } from "../selection/selector.js";
+import { parseEncryptionKey } from "../stores/crypto.js";
 import type {
   MonitoringConfig,
   OAuthCredentialSet,
@@ -388,12 +390,28 @@ const providers = z
 
 const storeTypeField = z.unknown();
 
+/** A file store's key, checked as the store itself will check it, so a bad one fails here. */
+const encryptionKey = () =>
+  field((value): Checked<string> => {
+    const s = checkString(value, { nonEmpty: true });
+    if (!s.ok) return s;
+    try {
+      parseEncryptionKey(s.value, "encryption_key");
+      return s;
+    } catch (err) {
+      // Its messages describe the value's length and form, never the value.
+      if (err instanceof ConfigError)
+        return { ok: false, message: err.issues[0]?.message ?? "not a valid AES-256 key" };
+      throw err;
+    }
+  });
+
 const storeSchemas = {
   memory: strict({ type: storeTypeField }).transform((): StoreConfig => ({ type: "memory" })),
   file: strict({
     type: storeTypeField,
     path: str({ nonEmpty: true }),
-    encryption_key: secret().optional(),
+    encryption_key: encryptionKey().optional(),
   }).transform(
     (v): StoreConfig => defined({ type: "file", path: v.path, encryptionKey: v.encryption_key }),
   ),

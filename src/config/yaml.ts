@@ -49,9 +49,16 @@ const at = (pos: { line: number; col: number } | undefined) =>
 /** The result of {@link readYaml}: the document's value (maps as `Map`), or its problems. */
 export type YamlResult = { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] };
 
+/** An issue and where in the text it is, so that issues can be listed in reading order. */
+interface PlacedIssue {
+  offset: number;
+  issue: ConfigIssue;
+}
+
 /**
- * Parses one YAML 1.2 document (B1), rejecting duplicate keys (B2). Maps come back as `Map`
- * so that keys keep their type until the caller decides what they mean.
+ * Parses one YAML 1.2 document, naming the line and column of every syntax error and rejecting
+ * duplicate keys and a second document: a value silently dropped is worse than a refusal.
+ * Maps come back as `Map` so that keys keep their type until the caller decides what they mean.
  */
 export function readYaml(text: string): YamlResult {
   const lineCounter = new LineCounter();
@@ -59,18 +66,20 @@ export function readYaml(text: string): YamlResult {
     uniqueKeys: true,
     prettyErrors: true,
     lineCounter,
-    logLevel: "silent",
+    // "silent" would also drop the error for a second document; "error" still prints nothing.
+    logLevel: "error",
   });
   if (doc.errors.length > 0) {
     // The parser places a duplicate after an empty value on the line before; find them ourselves.
     const duplicates = findDuplicateKeys(doc, lineCounter);
     const useOwn = duplicates.length > 0;
-    const issues = [
+    const placed = [
       ...duplicates,
       ...doc.errors
         .filter((e) => !(useOwn && e.code === "DUPLICATE_KEY"))
         .map((e) => parserIssue(e)),
     ];
+    const issues = placed.sort((a, b) => a.offset - b.offset).map((p) => p.issue);
     const shown = issues.slice(0, MAX_YAML_ISSUES);
     if (issues.length > MAX_YAML_ISSUES) {
       shown.push({ path: "", message: `and ${issues.length - MAX_YAML_ISSUES} more YAML errors` });
@@ -89,13 +98,16 @@ export function readYaml(text: string): YamlResult {
   }
 }
 
-function parserIssue(error: YAMLError): ConfigIssue {
+function parserIssue(error: YAMLError): PlacedIssue {
   const what = MESSAGES[error.code] ?? `invalid YAML (${error.code})`;
-  return { path: "", message: `invalid YAML${at(error.linePos?.[0])}: ${what}` };
+  return {
+    offset: error.pos[0],
+    issue: { path: "", message: `invalid YAML${at(error.linePos?.[0])}: ${what}` },
+  };
 }
 
-function findDuplicateKeys(doc: Document, lineCounter: LineCounter): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
+function findDuplicateKeys(doc: Document, lineCounter: LineCounter): PlacedIssue[] {
+  const issues: PlacedIssue[] = [];
   visit(doc, {
     Map(_, map) {
       const seen = new Map<unknown, number>();
@@ -110,8 +122,11 @@ function findDuplicateKeys(doc: Document, lineCounter: LineCounter): ConfigIssue
         }
         const name = typeof key === "string" ? ` ${showKey(key)}` : "";
         issues.push({
-          path: "",
-          message: `invalid YAML${at(lineCounter.linePos(offset))}: duplicate key${name} (first at line ${lineCounter.linePos(first).line}; keys in a mapping must be unique)`,
+          offset,
+          issue: {
+            path: "",
+            message: `invalid YAML${at(lineCounter.linePos(offset))}: duplicate key${name} (first at line ${lineCounter.linePos(first).line}; keys in a mapping must be unique)`,
+          },
         });
       }
     },
