@@ -1,8 +1,8 @@
 /**
  * The official OpenAI and Anthropic SDKs inside `executeWithFailover`, against a fake upstream on
- * 127.0.0.1, written as the README's "Official SDKs" section shows them: the SDK's own retries
- * off, the pool's signal passed on. Their errors carry `status` and `headers`, so the default
- * classifier decides failover without any glue.
+ * 127.0.0.1, written as the README section "With the OpenAI and Anthropic SDKs" shows them: the
+ * SDK's own retries off, the pool's signal passed on. Their errors carry `status` and `headers`,
+ * so the default classifier decides failover without any glue.
  */
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
