@@ -33,6 +33,9 @@ export type ErrorCode =
   | typeof STORE_FAILED
   | typeof ROTATION_FAILED;
 
+/** What a pool holds, as its errors name it: OAuth credentials, or API keys for `KeyManager`. */
+export type PooledKind = "OAuth credential" | "API key";
+
 /** Base class of every error this package throws. */
 export class OAuthManagerError extends Error {
   readonly code: ErrorCode;
@@ -46,8 +49,9 @@ export class OAuthManagerError extends Error {
 
 /** Thrown when a manager has no credential at all. */
 export class NoCredentialsError extends OAuthManagerError {
-  constructor(provider: string) {
-    super(NO_CREDENTIALS, `no OAuth credentials configured for ${provider}`);
+  /** @param kind what the pool holds, for the message @default "OAuth credential" */
+  constructor(provider: string, kind: PooledKind = "OAuth credential") {
+    super(NO_CREDENTIALS, `no ${kind}s configured for ${provider}`);
     this.name = "NoCredentialsError";
   }
 }
@@ -57,29 +61,43 @@ export class CredentialsUnavailableError extends OAuthManagerError {
   /** Milliseconds until the soonest credential leaves backoff; undefined when none will by itself. */
   readonly retryAfterMs: number | undefined;
 
-  constructor(provider: string, total: number, retryAfterMs: number | undefined) {
-    super(
-      ALL_UNAVAILABLE,
-      `all ${total} OAuth credentials for ${provider} are currently unavailable`,
-    );
+  /** @param kind what the pool holds, for the message @default "OAuth credential" */
+  constructor(
+    provider: string,
+    total: number,
+    retryAfterMs: number | undefined,
+    kind: PooledKind = "OAuth credential",
+  ) {
+    super(ALL_UNAVAILABLE, `all ${total} ${kind}s for ${provider} are currently unavailable`);
     this.name = "CredentialsUnavailableError";
     this.retryAfterMs = retryAfterMs;
   }
 }
 
-/** Thrown when every attempt of one call failed; `errors` holds each attempt's error in order. */
+/**
+ * Thrown when every attempt of one call failed; `errors` holds each attempt's error in order.
+ * When attempts were turned away by rate limits or cooldowns, `retryAfterMs` says when the
+ * soonest credential is available again (0: one is available now).
+ */
 export class FailoverExhaustedError extends OAuthManagerError {
   readonly errors: readonly unknown[];
+  /** Milliseconds until the soonest credential is available again, after rate limits. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(provider: string, errors: readonly unknown[]) {
+  constructor(
+    provider: string,
+    errors: readonly unknown[],
+    options: { retryAfterMs?: number | undefined; kind?: PooledKind } = {},
+  ) {
     const last = errors[errors.length - 1];
     super(
       FAILOVER_EXHAUSTED,
-      `${provider}: all ${errors.length} OAuth credential failover attempts failed, last error: ${messageOf(last)}`,
+      `${provider}: all ${errors.length} ${options.kind ?? "OAuth credential"} failover attempts failed, last error: ${messageOf(last)}`,
       { cause: last },
     );
     this.name = "FailoverExhaustedError";
     this.errors = errors;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -15,11 +15,12 @@ import type {
   ExecuteResult,
   HealthSummary,
   MonitoringConfig,
+  Operation,
   OperationResult,
   PrometheusMetrics,
   WebhookEvent,
 } from "../types.js";
-import { OAuthKeyManager } from "./oauth-key-manager.js";
+import { OAuthKeyManager, servesApiKeys } from "./oauth-key-manager.js";
 import { checkKeyManagerOptions, type ManagerOptions } from "./options.js";
 
 /** The caller's work, run with one API key. */
@@ -70,17 +71,13 @@ export class KeyManager {
       undefined,
       options,
     );
+    servesApiKeys(this.#core);
   }
 
   /** Runs `op` with the next available key, failing over like {@link OAuthKeyManager.executeWithFailover}. */
-  async executeWithFailover<T>(
-    op: KeyOperation<T>,
-    opts?: ExecuteOptions,
-  ): Promise<ExecuteResult<T>> {
-    if (typeof op !== "function") {
-      throw new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`);
-    }
-    return this.#core.executeWithFailover((cred, signal) => op(cred.accessToken, signal), opts);
+  executeWithFailover<T>(op: KeyOperation<T>, opts?: ExecuteOptions): Promise<ExecuteResult<T>> {
+    // The core hands operations the key itself: no wrapper per call.
+    return this.#core.executeWithFailover(op as unknown as Operation<T>, opts);
   }
 
   /** The next available key (round-robin by default). */

@@ -1,24 +1,14 @@
-/**
- * OAuthKeyManager: many OAuth credentials of one provider used as one reliable pool. This file
- * is the public surface and the request path (select, refresh if due, run, classify, record);
- * it wires the parts that own the rest: the pool, the refresher, the store sync, rotation, the
- * upkeep and the alert check, each given only what it needs.
- * @module
- */
-import { setMaxListeners } from "node:events";
-import { raceAbort } from "../abort.js";
 import type { Clock } from "../clock.js";
-import { describe, describeSetting } from "../describe.js";
+import { describe } from "../describe.js";
 import {
   ClosedError,
   CredentialsUnavailableError,
-  FailoverExhaustedError,
   NoCredentialsError,
+  type PooledKind,
   RefreshError,
   redactSecrets,
 } from "../errors.js";
-import { type FailureKind, type ManagerEvents, TypedEmitter } from "../events.js";
-import type { ErrorClassification } from "../health/classify.js";
+import { type ManagerEvents, TypedEmitter } from "../events.js";
 import { healthSummaryToWire } from "../metrics/json-export.js";
 import { createCollector, type PrometheusCollector } from "../metrics/prometheus.js";
 import { defaultMonitoringConfig } from "../monitoring/config.js";
@@ -27,7 +17,6 @@ import { Notifier } from "../monitoring/notifier.js";
 import { BoundedStore } from "../persistence/bounded-store.js";
 import { StoreSync } from "../persistence/store-sync.js";
 import { cloneCredential } from "../pool/credential-copy.js";
-import type { PoolEntry } from "../pool/entry.js";
 import { CredentialPool } from "../pool/pool.js";
 import { Refresher } from "../refresh/refresher.js";
 import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
@@ -45,32 +34,27 @@ import type {
   MonitoringConfig,
   OAuthCredentialSet,
   Operation,
-  OperationResult,
   PrometheusMetrics,
   RefreshFunc,
   RefreshStrategy,
   RotationPolicy,
   RotationState,
-  Usage,
   WebhookEvent,
 } from "../types.js";
 import { AlertCheck } from "./alert-check.js";
+import { FailoverLoop } from "./failover.js";
 import { type OAuthKeyManagerOptions, resolveOptions } from "./options.js";
 import { healthInfo, healthSummary, prometheusSample, prometheusStruct } from "./reporting.js";
 
-const DEFAULT_MAX_ATTEMPTS = 3;
 /** The store lock waits this much longer than a refresh may take. */
 const LOCK_MARGIN_MS = 5_000;
 
-function unlimitedListeners(signal: AbortSignal): AbortSignal {
-  setMaxListeners(0, signal);
-  return signal;
-}
-
-/** Thrown inside an attempt for errors that are the request's own fault: no failover. */
-class Rethrow {
-  constructor(readonly error: unknown) {}
-}
+/**
+ * Makes `manager` a pool of API keys: operations get the key itself, and errors speak of API
+ * keys. For `KeyManager` only; set once, right after construction.
+ * @internal
+ */
+export let servesApiKeys: (manager: OAuthKeyManager) => void;
 
 /**
  * A pool of OAuth credentials for one provider: round-robin (or another selection) over the
@@ -90,16 +74,13 @@ export class OAuthKeyManager {
   readonly #now: Clock;
   readonly #logger: Logger;
   readonly #pool: CredentialPool;
-  readonly #classify: (err: unknown, now: number) => ErrorClassification;
   readonly #events: TypedEmitter<ManagerEvents>;
   /** Aborted by close(): refreshes and store waits stop. */
   readonly #lifetime = new AbortController();
-  /**
-   * What operations get when the caller passes no signal. Never aborted: close() waits for
-   * requests in flight rather than cutting them off, and so never makes their credentials look
-   * at fault. Shared by every call, so it may hold many listeners at once.
-   */
-  readonly #opSignal = unlimitedListeners(new AbortController().signal);
+  /** The request path: select, refresh if due, operate, classify, record, fail over. */
+  readonly #loop: FailoverLoop;
+  /** What the pool holds, as errors name it. */
+  #kind: PooledKind = "OAuth credential";
   readonly #monitor: Monitor;
   readonly #refresher: Refresher;
   readonly #storeSync: StoreSync | undefined;
@@ -111,10 +92,15 @@ export class OAuthKeyManager {
   /** The store was loaded (or there is none): the hot path checks only this. */
   #loaded: boolean;
   #loadFailureReported = false;
-  #inFlight = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
-  #drained: (() => void) | undefined;
+
+  static {
+    servesApiKeys = (manager) => {
+      manager.#kind = "API key";
+      manager.#loop.servesApiKeys();
+    };
+  }
 
   /**
    * @param providerName Names the provider in errors, metrics and alerts.
@@ -156,7 +142,6 @@ export class OAuthKeyManager {
     this.#now = now;
     this.#logger = logger;
     this.#events = events;
-    this.#classify = resolved.classifyError;
     this.#pool = pool;
     this.#monitor = monitor;
     this.#rotation = new Rotation({
@@ -197,6 +182,16 @@ export class OAuthKeyManager {
       minRefreshIntervalMs: resolved.minRefreshIntervalMs,
       refreshTimeoutMs: resolved.refreshTimeoutMs,
     });
+    this.#loop = new FailoverLoop({
+      provider: providerName,
+      pool,
+      refresher: this.#refresher,
+      classify: resolved.classifyError,
+      now,
+      logger,
+      events,
+    });
+    if (!this.#loaded) this.#loop.beforeFirstUse = () => this.#readyOrDegrade();
     if (resolved.monitoring) monitor.setConfig(resolved.monitoring);
     this.#alerts = new AlertCheck({
       pool,
@@ -235,50 +230,9 @@ export class OAuthKeyManager {
    * @throws {FailoverExhaustedError} when every attempt failed (`errors` holds each)
    * @throws the caller's `signal.reason` when it aborts, and a 4xx error as `op` threw it
    */
-  async executeWithFailover<T>(op: Operation<T>, opts?: ExecuteOptions): Promise<ExecuteResult<T>> {
-    this.#assertOpen();
-    if (typeof op !== "function") {
-      throw new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`);
-    }
-    const signal = opts?.signal;
-    const maxAttempts = this.#maxAttempts(opts?.maxAttempts);
-    signal?.throwIfAborted();
-    // Counted from here, so close() waits for a request accepted before it, store load included.
-    this.#inFlight++;
-    try {
-      if (!this.#loaded) await this.#readyOrDegrade();
-      let errors: unknown[] | undefined;
-      let tried: Set<string> | undefined;
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        const now = this.#now();
-        const entry = this.#pool.pick(now, tried && ((c) => !(tried as Set<string>).has(c.id)));
-        if (!entry) {
-          if (errors) break;
-          throw this.#unavailableError();
-        }
-        try {
-          const out = await this.#attempt(entry, op, signal, now);
-          const result: ExecuteResult<T> = {
-            result: out?.result as T,
-            credentialId: entry.id,
-            attempts: attempt,
-          };
-          if (out?.usage) result.usage = out.usage;
-          return result;
-        } catch (err) {
-          if (signal?.aborted) throw signal.reason;
-          if (err instanceof Rethrow) throw err.error;
-          errors ??= [];
-          errors.push(err);
-          tried ??= new Set();
-          tried.add(entry.id);
-        }
-      }
-      throw new FailoverExhaustedError(this.providerName, errors ?? []);
-    } finally {
-      this.#inFlight--;
-      if (this.#inFlight === 0) this.#drained?.();
-    }
+  executeWithFailover<T>(op: Operation<T>, opts?: ExecuteOptions): Promise<ExecuteResult<T>> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return this.#loop.run(op, opts);
   }
 
   /**
@@ -315,8 +269,8 @@ export class OAuthKeyManager {
     const verdict =
       error === undefined
         ? ({ action: "backoff", kind: "network" } as const)
-        : this.#safeClassify(error, now);
-    this.#penalise(entry, verdict, redactSecrets(error, entry.secrets()), now);
+        : this.#loop.classify(error, now);
+    this.#loop.penalise(entry, verdict, redactSecrets(error, entry.secrets()), now);
   }
 
   /**
@@ -551,6 +505,7 @@ export class OAuthKeyManager {
         await this.#storeSync?.load();
       } finally {
         this.#loaded = true;
+        this.#loop.beforeFirstUse = undefined;
       }
     })();
     return this.#readyPromise;
@@ -599,13 +554,9 @@ export class OAuthKeyManager {
   async #close(): Promise<void> {
     this.#closed = true;
     const stopping = this.#upkeep.stop();
-    this.#lifetime.abort(new ClosedError(`OAuthKeyManager for ${this.providerName}`));
+    this.#lifetime.abort(this.#closedError());
     await stopping;
-    if (this.#inFlight > 0) {
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve;
-      });
-    }
+    await this.#loop.idle();
     // One last try for refreshed tokens the store refused, each bounded by the store timeout.
     const unsaved = this.#storeSync?.stopRetries() ?? [];
     await Promise.all(unsaved.map((entry) => this.#storeSync?.persist(entry)));
@@ -618,174 +569,18 @@ export class OAuthKeyManager {
   readonly #rotationOf = (id: string) => this.#rotation.peek(id);
 
   #assertOpen(): void {
-    if (this.#closed) throw new ClosedError(`OAuthKeyManager for ${this.providerName}`);
+    if (this.#closed) throw this.#closedError();
   }
 
-  #maxAttempts(requested: number | undefined): number {
-    if (requested === undefined) {
-      return Math.max(1, Math.min(this.#pool.size, DEFAULT_MAX_ATTEMPTS));
-    }
-    if (!Number.isInteger(requested) || requested < 1) {
-      throw new TypeError(
-        `Expected \`maxAttempts\` to be an integer >= 1, got ${describeSetting(requested)}`,
-      );
-    }
-    return requested;
+  #closedError(): ClosedError {
+    const what = this.#kind === "API key" ? "KeyManager" : "OAuthKeyManager";
+    return new ClosedError(`${what} for ${this.providerName}`);
   }
 
   #unavailableError(): Error {
-    if (this.#pool.size === 0) return new NoCredentialsError(this.providerName);
-    return new CredentialsUnavailableError(
-      this.providerName,
-      this.#pool.size,
-      this.#pool.retryAfter(this.#now()),
-    );
-  }
-
-  /** One attempt on one credential: refresh if due, run, and on a 401 refresh and retry once. */
-  async #attempt<T>(
-    entry: PoolEntry,
-    op: Operation<T>,
-    signal: AbortSignal | undefined,
-    now: number,
-  ): Promise<OperationResult<T>> {
-    entry.inFlight++;
-    try {
-      let cred = entry.view;
-      let start = now;
-      if (this.#refresher.needsRefresh(entry, now)) {
-        cred = await raceAbort(this.#refresher.refreshForUse(entry), signal);
-        start = this.#now();
-      }
-      try {
-        const out = await this.#run(op, cred, signal);
-        this.#recordOutcome(entry, out?.usage, start, true);
-        return out;
-      } catch (err) {
-        if (signal?.aborted) throw signal.reason;
-        const verdict = this.#safeClassify(err, this.#now());
-        if (verdict.action === "rethrow") throw new Rethrow(err);
-        if (verdict.action !== "refresh") throw this.#fail(entry, cred, verdict, err, start);
-        return await this.#retryAfterUnauthorized(entry, cred, op, signal, err, start);
-      }
-    } finally {
-      entry.inFlight--;
-    }
-  }
-
-  #run<T>(
-    op: Operation<T>,
-    cred: Readonly<OAuthCredentialSet>,
-    signal: AbortSignal | undefined,
-  ): Promise<OperationResult<T>> {
-    return signal ? raceAbort(op(cred, signal), signal) : op(cred, this.#opSignal);
-  }
-
-  /**
-   * A 401: refresh once (or take the token a concurrent caller already refreshed) and retry on
-   * the same credential. Part of the same attempt. A token refreshed within the minimum interval
-   * and still refused is not refreshed again, so a 401 can never start a refresh loop.
-   */
-  async #retryAfterUnauthorized<T>(
-    entry: PoolEntry,
-    used: Readonly<OAuthCredentialSet>,
-    op: Operation<T>,
-    signal: AbortSignal | undefined,
-    err: unknown,
-    start: number,
-  ): Promise<OperationResult<T>> {
-    const authFailure = { action: "backoff", kind: "auth", status: 401 } as const;
-    let fresh = entry.view;
-    if (fresh.accessToken === used.accessToken) {
-      const refresher = this.#refresher;
-      if (!refresher.configured || refresher.recentlyRefreshed(entry, this.#now())) {
-        throw this.#fail(entry, used, authFailure, err, start);
-      }
-      fresh = await raceAbort(refresher.refresh(entry), signal);
-    }
-    const retryStart = this.#now();
-    try {
-      const out = await this.#run(op, fresh, signal);
-      this.#recordOutcome(entry, out?.usage, retryStart, true);
-      return out;
-    } catch (retryErr) {
-      if (signal?.aborted) throw signal.reason;
-      const verdict = this.#safeClassify(retryErr, this.#now());
-      if (verdict.action === "rethrow") throw new Rethrow(retryErr);
-      throw this.#fail(
-        entry,
-        fresh,
-        verdict.action === "refresh" ? authFailure : verdict,
-        retryErr,
-        retryStart,
-      );
-    }
-  }
-
-  /** Penalises `entry` for a failed request and returns the error to record, redacted. */
-  #fail(
-    entry: PoolEntry,
-    used: Readonly<OAuthCredentialSet>,
-    verdict: Pick<ErrorClassification, "action" | "kind" | "retryAfterMs">,
-    err: unknown,
-    start: number,
-  ): unknown {
-    const now = this.#now();
-    entry.metrics.record(0, now - start, false, now, verdict.kind as FailureKind);
-    // The token the operation used may already have been replaced by a refresh.
-    const safe = redactSecrets(err, [...entry.secrets(), used.accessToken, used.refreshToken]);
-    this.#penalise(entry, verdict, safe, now);
-    return safe;
-  }
-
-  #penalise(
-    entry: PoolEntry,
-    verdict: Pick<ErrorClassification, "action" | "kind" | "retryAfterMs">,
-    err: unknown,
-    now: number,
-  ): void {
-    if (entry.removed) return;
-    // A Retry-After is honoured whatever came with it (a 429, or a 503 that sent one).
-    const until = entry.health.recordFailure(now, verdict.retryAfterMs);
-    this.#pool.update(entry, now);
-    if (this.#events.hasListeners("failure")) {
-      this.#events.emit("failure", {
-        credentialId: entry.id,
-        error: err,
-        kind: verdict.kind as FailureKind,
-        consecutiveFailures: entry.health.failureCount,
-        backoffUntil: until > now ? new Date(until) : undefined,
-      });
-    }
-  }
-
-  #recordOutcome(entry: PoolEntry, usage: Usage | undefined, start: number, ok: boolean): void {
-    const now = this.#now();
-    const tokens = usage ? (usage.promptTokens || 0) + (usage.completionTokens || 0) : 0;
-    entry.metrics.record(tokens, now - start, ok, now);
-    if (usage) entry.metrics.recordTokens(usage.promptTokens, usage.completionTokens);
-    if (!ok) return;
-    const health = entry.health;
-    // A request that began before the latest failure says nothing about it: its success must not
-    // cancel a cooldown (a 429's Retry-After) that a later request earned.
-    const penalised = health.failureCount > 0 || health.backoffUntil > 0;
-    if (penalised && (health.lastFailure === undefined || start > health.lastFailure)) {
-      health.recordSuccess(now);
-      this.#pool.update(entry, now);
-    } else {
-      health.lastSuccess = now;
-    }
-  }
-
-  #safeClassify(err: unknown, now: number): ErrorClassification {
-    try {
-      return this.#classify(err, now);
-    } catch (classifyErr) {
-      this.#logger.error(
-        "oauthmanager: classifyError threw; treating the error as transient",
-        classifyErr,
-      );
-      return { action: "backoff", kind: "network" };
-    }
+    const { providerName: provider } = this;
+    if (this.#pool.size === 0) return new NoCredentialsError(provider, this.#kind);
+    const retryAfterMs = this.#pool.retryAfter(this.#now());
+    return new CredentialsUnavailableError(provider, this.#pool.size, retryAfterMs, this.#kind);
   }
 }

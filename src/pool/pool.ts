@@ -103,6 +103,12 @@ export class CredentialPool {
     return this.#selector.select(this.#ring, accept ?? acceptAll);
   }
 
+  /** Whether any credential can be picked now. */
+  hasAvailable(now: number): boolean {
+    this.#recover(now);
+    return this.#ring.size > 0;
+  }
+
   /** Milliseconds until the soonest credential in backoff comes back; undefined when none will. */
   retryAfter(now: number): number | undefined {
     const deadline = this.#backoff.peekDeadline();
