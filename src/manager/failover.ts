@@ -25,7 +25,6 @@ import { CALL_OUTCOMES, type CallOutcome } from "../metrics/prometheus.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
 import type { Refresher } from "../refresh/refresher.js";
-import type { Candidate } from "../selection/ring.js";
 import type {
   ExecuteOptions,
   ExecuteResult,
@@ -142,7 +141,7 @@ export class FailoverLoop {
       let tried: Set<string> | undefined;
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         let start = deps.now();
-        const entry = deps.pool.pick(start, tried && ((c: Candidate) => !tried!.has(c.id)));
+        const entry = deps.pool.pick(start, tried);
         if (entry === undefined) break;
         let cred = entry.view;
         let outcome: OperationResult<T> | Retried<T> | AttemptFailed;

@@ -51,14 +51,20 @@ describe("MetricsRecorder", () => {
 
   it("matches a linear search of the bounds for any latency", () => {
     const bounds = PROMETHEUS_BUCKETS_SECONDS.map((s) => s * 1000);
+    const near = bounds.flatMap((b) =>
+      [-1, -0.5006, -0.5, -0.4994, -1e-9, 0, 1e-9, 0.0004, 0.0005, 0.0006, 1].map((d) => b + d),
+    );
     fc.assert(
-      fc.property(fc.double({ min: 0, max: 200_000, noNaN: true }), (ms) => {
-        const m = new MetricsRecorder();
-        m.record(0, ms, true, 1);
-        let expected = 0;
-        while (expected < bounds.length && ms > bounds[expected]!) expected++;
-        return m.latency().counts[expected] === 1;
-      }),
+      fc.property(
+        fc.oneof(fc.double({ min: 0, max: 200_000, noNaN: true }), fc.constantFrom(...near)),
+        (ms) => {
+          const m = new MetricsRecorder();
+          m.record(0, ms, true, 1);
+          let expected = 0;
+          while (expected < bounds.length && ms > bounds[expected]!) expected++;
+          return m.latency().counts[expected] === 1;
+        },
+      ),
     );
   });
 });

@@ -11,7 +11,6 @@ import {
   PERCENTILE_BUCKETS,
   PROMETHEUS_BUCKETS,
   PROMETHEUS_BUCKETS_SECONDS,
-  prometheusBucket,
   recordPercentile,
 } from "./latency-histogram.js";
 import { MetricsTable, type Slot } from "./metrics-table.js";
@@ -116,8 +115,7 @@ export class MetricsRecorder {
     }
     if (tokensUsed > 0 && tokensUsed !== Number.POSITIVE_INFINITY) f[b + TOKENS]! += tokensUsed;
     const ms = latencyValue(latencyMs);
-    recordPercentile(this.#c, this.#cb, ms);
-    f[b + PROMETHEUS + prometheusBucket(ms)]!++;
+    f[b + PROMETHEUS + recordPercentile(this.#c, this.#cb, ms)]!++;
     f[b + LATENCY_SUM]! += ms;
     if (f[b + REQUESTS] === 1 || ms < f[b + LATENCY_MIN]!) f[b + LATENCY_MIN] = ms;
     if (ms > f[b + LATENCY_MAX]!) f[b + LATENCY_MAX] = ms;

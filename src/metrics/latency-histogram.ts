@@ -53,14 +53,18 @@ export function latencyValue(ms: number): number {
  * credential's figures: when one would overflow, every count is halved (rounding up, so no
  * observed bucket empties). Percentiles depend only on the counts' proportions, which halving
  * keeps; the histogram then leans slightly towards recent requests.
+ * @returns the Prometheus bucket of `ms`, as {@link prometheusBucket} gives it
  */
-export function recordPercentile(counts: Uint16Array, base: number, ms: number): void {
+export function recordPercentile(counts: Uint16Array, base: number, ms: number): number {
   const micros = Math.min(Math.round(ms * 1000), MAX_MICROS);
-  const at = base + bucketIndex(micros);
+  const index = bucketIndex(micros);
+  const at = base + index;
   if (counts[at] === MAX_COUNT) {
     for (let i = base; i < base + BUCKET_COUNT; i++) counts[i] = (counts[i]! + 1) >>> 1;
   }
   counts[at]!++;
+  const prometheus = PROMETHEUS_OF_BUCKET[index]!;
+  return prometheus >= 0 ? prometheus : prometheusBucket(ms);
 }
 
 /** The index of the Prometheus bucket `ms` falls in (`le` is inclusive); the last is `+Inf`. */
@@ -74,6 +78,23 @@ export function prometheusBucket(ms: number): number {
   }
   return lo;
 }
+
+/**
+ * The Prometheus bucket of every latency that lands in a percentile bucket, or -1 where a
+ * Prometheus bound falls inside (or, by rounding to microseconds, next to) that bucket: most
+ * requests then find their Prometheus bucket by one lookup instead of a search.
+ */
+const PROMETHEUS_OF_BUCKET = (() => {
+  const table = new Int8Array(BUCKET_COUNT);
+  for (let i = 0; i < BUCKET_COUNT; i++) {
+    const width = i < SUB_BUCKETS ? 1 : 2 ** ((i - SUB_BUCKETS) >>> SUB_BUCKET_BITS);
+    const low = bucketMidpoint(i) - width / 2;
+    const first = prometheusBucket(Math.max(0, low - 1) / 1000);
+    const last = prometheusBucket((low + width) / 1000);
+    table[i] = first === last ? first : -1;
+  }
+  return table;
+})();
 
 /**
  * The latency (ms) below which a fraction `q` (0..1) of requests fall, clamped to the observed

@@ -94,13 +94,13 @@ export class CredentialPool {
   }
 
   /**
-   * The next credential to use, skipping those `accept` refuses (already tried by this request).
+   * The next credential to use, skipping the ids in `exclude` (already tried by this request).
    * Returns undefined when none is selectable now.
    */
-  pick(now: number, accept: ((c: Candidate) => boolean) | undefined): PoolEntry | undefined {
+  pick(now: number, exclude?: ReadonlySet<string>): PoolEntry | undefined {
     this.#recover(now);
     if (this.#ring.size === 0) return undefined;
-    return this.#selector.select(this.#ring, accept ?? acceptAll);
+    return this.#selector.select(this.#ring, exclude ? excluding(exclude) : acceptAll);
   }
 
   /** Whether any credential can be picked now. */
@@ -160,3 +160,8 @@ export class CredentialPool {
 }
 
 const acceptAll = (): boolean => true;
+
+/** A filter refusing `ids`. Built apart from `pick`, so a pick without one allocates nothing. */
+function excluding(ids: ReadonlySet<string>): (c: Candidate) => boolean {
+  return (c) => !ids.has(c.id);
+}
