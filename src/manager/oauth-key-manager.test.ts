@@ -752,3 +752,25 @@ describe("programming errors in the operation", () => {
     await m.close();
   });
 });
+
+describe("a credential given only a refresh token", () => {
+  it('is refreshed before first use, as with accessToken: ""', async () => {
+    let refreshes = 0;
+    const m = new OAuthKeyManager(
+      "p",
+      [{ id: "a", refreshToken: "r" } as unknown as OAuthCredentialSet],
+      async (cred) => {
+        refreshes++;
+        return { ...cred, accessToken: "fresh" };
+      },
+    );
+    const seen: unknown[] = [];
+    await m.executeWithFailover(async (cred) => {
+      seen.push(cred.accessToken);
+      return { result: 1 };
+    });
+    expect(refreshes).toBe(1);
+    expect(seen).toEqual(["fresh"]);
+    await m.close();
+  });
+});

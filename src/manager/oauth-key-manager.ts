@@ -450,7 +450,13 @@ export class OAuthKeyManager {
    */
   metricsCollector(): PrometheusCollector {
     this.#collector ??= createCollector(() =>
-      prometheusSample(this.providerName, this.#pool, this.#monitor, this.#now()),
+      prometheusSample(
+        this.providerName,
+        this.#pool,
+        this.#monitor,
+        this.#now(),
+        this.#loop.calls(),
+      ),
     );
     return this.#collector;
   }

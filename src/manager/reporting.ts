@@ -4,7 +4,7 @@
  * at. Ids, counts and times only: nothing here carries a secret.
  * @module
  */
-import type { CredentialSample, ProviderSample } from "../metrics/prometheus.js";
+import type { CallOutcome, CredentialSample, ProviderSample } from "../metrics/prometheus.js";
 import type { AlertSubject } from "../monitoring/alerts.js";
 import type { Monitor } from "../monitoring/monitor.js";
 import type { PoolEntry } from "../pool/entry.js";
@@ -110,6 +110,7 @@ export function prometheusSample(
   pool: CredentialPool,
   monitor: Monitor,
   now: number,
+  calls: Record<CallOutcome, number>,
 ): ProviderSample {
   const credentials: CredentialSample[] = [];
   for (const entry of pool.entries.values()) {
@@ -137,6 +138,7 @@ export function prometheusSample(
   return {
     provider,
     credentials,
+    calls,
     webhook: {
       sent: stats.sent,
       failed: stats.failed,

@@ -9,6 +9,9 @@ import type { OAuthCredentialSet } from "../types.js";
 /** A deep, frozen copy: callers can neither change ours nor be changed by us. */
 export function freezeCredential(cred: OAuthCredentialSet): Readonly<OAuthCredentialSet> {
   const copy = redactingCredential(cred);
+  // A credential given only a refresh token (plain JavaScript can leave `accessToken` out): no
+  // token yet, so it is refreshed before first use, like `accessToken: ""`.
+  if (typeof copy.accessToken !== "string") copy.accessToken = "";
   if (cred.expiresAt) copy.expiresAt = new Date(cred.expiresAt.getTime());
   if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
   if (cred.scopes) copy.scopes = Object.freeze([...cred.scopes]) as string[];

@@ -1,0 +1,197 @@
+import { describe, expect, it } from "vitest";
+import {
+  CredentialsUnavailableError,
+  FailoverExhaustedError,
+  NoCredentialsError,
+} from "../errors.js";
+import { KeyManager } from "./key-manager.js";
+import { OAuthKeyManager } from "./oauth-key-manager.js";
+
+const httpError = (status: number, headers: Record<string, string> = {}) =>
+  Object.assign(new Error(`HTTP ${status}`), { status, headers });
+
+function clock(start = 1_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+function creds(n: number) {
+  return Array.from({ length: n }, (_, i) => ({ id: `c${i}`, accessToken: `t${i}` }));
+}
+
+describe("a short outage with many requests in flight", () => {
+  it("costs each credential one backoff step, and the pool serves again after it", async () => {
+    const c = clock();
+    const m = new OAuthKeyManager("p", creds(100), undefined, { now: c.now });
+    // 20 requests in flight on every credential when the upstream blips
+    const release: (() => void)[] = [];
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      calls.push(
+        m
+          .executeWithFailover(
+            () =>
+              new Promise<never>((_, reject) => {
+                release.push(() => reject(httpError(503)));
+              }),
+            { maxAttempts: 1 },
+          )
+          .catch((err: unknown) => err),
+      );
+    }
+    c.advance(100);
+    for (const fail of release) fail();
+    const outcomes = await Promise.all(calls);
+    expect(outcomes.every((e) => e instanceof FailoverExhaustedError)).toBe(true);
+    const summary = m.getHealthSummary();
+    for (const info of Object.values(summary.credentials)) {
+      expect(info.failureCount).toBe(1);
+      expect(info.backoffUntil?.getTime()).toBe(c.now() + 1_000);
+    }
+    c.advance(1_000);
+    const { result } = await m.executeWithFailover(async () => ({ result: "served" }));
+    expect(result).toBe("served");
+    await m.close();
+  });
+});
+
+describe("when every attempt was rate limited", () => {
+  it("FailoverExhaustedError.retryAfterMs says when the soonest credential is back", async () => {
+    const c = clock();
+    const m = new OAuthKeyManager("p", creds(3), undefined, { now: c.now });
+    let n = 0;
+    const err = await m
+      .executeWithFailover(async () => {
+        n++;
+        throw httpError(429, { "retry-after": String(20 + n * 10) });
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FailoverExhaustedError);
+    expect((err as FailoverExhaustedError).retryAfterMs).toBe(30_000);
+    await m.close();
+  });
+
+  it("is 0 when a credential not tried is available, and absent after server errors", async () => {
+    const m = new OAuthKeyManager("p", creds(3));
+    const limited = await m
+      .executeWithFailover(
+        async () => {
+          throw httpError(429, { "retry-after": "30" });
+        },
+        { maxAttempts: 1 },
+      )
+      .catch((e: unknown) => e);
+    expect((limited as FailoverExhaustedError).retryAfterMs).toBe(0);
+    const failed = await m
+      .executeWithFailover(
+        async () => {
+          throw httpError(500);
+        },
+        { maxAttempts: 1 },
+      )
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(FailoverExhaustedError);
+    expect((failed as FailoverExhaustedError).retryAfterMs).toBeUndefined();
+    await m.close();
+  });
+});
+
+describe("KeyManager errors", () => {
+  it("speak of API keys", async () => {
+    const empty = new KeyManager("openai", []);
+    await expect(empty.executeWithFailover(async () => ({ result: 1 }))).rejects.toThrow(
+      new NoCredentialsError("openai", "API key"),
+    );
+    await expect(empty.executeWithFailover(async () => ({ result: 1 }))).rejects.toThrow(
+      "no API keys configured for openai",
+    );
+    const keys = new KeyManager("openai", ["k1", "k2"]);
+    const err = await keys
+      .executeWithFailover(async () => {
+        throw httpError(503);
+      })
+      .catch((e: unknown) => e);
+    expect(String((err as Error).message)).toMatch(
+      /^openai: all 2 API key failover attempts failed/,
+    );
+    const unavailable = await keys.getNextKey().catch((e: unknown) => e);
+    expect(unavailable).toBeInstanceOf(CredentialsUnavailableError);
+    expect((unavailable as Error).message).toBe(
+      "all 2 API keys for openai are currently unavailable",
+    );
+    expect((err as Error).message).not.toMatch(/OAuth/);
+    await keys.close();
+    await expect(keys.executeWithFailover(async () => ({ result: 1 }))).rejects.toThrow(
+      /KeyManager for openai/,
+    );
+    await empty.close();
+  });
+
+  it("hand the operation the key itself", async () => {
+    const keys = new KeyManager("openai", ["k1", "k2"]);
+    const seen: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      await keys.executeWithFailover(async (key) => {
+        seen.push(key);
+        return { result: 1 };
+      });
+    }
+    expect(seen).toEqual(["k1", "k2", "k1"]);
+    await keys.close();
+  });
+});
+
+describe("calls by outcome", () => {
+  it("are exported with errors by kind and tokens by type", async () => {
+    const m = new OAuthKeyManager("p", creds(2));
+    await m.executeWithFailover(async () => ({
+      result: 1,
+      usage: { promptTokens: 12, completionTokens: 30 },
+    }));
+    const controller = new AbortController();
+    const aborted = m.executeWithFailover(() => new Promise<never>(() => {}), {
+      signal: controller.signal,
+    });
+    controller.abort(new Error("stop"));
+    await aborted.catch(() => {});
+    let first = true;
+    await m.executeWithFailover(async () => {
+      if (first) {
+        first = false;
+        throw httpError(429);
+      }
+      return { result: 2 };
+    });
+    await m
+      .executeWithFailover(async () => {
+        throw httpError(400);
+      })
+      .catch(() => {});
+    await m
+      .executeWithFailover(async () => {
+        throw new Error("reset");
+      })
+      .catch(() => {});
+    await m.executeWithFailover(async () => ({ result: 3 })).catch(() => {});
+    const text = await m.exportPrometheusText();
+    const value = (series: string) => {
+      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.split(" ").pop());
+    };
+    expect(value('oauthmanager_calls_total{provider="p",outcome="ok"}')).toBe(1);
+    expect(value('oauthmanager_calls_total{provider="p",outcome="failed_over"}')).toBe(1);
+    expect(value('oauthmanager_calls_total{provider="p",outcome="caller_error"}')).toBe(1);
+    expect(value('oauthmanager_calls_total{provider="p",outcome="exhausted"}')).toBe(1);
+    expect(value('oauthmanager_calls_total{provider="p",outcome="unavailable"}')).toBe(1);
+    expect(value('oauthmanager_calls_total{provider="p",outcome="aborted"}')).toBe(1);
+    expect(value('oauthmanager_errors_total{provider="p",credential="c0",kind="rate_limit"}')).toBe(
+      1,
+    );
+    expect(value('oauthmanager_tokens_total{provider="p",credential="c0",type="prompt"}')).toBe(12);
+    expect(value('oauthmanager_tokens_total{provider="p",credential="c0",type="completion"}')).toBe(
+      30,
+    );
+    expect(text).toMatch(/oauthmanager_credential_state\{[^}]*state="cooling"\} 1/);
+    await m.close();
+  });
+});
