@@ -6,13 +6,14 @@
  */
 import { raceAbort } from "../abort.js";
 import { type Clock, raceTimeout, safeDelay } from "../clock.js";
-import { RefreshError, redactSecrets } from "../errors.js";
+import { isLockTimeoutError, RefreshError, redactSecrets } from "../errors.js";
 import type { ManagerEvents, TypedEmitter } from "../events.js";
 import type { Notifier } from "../monitoring/notifier.js";
 import type { StoreSync } from "../persistence/store-sync.js";
 import { adoptStored, storedIsNewer } from "../persistence/stored-token.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
+import { errnoCode } from "../stores/errno.js";
 import type { StoredToken } from "../stores/types.js";
 import type { Logger, OAuthCredentialSet, RefreshFunc, RefreshStrategy } from "../types.js";
 import { mergeRefreshed, toRefreshError } from "./refresh-result.js";
@@ -148,10 +149,17 @@ export class Refresher {
       });
     } catch (err) {
       if (locked) throw err;
-      // The lock could not be had. If the store still answers, another process holds the lock:
-      // use its token when it has one, never refresh beside it, since two refreshes of one
-      // rotating refresh token leave one of the processes with a dead grant. If the store is
-      // down, go on from memory rather than fail every request.
+      // A lock that cannot be taken at all (a read-only or forbidden lock directory) is a store
+      // failure, not another process refreshing: waiting for a holder that does not exist would
+      // block every refresh, so go on from memory and alert.
+      if (!isLockContention(err)) {
+        sync.failed(entry, "lock", err);
+        return this.#refreshNow(entry, refreshFunc);
+      }
+      // Another holder kept the lock. If the store still answers, use its token when it has
+      // one, never refresh beside it, since two refreshes of one rotating refresh token leave
+      // one of the processes with a dead grant. If the store is down, go on from memory rather
+      // than fail every request.
       const stored = await sync.probe(entry);
       if (!stored) {
         sync.failed(entry, "lock", err);
@@ -325,6 +333,14 @@ export class Refresher {
 /** The buffer of a strategy that does not adapt to metrics, else undefined. */
 function fixedBuffer(strategy: RefreshStrategy): number | undefined {
   return strategy.adaptiveBuffer || strategy.preemptiveRefresh ? undefined : strategy.bufferTime;
+}
+
+/**
+ * Whether a failed `withLock` means another holder has the lock: the store's lock timeout, or a
+ * lock library's "already locked" code.
+ */
+function isLockContention(err: unknown): boolean {
+  return isLockTimeoutError(err) || errnoCode(err) === "ELOCKED";
 }
 
 function notConfigured(id: string): RefreshError {
