@@ -5,7 +5,7 @@
  * @module
  */
 import { raceAbort } from "../abort.js";
-import { type Clock, raceTimeout, safeDelay } from "../clock.js";
+import { type Clock, safeDelay } from "../clock.js";
 import { isLockTimeoutError, RefreshError, redactSecrets } from "../errors.js";
 import type { ManagerEvents, TypedEmitter } from "../events.js";
 import type { Notifier } from "../monitoring/notifier.js";
@@ -197,11 +197,14 @@ export class Refresher {
     const controller = new AbortController();
     const onClose = () => controller.abort(lifetime.reason);
     lifetime.addEventListener("abort", onClose, { once: true });
+    // Not unref'd: a refresh that hangs without I/O must end in this timeout, not in the process
+    // exiting with its callers' promises pending. It is cleared as soon as the refresh settles,
+    // so at most it holds the process for the timeout. A background refresh with no caller keeps
+    // it ref'd too: it is bounded the same way, and a caller may join the refresh at any moment.
     const timer = setTimeout(
       () => controller.abort(new DOMException("token refresh timed out", "TimeoutError")),
       safeDelay(this.#timeoutMs),
     );
-    timer.unref();
     let result: OAuthCredentialSet;
     try {
       result = await raceAbort(
@@ -263,7 +266,7 @@ export class Refresher {
     if (!callback) return;
     try {
       // Bounded like the refresh itself: every caller sharing this refresh waits for it.
-      await raceTimeout(
+      await awaitedTimeout(
         Promise.resolve().then(() =>
           callback(
             entry.id,
@@ -328,6 +331,19 @@ export class Refresher {
     }
     return error;
   }
+}
+
+/**
+ * Settles as `work` does, or rejects with `error()` after `ms`. Unlike the store's timeouts, the
+ * timer is not unref'd: callers await the work, and a callback that hangs without I/O must end in
+ * the timeout rather than let the process exit with their promises pending.
+ */
+function awaitedTimeout<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), safeDelay(ms));
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The buffer of a strategy that does not adapt to metrics, else undefined. */
