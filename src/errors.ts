@@ -206,9 +206,20 @@ const CODES = new Set<string>([
   ROTATION_FAILED,
 ]);
 
-/** The message of anything thrown, for composing our own messages. */
+/**
+ * The message of anything thrown, for composing our own messages. Never throws: a value that
+ * cannot be read (a getter or `toString` that throws, a revoked proxy, an object without a
+ * prototype) still stands for a failure that must be reported.
+ */
 export function messageOf(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === "string") return err;
-  return String(err);
+  try {
+    if (err instanceof Error) {
+      const message: unknown = err.message;
+      return typeof message === "string" ? message : String(message);
+    }
+    if (typeof err === "string") return err;
+    return String(err);
+  } catch {
+    return `an unreadable ${typeof err} was thrown`;
+  }
 }

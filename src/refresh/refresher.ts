@@ -16,7 +16,7 @@ import type { CredentialPool } from "../pool/pool.js";
 import { errnoCode } from "../stores/errno.js";
 import type { StoredToken } from "../stores/types.js";
 import type { Logger, OAuthCredentialSet, RefreshFunc, RefreshStrategy } from "../types.js";
-import { mergeRefreshed, toRefreshError } from "./refresh-result.js";
+import { loggable, mergeRefreshed, toRefreshError } from "./refresh-result.js";
 import { effectiveBufferTime } from "./strategy.js";
 
 /** What {@link Refresher} works with. */
@@ -280,7 +280,7 @@ export class Refresher {
       );
     } catch (err) {
       // The fresh token stays in use: losing it would be worse than failing to persist it.
-      const safe = redactSecrets(err, entry.secrets());
+      const safe = loggable(redactSecrets(err, entry.secrets()));
       this.#deps.logger.error(
         `oauthmanager: onTokenRefresh failed for credential ${entry.id}`,
         safe,
