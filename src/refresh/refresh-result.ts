@@ -4,6 +4,7 @@
  * @module
  */
 import { inspect } from "node:util";
+import { describe } from "../describe.js";
 import { messageOf, RefreshError, redactSecrets } from "../errors.js";
 import { statusOf } from "../health/classify.js";
 import type { OAuthCredentialSet } from "../types.js";
@@ -95,25 +96,39 @@ function isRefreshError(err: unknown): err is RefreshError {
 /**
  * Merges a refresh function's result into the credential. Identity and settings stay ours; the
  * old refresh token is kept when none came back (RFC 6749 §6).
- * @throws RefreshError when the result has no usable access token or a bad expiry
+ * @throws RefreshError (transient) when the result is not a credential object, has no usable
+ * access token, a bad expiry, or a token that has already expired at `now`
  */
 export function mergeRefreshed(
   before: Readonly<OAuthCredentialSet>,
   result: unknown,
   now: number,
 ): OAuthCredentialSet {
-  const fresh = result as Partial<OAuthCredentialSet> | null | undefined;
-  if (!fresh || typeof fresh !== "object") {
-    throw new RefreshError(before.id, "the refresh function returned no credential");
+  // What arrived is named by its kind only: a refresh function returning the bare token string
+  // must not put it in the error.
+  if (typeof result !== "object" || result === null) {
+    throw new RefreshError(
+      before.id,
+      `the refresh function returned ${describe(result)}, not a credential object`,
+    );
   }
+  const fresh = result as Partial<OAuthCredentialSet>;
   if (typeof fresh.accessToken !== "string" || fresh.accessToken === "") {
-    throw new RefreshError(before.id, "the refresh function returned no access token");
+    throw new RefreshError(
+      before.id,
+      `the refresh function returned a credential whose accessToken is ${describe(fresh.accessToken)}, not a non-empty string`,
+    );
   }
   if (
     fresh.expiresAt !== undefined &&
     (!(fresh.expiresAt instanceof Date) || Number.isNaN(fresh.expiresAt.getTime()))
   ) {
     throw new RefreshError(before.id, "the refresh function returned an invalid expiresAt");
+  }
+  // Serving it would only earn a 401 per request; as a failure it is counted and backed off,
+  // and the request moves on to another credential.
+  if (fresh.expiresAt !== undefined && fresh.expiresAt.getTime() <= now) {
+    throw new RefreshError(before.id, "token refresh returned a token that has already expired");
   }
   const merged: OAuthCredentialSet = {
     ...before,
