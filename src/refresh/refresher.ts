@@ -4,7 +4,7 @@
  * and re-read that make it one refresh across processes, and what success and failure change.
  * @module
  */
-import { raceAbort } from "../abort.js";
+import { onAbort, raceAbort } from "../abort.js";
 import { type Clock, safeDelay } from "../clock.js";
 import { isLockTimeoutError, RefreshError, redactSecrets } from "../errors.js";
 import type { ManagerEvents, TypedEmitter } from "../events.js";
@@ -195,8 +195,8 @@ export class Refresher {
     const { lifetime, store } = this.#deps;
     const before = entry.view;
     const controller = new AbortController();
-    const onClose = () => controller.abort(lifetime.reason);
-    lifetime.addEventListener("abort", onClose, { once: true });
+    // Shared with every other refresh in flight: one listener on the lifetime signal in all.
+    const stopWatchingClose = onAbort(lifetime, () => controller.abort(lifetime.reason));
     // Not unref'd: a refresh that hangs without I/O must end in this timeout, not in the process
     // exiting with its callers' promises pending. It is cleared as soon as the refresh settles,
     // so at most it holds the process for the timeout. A background refresh with no caller keeps
@@ -230,7 +230,7 @@ export class Refresher {
       throw this.#onFailure(entry, error);
     } finally {
       clearTimeout(timer);
-      lifetime.removeEventListener("abort", onClose);
+      stopWatchingClose();
     }
 
     const now = this.#deps.now();
