@@ -131,7 +131,8 @@ export class Refresher {
   /**
    * With a store, the refresh runs under the store's lock for this credential after a re-read:
    * when another process refreshed meanwhile, its token is used and no refresh is made.
-   * Without a store, or when the store is down, it refreshes in memory.
+   * Without a store, when the store is down, or when its lock cannot be taken at all (as opposed
+   * to being held by another process), it refreshes in memory.
    */
   async #coordinated(
     entry: PoolEntry,
