@@ -171,6 +171,27 @@ export class StoreError extends OAuthManagerError {
   }
 }
 
+/**
+ * Thrown by a store's `withLock` when another holder kept the lock for the whole wait: the lock
+ * works and is busy. Any other rejection of `withLock` means the lock could not be taken at all
+ * (a read-only or forbidden lock directory, a store that is down), which the manager treats as a
+ * store failure rather than as another process refreshing.
+ */
+export class LockTimeoutError extends StoreError {
+  constructor(message: string, options: { cause?: unknown; path?: string } = {}) {
+    super(message, options);
+    this.name = "LockTimeoutError";
+  }
+}
+
+/** True for a {@link LockTimeoutError}, across realms and duplicate installs. */
+export function isLockTimeoutError(err: unknown): err is LockTimeoutError {
+  return (
+    err instanceof LockTimeoutError ||
+    (isOAuthManagerError(err) && err.code === STORE_FAILED && err.name === "LockTimeoutError")
+  );
+}
+
 /** Thrown when a rotation step is refused (unknown or unmarked credential, grace period, callback). */
 export class RotationError extends OAuthManagerError {
   readonly credentialId: string;
@@ -203,9 +224,20 @@ const CODES = new Set<string>([
   ROTATION_FAILED,
 ]);
 
-/** The message of anything thrown, for composing our own messages. */
+/**
+ * The message of anything thrown, for composing our own messages. Never throws: a value that
+ * cannot be read (a getter or `toString` that throws, a revoked proxy, an object without a
+ * prototype) still stands for a failure that must be reported.
+ */
 export function messageOf(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === "string") return err;
-  return String(err);
+  try {
+    if (err instanceof Error) {
+      const message: unknown = err.message;
+      return typeof message === "string" ? message : String(message);
+    }
+    if (typeof err === "string") return err;
+    return String(err);
+  } catch {
+    return `an unreadable ${typeof err} was thrown`;
+  }
 }

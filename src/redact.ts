@@ -106,7 +106,13 @@ export function redactSecrets<T>(value: T, secrets: readonly (string | undefined
   if (!walkable(value)) return value;
   const graph = discover(value, finder);
   if (!graph.get(value)?.dirty) return value;
-  return copyDirty(value, graph, finder) as T;
+  try {
+    return copyDirty(value, graph, finder) as T;
+  } catch {
+    // It holds a secret but refuses to be copied (a proxy whose traps throw on a second read):
+    // nothing of it may go out.
+    return REDACTED as T;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,24 +228,38 @@ interface NodeInfo {
  */
 function walkable(value: unknown): value is object {
   if (typeof value !== "object" || value === null) return false;
-  return !(
-    value instanceof Date ||
-    value instanceof RegExp ||
-    value instanceof WeakMap ||
-    value instanceof WeakSet ||
-    value instanceof Promise ||
-    value instanceof ArrayBuffer ||
-    ArrayBuffer.isView(value)
-  );
+  try {
+    return !(
+      value instanceof Date ||
+      value instanceof RegExp ||
+      value instanceof WeakMap ||
+      value instanceof WeakSet ||
+      value instanceof Promise ||
+      value instanceof ArrayBuffer ||
+      ArrayBuffer.isView(value)
+    );
+  } catch {
+    // A proxy that refuses to tell its prototype (or a revoked one) cannot be read by anyone
+    // through its traps: it is kept as it is, and the walk goes on with its siblings.
+    return false;
+  }
 }
 
 function isHeaders(value: object): value is Headers {
-  return Object.prototype.toString.call(value) === "[object Headers]";
+  try {
+    return Object.prototype.toString.call(value) === "[object Headers]";
+  } catch {
+    return false;
+  }
 }
 
 /** Objects rebuilt from their text rather than walked. */
 function isUrlLike(value: object): value is URL | URLSearchParams {
-  return value instanceof URL || value instanceof URLSearchParams;
+  try {
+    return value instanceof URL || value instanceof URLSearchParams;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 import { raceTimeout } from "../clock.js";
-import { StoreError } from "../errors.js";
+import { LockTimeoutError, StoreError } from "../errors.js";
 import type { StoredToken, TokenStore } from "../stores/types.js";
 
 /** Options of {@link BoundedStore}. */
@@ -58,11 +58,13 @@ export class BoundedStore {
   withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const ms = this.#options.lockTimeoutMs;
     // Bounded here too, for a store that ignores its own lock timeout: the wait for the lock
-    // plus the refresh inside it may take up to twice the lock timeout.
+    // plus the refresh inside it may take up to twice the lock timeout. A wait that never ends
+    // looks like a holder that never lets go, so it is reported as a lock timeout: the caller
+    // then checks whether the store still answers before refreshing beside a possible holder.
     return raceTimeout(
       this.#store.withLock(this.#key(id), fn, { timeoutMs: ms }),
       2 * ms,
-      () => new StoreError(`token store lock on ${id} not settled within ${2 * ms} ms`),
+      () => new LockTimeoutError(`token store lock on ${id} not settled within ${2 * ms} ms`),
     );
   }
 

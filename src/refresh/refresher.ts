@@ -4,18 +4,19 @@
  * and re-read that make it one refresh across processes, and what success and failure change.
  * @module
  */
-import { raceAbort } from "../abort.js";
-import { type Clock, raceTimeout, safeDelay } from "../clock.js";
-import { RefreshError, redactSecrets } from "../errors.js";
+import { onAbort, raceAbort } from "../abort.js";
+import { type Clock, safeDelay } from "../clock.js";
+import { isLockTimeoutError, RefreshError, redactSecrets } from "../errors.js";
 import type { ManagerEvents, TypedEmitter } from "../events.js";
 import type { Notifier } from "../monitoring/notifier.js";
 import type { StoreSync } from "../persistence/store-sync.js";
 import { adoptStored, storedIsNewer } from "../persistence/stored-token.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
+import { errnoCode } from "../stores/errno.js";
 import type { StoredToken } from "../stores/types.js";
 import type { Logger, OAuthCredentialSet, RefreshFunc, RefreshStrategy } from "../types.js";
-import { mergeRefreshed, toRefreshError } from "./refresh-result.js";
+import { loggable, mergeRefreshed, toRefreshError } from "./refresh-result.js";
 import { effectiveBufferTime } from "./strategy.js";
 
 /** What {@link Refresher} works with. */
@@ -130,7 +131,8 @@ export class Refresher {
   /**
    * With a store, the refresh runs under the store's lock for this credential after a re-read:
    * when another process refreshed meanwhile, its token is used and no refresh is made.
-   * Without a store, or when the store is down, it refreshes in memory.
+   * Without a store, when the store is down, or when its lock cannot be taken at all (as opposed
+   * to being held by another process), it refreshes in memory.
    */
   async #coordinated(
     entry: PoolEntry,
@@ -148,10 +150,17 @@ export class Refresher {
       });
     } catch (err) {
       if (locked) throw err;
-      // The lock could not be had. If the store still answers, another process holds the lock:
-      // use its token when it has one, never refresh beside it, since two refreshes of one
-      // rotating refresh token leave one of the processes with a dead grant. If the store is
-      // down, go on from memory rather than fail every request.
+      // A lock that cannot be taken at all (a read-only or forbidden lock directory) is a store
+      // failure, not another process refreshing: waiting for a holder that does not exist would
+      // block every refresh, so go on from memory and alert.
+      if (!isLockContention(err)) {
+        sync.failed(entry, "lock", err);
+        return this.#refreshNow(entry, refreshFunc);
+      }
+      // Another holder kept the lock. If the store still answers, use its token when it has
+      // one, never refresh beside it, since two refreshes of one rotating refresh token leave
+      // one of the processes with a dead grant. If the store is down, go on from memory rather
+      // than fail every request.
       const stored = await sync.probe(entry);
       if (!stored) {
         sync.failed(entry, "lock", err);
@@ -187,13 +196,16 @@ export class Refresher {
     const { lifetime, store } = this.#deps;
     const before = entry.view;
     const controller = new AbortController();
-    const onClose = () => controller.abort(lifetime.reason);
-    lifetime.addEventListener("abort", onClose, { once: true });
+    // Shared with every other refresh in flight: one listener on the lifetime signal in all.
+    const stopWatchingClose = onAbort(lifetime, () => controller.abort(lifetime.reason));
+    // Not unref'd: a refresh that hangs without I/O must end in this timeout, not in the process
+    // exiting with its callers' promises pending. It is cleared as soon as the refresh settles,
+    // so at most it holds the process for the timeout. A background refresh with no caller keeps
+    // it ref'd too: it is bounded the same way, and a caller may join the refresh at any moment.
     const timer = setTimeout(
       () => controller.abort(new DOMException("token refresh timed out", "TimeoutError")),
       safeDelay(this.#timeoutMs),
     );
-    timer.unref();
     let result: OAuthCredentialSet;
     try {
       result = await raceAbort(
@@ -219,7 +231,7 @@ export class Refresher {
       throw this.#onFailure(entry, error);
     } finally {
       clearTimeout(timer);
-      lifetime.removeEventListener("abort", onClose);
+      stopWatchingClose();
     }
 
     const now = this.#deps.now();
@@ -255,7 +267,7 @@ export class Refresher {
     if (!callback) return;
     try {
       // Bounded like the refresh itself: every caller sharing this refresh waits for it.
-      await raceTimeout(
+      await awaitedTimeout(
         Promise.resolve().then(() =>
           callback(
             entry.id,
@@ -269,7 +281,7 @@ export class Refresher {
       );
     } catch (err) {
       // The fresh token stays in use: losing it would be worse than failing to persist it.
-      const safe = redactSecrets(err, entry.secrets());
+      const safe = loggable(redactSecrets(err, entry.secrets()));
       this.#deps.logger.error(
         `oauthmanager: onTokenRefresh failed for credential ${entry.id}`,
         safe,
@@ -322,9 +334,30 @@ export class Refresher {
   }
 }
 
+/**
+ * Settles as `work` does, or rejects with `error()` after `ms`. Unlike the store's timeouts, the
+ * timer is not unref'd: callers await the work, and a callback that hangs without I/O must end in
+ * the timeout rather than let the process exit with their promises pending.
+ */
+function awaitedTimeout<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), safeDelay(ms));
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** The buffer of a strategy that does not adapt to metrics, else undefined. */
 function fixedBuffer(strategy: RefreshStrategy): number | undefined {
   return strategy.adaptiveBuffer || strategy.preemptiveRefresh ? undefined : strategy.bufferTime;
+}
+
+/**
+ * Whether a failed `withLock` means another holder has the lock: the store's lock timeout, or a
+ * lock library's "already locked" code.
+ */
+function isLockContention(err: unknown): boolean {
+  return isLockTimeoutError(err) || errnoCode(err) === "ELOCKED";
 }
 
 function notConfigured(id: string): RefreshError {

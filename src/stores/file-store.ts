@@ -213,7 +213,8 @@ export class FileTokenStore implements TokenStore {
    * Runs `fn` while holding the lock on `key`, shared with every process using the same file
    * (a lock file per key beside it). Inside `fn`, `load` reads what the previous holder saved.
    * Not re-entrant.
-   * @throws {StoreError} when the lock was not taken within `timeoutMs` (@default 30_000).
+   * @throws {LockTimeoutError} when another holder kept the lock for `timeoutMs` (@default 30_000).
+   * @throws {StoreError} when the lock cannot be taken at all (the lock directory cannot be made).
    * @throws `signal.reason` when `signal` aborts before the lock is taken.
    */
   async withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {

@@ -5,7 +5,7 @@
  */
 import { MAX_TIMER_DELAY_MS } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
-import { ClosedError, StoreError } from "../errors.js";
+import { ClosedError, LockTimeoutError } from "../errors.js";
 import { copyRotation } from "./rotation-record.js";
 import type { LockOptions, StoredToken, TokenStore } from "./types.js";
 
@@ -76,7 +76,7 @@ export class MemoryTokenStore implements TokenStore {
   /**
    * Runs `fn` while holding this store's lock on `key`. Waiters take the lock in arrival order.
    * Not re-entrant: calling `withLock` on the same key from inside `fn` waits until it times out.
-   * @throws {StoreError} when the lock was not free within `timeoutMs` (@default 30_000).
+   * @throws {LockTimeoutError} when the lock was not free within `timeoutMs` (@default 30_000).
    * @throws `signal.reason` when `signal` aborts before the lock is taken.
    */
   async withLock<T>(key: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
@@ -198,8 +198,8 @@ export function lockTimeoutError(
   key: string,
   timeoutMs: number,
   path?: string,
-): StoreError {
-  return new StoreError(
+): LockTimeoutError {
+  return new LockTimeoutError(
     `${store}: timed out after ${timeoutMs} ms waiting for the lock on ${key}`,
     path === undefined ? {} : { path },
   );

@@ -27,7 +27,10 @@ export interface StoredToken {
 
 /** Options of {@link TokenStore.withLock}. */
 export interface LockOptions {
-  /** Give up waiting for the lock after this long (rejects with a `StoreError`). @default 30_000 */
+  /**
+   * Give up waiting for the lock after this long (rejects with a `LockTimeoutError`).
+   * @default 30_000
+   */
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -47,6 +50,10 @@ export interface TokenStore {
   /**
    * Runs `fn` while holding an exclusive lock on `key`, shared by every process using the same
    * store, so that a refresh happens once across them. Not re-entrant.
+   *
+   * Rejects with a `LockTimeoutError` only when another holder kept the lock for the whole wait;
+   * the manager then uses that holder's token rather than refresh beside it. Any other rejection
+   * means the lock cannot be had at all, and the manager refreshes without it and raises an alert.
    */
   withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
   /** Releases resources. A store given an outside client leaves it open. */
