@@ -29,6 +29,21 @@ function blockAfter(marker: string): { lang: string; code: string } {
   return { lang: match[1] ?? "", code: match[2] ?? "" };
 }
 
+/** The cells of the first Markdown table in `lines`, separator row left out. */
+function tableRows(lines: readonly string[]): string[][] {
+  const first = lines.findIndex((l) => l.startsWith("|"));
+  const rows: string[][] = [];
+  for (const line of lines.slice(first)) {
+    if (!line.startsWith("|")) break;
+    const cells = line
+      .slice(1, -1)
+      .split("|")
+      .map((c) => c.trim());
+    if (!cells.every((c) => /^-+$/.test(c))) rows.push(cells);
+  }
+  return rows;
+}
+
 const CHAT_COMPLETION = {
   id: "chatcmpl-1",
   object: "chat.completion",
@@ -84,6 +99,16 @@ describe("README.md", () => {
   it("cites no internal design notes or catalogue ids", () => {
     expect(README).not.toMatch(/\bseed\b|\boriginal\b|RELIABILITY|ANCHORS|\/work\/shared/i);
     expect(README).not.toMatch(/\b[A-Z]\d{1,3}\b/);
+  });
+
+  it("lists the Prometheus series exactly as the exporter's own table does", () => {
+    const source = readFileSync(new URL("src/metrics/prometheus.ts", ROOT), "utf8");
+    const fromSource = tableRows(source.split("\n").map((l) => l.replace(/^ \* /, "")));
+    const start = README.indexOf("<!-- prometheus-table -->\n");
+    expect(start).toBeGreaterThan(0);
+    const fromReadme = tableRows(README.slice(start).split("\n").slice(1));
+    expect(fromSource.length).toBeGreaterThan(10);
+    expect(fromReadme).toEqual(fromSource);
   });
 
   describe("the offline example", () => {
