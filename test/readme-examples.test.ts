@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../src/cli/main.js";
 import { closeServer } from "./support/close-server.js";
 
 const ROOT = new URL("../", import.meta.url);
@@ -109,6 +110,17 @@ describe("README.md", () => {
     const fromReadme = tableRows(README.slice(start).split("\n").slice(1));
     expect(fromSource.length).toBeGreaterThan(10);
     expect(fromReadme).toEqual(fromSource);
+  });
+
+  it("shows the CLI's --help as the CLI prints it", async () => {
+    const out: string[] = [];
+    const code = await main(
+      ["--help"],
+      (line) => out.push(line),
+      () => {},
+    );
+    expect(code).toBe(0);
+    expect(blockAfter("cli-help")).toEqual({ lang: "text", code: `${out.join("\n")}\n` });
   });
 
   describe("the offline example", () => {
