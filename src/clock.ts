@@ -1,5 +1,6 @@
 /**
- * Time: the one place that reads the wall clock, and timers that never keep the process alive.
+ * Time: the one place that reads the wall clock, and timers that keep the process alive only while
+ * someone awaits what they bound.
  * @module
  */
 
