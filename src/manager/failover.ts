@@ -132,7 +132,7 @@ export class FailoverLoop {
     const deps = this.#deps;
     let signal: AbortSignal | undefined;
     const size = deps.pool.size;
-    let maxAttempts = size === 0 ? 1 : size < DEFAULT_MAX_ATTEMPTS ? size : DEFAULT_MAX_ATTEMPTS;
+    let maxAttempts = size === 0 ? 1 : Math.min(size, DEFAULT_MAX_ATTEMPTS);
     if (opts !== undefined) {
       signal = opts.signal;
       if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
