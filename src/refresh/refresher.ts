@@ -16,7 +16,7 @@ import type { CredentialPool } from "../pool/pool.js";
 import { errnoCode } from "../stores/errno.js";
 import type { StoredToken } from "../stores/types.js";
 import type { Logger, OAuthCredentialSet, RefreshFunc, RefreshStrategy } from "../types.js";
-import { loggable, mergeRefreshed, toRefreshError } from "./refresh-result.js";
+import { loggable, mergeRefreshed, rotatedRefreshToken, toRefreshError } from "./refresh-result.js";
 import { effectiveBufferTime } from "./strategy.js";
 
 /** What {@link Refresher} works with. */
@@ -239,7 +239,9 @@ export class Refresher {
     try {
       merged = mergeRefreshed(before, result, now);
     } catch (err) {
-      throw this.#onFailure(entry, toRefreshError(entry.id, err, entry.secrets()));
+      const error = toRefreshError(entry.id, err, entry.secrets());
+      await this.#keepRotatedRefreshToken(entry, before, result, now);
+      throw this.#onFailure(entry, error);
     }
     entry.setView(merged);
     entry.health.recordRefreshSuccess();
@@ -259,6 +261,25 @@ export class Refresher {
       expires_at: view.expiresAt?.toISOString() ?? null,
     });
     return view;
+  }
+
+  /**
+   * After a refused refresh result: a new refresh token in it replaces the spent one, in memory,
+   * in the store and through `onTokenRefresh`, with the time of the exchange (so other processes take it too). The old
+   * access token stays; the minimum interval between refreshes then keeps a token endpoint that
+   * answers with unusable tokens from being called on every request.
+   */
+  async #keepRotatedRefreshToken(
+    entry: PoolEntry,
+    before: Readonly<OAuthCredentialSet>,
+    result: unknown,
+    now: number,
+  ): Promise<void> {
+    const refreshToken = rotatedRefreshToken(before, result);
+    if (refreshToken === undefined || entry.removed) return;
+    entry.setView({ ...entry.view, refreshToken, lastRefresh: new Date(now) });
+    await this.#deps.store?.persist(entry);
+    await this.#notify(entry, entry.view);
   }
 
   /** Awaits the credential's `onTokenRefresh`; a failing callback is reported, the token kept. */

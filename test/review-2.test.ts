@@ -1,0 +1,53 @@
+/**
+ * Behaviours found wrong in the second review, each pinned by the repro that showed it.
+ */
+import { describe, expect, it } from "vitest";
+import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
+import { MemoryTokenStore } from "../src/stores/memory-store.js";
+import type { OAuthCredentialSet } from "../src/types.js";
+
+const quiet = { warn() {}, error() {} };
+const T0 = Date.UTC(2026, 0, 1);
+const HOUR = 3_600_000;
+
+describe("a refresh result that is refused", () => {
+  it("still keeps the rotated refresh token it carries, in memory and in the store", async () => {
+    let now = T0;
+    // A provider that rotates refresh tokens: each one works once.
+    let live = "rt-1";
+    const used: string[] = [];
+    let round = 0;
+    const refresh = async (c: Readonly<OAuthCredentialSet>): Promise<OAuthCredentialSet> => {
+      used.push(c.refreshToken ?? "");
+      if (c.refreshToken !== live) {
+        throw Object.assign(new Error("invalid_grant"), { oauthError: "invalid_grant" });
+      }
+      round++;
+      live = `rt-${round + 1}`;
+      // The first answer is refused (its access token has expired already), but the server
+      // has spent rt-1 and issued rt-2 all the same.
+      const expiresAt = new Date(round === 1 ? now - 1 : now + HOUR);
+      return { ...c, accessToken: `at-${round}-xxxx`, refreshToken: live, expiresAt };
+    };
+    const store = new MemoryTokenStore();
+    const saved: string[] = [];
+    const cred: OAuthCredentialSet = {
+      id: "a",
+      accessToken: "",
+      refreshToken: "rt-1",
+      onTokenRefresh: (_id, _at, rt) => {
+        saved.push(rt);
+      },
+    };
+    const m = new OAuthKeyManager("P", [cred], refresh, { now: () => now, logger: quiet, store });
+    await expect(m.refreshCredential("a", { force: true })).rejects.toThrow(/already expired/);
+    expect((await store.load("P/a"))?.refreshToken).toBe("rt-2");
+    expect(saved).toEqual(["rt-2"]);
+    now += HOUR;
+    const fresh = await m.refreshCredential("a", { force: true });
+    expect(used).toEqual(["rt-1", "rt-2"]);
+    expect(fresh.accessToken).toBe("at-2-xxxx");
+    expect(m.getCredentialHealthInfo("a")?.state).not.toBe("needs_reauth");
+    await m.close();
+  });
+});
