@@ -51,3 +51,24 @@ describe("a refresh result that is refused", () => {
     await m.close();
   });
 });
+
+describe("event listeners", () => {
+  it("an async listener that rejects is logged like one that throws, never left unhandled", async () => {
+    const logged: unknown[] = [];
+    const logger = { warn() {}, error: (...args: unknown[]) => logged.push(args) };
+    const m = new OAuthKeyManager(
+      "P",
+      [{ id: "a", accessToken: "", refreshToken: "rt-1" }],
+      async (c) => ({ ...c, accessToken: "at-1-xxxx", expiresAt: new Date(T0 + HOUR) }),
+      { now: () => T0, logger },
+    );
+    const boom = new Error("listener failed");
+    m.on("refresh", async () => {
+      throw boom;
+    });
+    await m.refreshCredential("a", { force: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(logged).toEqual([["oauthmanager: a 'refresh' listener threw", boom]]);
+    await m.close();
+  });
+});
