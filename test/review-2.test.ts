@@ -1,7 +1,7 @@
 /**
  * Behaviours found wrong in the second review, each pinned by the repro that showed it.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import { MemoryTokenStore } from "../src/stores/memory-store.js";
 import type { OAuthCredentialSet } from "../src/types.js";
@@ -69,6 +69,62 @@ describe("event listeners", () => {
     await m.refreshCredential("a", { force: true });
     await new Promise((resolve) => setImmediate(resolve));
     expect(logged).toEqual([["oauthmanager: a 'refresh' listener threw", boom]]);
+    await m.close();
+  });
+});
+
+describe("a refresh that times out", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("still takes the rotated tokens when the abandoned call answers later", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    let now = T0;
+    let live = "rt-1";
+    const used: string[] = [];
+    const answers: ((c: OAuthCredentialSet) => void)[] = [];
+    // The token endpoint spends the refresh token at once, but its answer is slow; the refresh
+    // function does not honour the signal, as many hand-written ones do not.
+    const refresh = (c: Readonly<OAuthCredentialSet>): Promise<OAuthCredentialSet> => {
+      used.push(c.refreshToken ?? "");
+      if (c.refreshToken !== live) {
+        return Promise.reject(
+          Object.assign(new Error("invalid_grant"), { oauthError: "invalid_grant" }),
+        );
+      }
+      live = `rt-${used.length + 1}`;
+      const issued = { ...c, accessToken: `at-${used.length}-xxxx`, refreshToken: live };
+      return new Promise((resolve) =>
+        answers.push(() => resolve({ ...issued, expiresAt: new Date(now + HOUR) })),
+      );
+    };
+    const store = new MemoryTokenStore();
+    const m = new OAuthKeyManager(
+      "P",
+      [{ id: "a", accessToken: "", refreshToken: "rt-1" }],
+      refresh,
+      {
+        now: () => now,
+        logger: quiet,
+        store,
+        refreshTimeoutMs: 1_000,
+      },
+    );
+    const first = m.refreshCredential("a", { force: true });
+    const refused = expect(first).rejects.toThrow(/timed out/);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await refused;
+    answers[0]?.({} as OAuthCredentialSet);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(m.getCredentials()[0]?.accessToken).toBe("at-1-xxxx");
+    expect((await store.load("P/a"))?.refreshToken).toBe("rt-2");
+    now += HOUR;
+    const second = m.refreshCredential("a", { force: true });
+    await vi.advanceTimersByTimeAsync(0);
+    answers[1]?.({} as OAuthCredentialSet);
+    expect((await second).accessToken).toBe("at-2-xxxx");
+    expect(used).toEqual(["rt-1", "rt-2"]);
     await m.close();
   });
 });
