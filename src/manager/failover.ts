@@ -136,11 +136,12 @@ export class FailoverLoop {
     if (opts !== undefined) {
       signal = opts.signal;
       if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
-      signal?.throwIfAborted();
     }
     // Counted from here, so close() waits for a call accepted before it, store load included.
     this.#inFlight++;
     try {
+      // A call whose signal is already aborted counts as aborted: it is the caller's choice.
+      signal?.throwIfAborted();
       if (this.beforeFirstUse !== undefined) await this.beforeFirstUse();
       let failed: AttemptFailed[] | undefined;
       let tried: Set<string> | undefined;
