@@ -70,3 +70,42 @@ export async function runStampede(
     await endpoint.close();
   }
 }
+
+/** Section 6: what a token endpoint that issues short-lived tokens costs. */
+export interface ShortLivedFigures {
+  calls: number;
+  tokenLifetimeSeconds: number;
+  tokenEndpointCalls: number;
+  failures: number;
+}
+
+/**
+ * `calls` sequential requests on one credential whose endpoint issues tokens living
+ * `expiresIn` seconds, less than the refresh buffer (5 min): every token is "due" as soon as it
+ * arrives, and only the least interval between refreshes keeps each request from refreshing.
+ */
+export async function runShortLived(calls: number, expiresIn: number): Promise<ShortLivedFigures> {
+  const endpoint = await startTokenServer({ expiresIn });
+  endpoint.allow("refresh-token");
+  const manager = new OAuthKeyManager(
+    "short-lived",
+    [{ id: "short", accessToken: "", refreshToken: "refresh-token" }],
+    endpoint.refreshFunc(),
+  );
+  const ok: Operation<string> = async (cred) => ({ result: cred.accessToken });
+  let failures = 0;
+  try {
+    for (let i = 0; i < calls; i++) {
+      await manager.executeWithFailover(ok).catch(() => failures++);
+    }
+    return {
+      calls,
+      tokenLifetimeSeconds: expiresIn,
+      tokenEndpointCalls: endpoint.calls,
+      failures,
+    };
+  } finally {
+    await manager.close();
+    await endpoint.close();
+  }
+}

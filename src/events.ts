@@ -68,10 +68,25 @@ export class TypedEmitter<E extends object> {
     if (!set || set.size === 0) return;
     for (const listener of [...set]) {
       try {
-        (listener as (payload: E[K]) => void)(payload);
+        const returned: unknown = (listener as (payload: E[K]) => unknown)(payload);
+        // An async listener's failure would otherwise be an unhandled rejection, which ends
+        // the process under Node's default settings.
+        if (isThenable(returned)) returned.then(undefined, (err) => this.#report(event, err));
       } catch (err) {
-        this.#logger.error(`oauthmanager: a '${String(event)}' listener threw`, err);
+        this.#report(event, err);
       }
     }
   }
+
+  #report(event: keyof E, err: unknown): void {
+    this.#logger.error(`oauthmanager: a '${String(event)}' listener threw`, err);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
 }

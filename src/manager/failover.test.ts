@@ -148,6 +148,9 @@ describe("calls by outcome", () => {
       result: 1,
       usage: { promptTokens: 12, completionTokens: 30 },
     }));
+    await m
+      .executeWithFailover(async () => ({ result: 0 }), { signal: AbortSignal.abort() })
+      .catch(() => {});
     const controller = new AbortController();
     const aborted = m.executeWithFailover(() => new Promise<never>(() => {}), {
       signal: controller.signal,
@@ -183,7 +186,7 @@ describe("calls by outcome", () => {
     expect(value('oauthmanager_calls_total{provider="p",outcome="caller_error"}')).toBe(1);
     expect(value('oauthmanager_calls_total{provider="p",outcome="exhausted"}')).toBe(1);
     expect(value('oauthmanager_calls_total{provider="p",outcome="unavailable"}')).toBe(1);
-    expect(value('oauthmanager_calls_total{provider="p",outcome="aborted"}')).toBe(1);
+    expect(value('oauthmanager_calls_total{provider="p",outcome="aborted"}')).toBe(2);
     expect(value('oauthmanager_errors_total{provider="p",credential="c0",kind="rate_limit"}')).toBe(
       1,
     );

@@ -130,12 +130,18 @@ export class FailoverLoop {
       throw new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`);
     }
     const deps = this.#deps;
-    const signal = opts?.signal;
-    const maxAttempts = this.#maxAttempts(opts?.maxAttempts);
-    signal?.throwIfAborted();
+    let signal: AbortSignal | undefined;
+    const size = deps.pool.size;
+    let maxAttempts = size === 0 ? 1 : Math.min(size, DEFAULT_MAX_ATTEMPTS);
+    if (opts !== undefined) {
+      signal = opts.signal;
+      if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
+    }
     // Counted from here, so close() waits for a call accepted before it, store load included.
     this.#inFlight++;
     try {
+      // A call whose signal is already aborted counts as aborted: it is the caller's choice.
+      signal?.throwIfAborted();
       if (this.beforeFirstUse !== undefined) await this.beforeFirstUse();
       let failed: AttemptFailed[] | undefined;
       let tried: Set<string> | undefined;
@@ -291,18 +297,6 @@ export class FailoverLoop {
     this.#calls[CALL_OUTCOMES.indexOf(outcome)]!++;
   }
 
-  #maxAttempts(requested: number | undefined): number {
-    if (requested === undefined) {
-      return Math.max(1, Math.min(this.#deps.pool.size, DEFAULT_MAX_ATTEMPTS));
-    }
-    if (!Number.isInteger(requested) || requested < 1) {
-      throw new TypeError(
-        `Expected \`maxAttempts\` to be an integer >= 1, got ${describeSetting(requested)}`,
-      );
-    }
-    return requested;
-  }
-
   /** Penalises `entry` for a failed request and returns the error to record, redacted. */
   #fail(
     entry: PoolEntry,
@@ -386,4 +380,13 @@ export class FailoverLoop {
       return { action: "backoff", kind: "network" };
     }
   }
+}
+
+function checkedMaxAttempts(requested: number): number {
+  if (!Number.isInteger(requested) || requested < 1) {
+    throw new TypeError(
+      `Expected \`maxAttempts\` to be an integer >= 1, got ${describeSetting(requested)}`,
+    );
+  }
+  return requested;
 }

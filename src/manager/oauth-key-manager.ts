@@ -136,7 +136,7 @@ export class OAuthKeyManager {
     const logger = resolved.logger;
     const lifetime = this.#lifetime.signal;
     const events = new TypedEmitter<ManagerEvents>(logger);
-    const pool = new CredentialPool(resolved.selector, resolved.health);
+    const pool = new CredentialPool(resolved.selector, resolved.health, resolved.now);
     const monitor = new Monitor({ provider: providerName, now, logger });
     const notifier = new Notifier(monitor, now, events);
     this.#now = now;

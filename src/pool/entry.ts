@@ -28,6 +28,8 @@ export class PoolEntry implements RingNode {
   expiresAtMs: number | undefined;
   readonly health: CredentialHealth;
   readonly metrics: MetricsRecorder;
+  /** When the credential joined the pool (epoch ms): its age for rotation, unless a store says otherwise. */
+  readonly addedAt: number;
 
   /** @param metrics the pool's table, where this credential's figures get a slot */
   constructor(
@@ -35,6 +37,7 @@ export class PoolEntry implements RingNode {
     order: number,
     policy: HealthPolicy,
     metrics: MetricsTable,
+    addedAt: number,
   ) {
     this.id = cred.id;
     this.order = order;
@@ -43,6 +46,7 @@ export class PoolEntry implements RingNode {
     this.expiresAtMs = cred.expiresAt?.getTime();
     this.health = new CredentialHealth(policy);
     this.metrics = new MetricsRecorder(metrics);
+    this.addedAt = addedAt;
   }
 
   /** Replaces the credential operations see (after a refresh, or a newer stored token). */

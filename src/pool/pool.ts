@@ -5,6 +5,7 @@
  * and removals, so nothing outlives the credential it was about.
  * @module
  */
+import { type Clock, systemClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import type { HealthPolicy } from "../health/credential-health.js";
 import { createMetricsTable } from "../metrics/credential-metrics.js";
@@ -40,9 +41,13 @@ export class CredentialPool {
   readonly #metrics = createMetricsTable();
   #nextOrder = 0;
 
-  constructor(selector: Selector, policy: HealthPolicy) {
+  readonly #now: Clock;
+
+  /** @param now stamps when each credential joins the pool @default Date.now */
+  constructor(selector: Selector, policy: HealthPolicy, now: Clock = systemClock) {
     this.#selector = selector;
     this.#policy = policy;
+    this.#now = now;
   }
 
   /** Registers a listener for additions and removals from now on. */
@@ -135,7 +140,7 @@ export class CredentialPool {
   }
 
   #add(cred: OAuthCredentialSet): PoolEntry {
-    const entry = new PoolEntry(cred, this.#nextOrder++, this.#policy, this.#metrics);
+    const entry = new PoolEntry(cred, this.#nextOrder++, this.#policy, this.#metrics, this.#now());
     this.entries.set(entry.id, entry);
     this.#ring.link(entry);
     for (const listener of this.#listeners) listener.added?.(entry);

@@ -94,6 +94,27 @@ function isRefreshError(err: unknown): err is RefreshError {
 }
 
 /**
+ * The refresh token a refresh function's result carries when it differs from the one spent, else
+ * undefined. Read even from a result that is refused otherwise: a provider that rotates refresh
+ * tokens has already invalidated the old one, so losing the new one would lose the grant.
+ */
+export function rotatedRefreshToken(
+  before: Readonly<OAuthCredentialSet>,
+  result: unknown,
+): string | undefined {
+  if (typeof result !== "object" || result === null) return undefined;
+  let token: unknown;
+  try {
+    token = (result as Partial<OAuthCredentialSet>).refreshToken;
+  } catch {
+    return undefined;
+  }
+  return typeof token === "string" && token !== "" && token !== before.refreshToken
+    ? token
+    : undefined;
+}
+
+/**
  * Merges a refresh function's result into the credential. Identity and settings stay ours; the
  * old refresh token is kept when none came back (RFC 6749 §6).
  * @throws RefreshError (transient) when the result is not a credential object, has no usable

@@ -16,7 +16,7 @@ import type { CredentialPool } from "../pool/pool.js";
 import { errnoCode } from "../stores/errno.js";
 import type { StoredToken } from "../stores/types.js";
 import type { Logger, OAuthCredentialSet, RefreshFunc, RefreshStrategy } from "../types.js";
-import { loggable, mergeRefreshed, toRefreshError } from "./refresh-result.js";
+import { loggable, mergeRefreshed, rotatedRefreshToken, toRefreshError } from "./refresh-result.js";
 import { effectiveBufferTime } from "./strategy.js";
 
 /** What {@link Refresher} works with. */
@@ -206,14 +206,25 @@ export class Refresher {
       () => controller.abort(new DOMException("token refresh timed out", "TimeoutError")),
       safeDelay(this.#timeoutMs),
     );
+    const work = Promise.resolve().then(() => refreshFunc(before, controller.signal));
     let result: OAuthCredentialSet;
     try {
-      result = await raceAbort(
-        Promise.resolve().then(() => refreshFunc(before, controller.signal)),
-        controller.signal,
-      );
+      result = await raceAbort(work, controller.signal);
     } catch (err) {
+      // Cut off by the timeout or close(), the call may still answer: the token endpoint may
+      // have spent the refresh token it was sent, and its answer then holds the only live one.
+      if (controller.signal.aborted && err === controller.signal.reason) {
+        this.#takeLateAnswer(entry, before, work);
+      }
       const error = toRefreshError(entry.id, err, entry.secrets());
+      // A newer refresh token arrived while this call ran (a late answer to an abandoned call):
+      // the refusal is about the one it replaced.
+      if (error.permanent && !afterRotationElsewhere && !entry.removed) {
+        if (entry.view.refreshToken !== before.refreshToken) {
+          if (!this.needsRefresh(entry, this.#deps.now())) return entry.view;
+          return this.#refreshNow(entry, refreshFunc, true);
+        }
+      }
       // invalid_grant may only mean another process rotated the refresh token first: re-read
       // the store before declaring the credential dead, and take only a newer record.
       if (error.permanent && store && !afterRotationElsewhere) {
@@ -239,15 +250,26 @@ export class Refresher {
     try {
       merged = mergeRefreshed(before, result, now);
     } catch (err) {
-      throw this.#onFailure(entry, toRefreshError(entry.id, err, entry.secrets()));
+      const error = toRefreshError(entry.id, err, entry.secrets());
+      await this.#keepRotatedRefreshToken(entry, before, result, now);
+      throw this.#onFailure(entry, error);
     }
+    return this.#applyRefreshed(entry, merged, now);
+  }
+
+  /** A refresh succeeded: the new tokens serve, are stored, and are announced. */
+  async #applyRefreshed(
+    entry: PoolEntry,
+    merged: OAuthCredentialSet,
+    now: number,
+  ): Promise<Readonly<OAuthCredentialSet>> {
     entry.setView(merged);
     entry.health.recordRefreshSuccess();
     entry.metrics.recordRefresh(now);
     this.#deps.pool.update(entry, now);
     const view = entry.view;
     // The store first: a rotated refresh token must outlive this process before anything else.
-    await store?.persist(entry);
+    await this.#deps.store?.persist(entry);
     await this.#notify(entry, view);
     this.#deps.events.emit("refresh", {
       credentialId: entry.id,
@@ -259,6 +281,54 @@ export class Refresher {
       expires_at: view.expiresAt?.toISOString() ?? null,
     });
     return view;
+  }
+
+  /**
+   * Takes the answer of a refresh call abandoned at its timeout, when it comes and while nothing
+   * newer has replaced the refresh token it was sent. Not after close().
+   */
+  #takeLateAnswer(
+    entry: PoolEntry,
+    before: Readonly<OAuthCredentialSet>,
+    work: Promise<OAuthCredentialSet>,
+  ): void {
+    work
+      .then(async (late) => {
+        const { lifetime, now: clock } = this.#deps;
+        if (lifetime.aborted || entry.removed) return;
+        if (entry.view.refreshToken !== before.refreshToken) return;
+        const now = clock();
+        let merged: OAuthCredentialSet;
+        try {
+          merged = mergeRefreshed(entry.view, late, now);
+        } catch {
+          await this.#keepRotatedRefreshToken(entry, before, late, now);
+          return;
+        }
+        await this.#applyRefreshed(entry, merged, now);
+      })
+      .catch(() => {
+        // The abandoned call failed after all: its failure was counted at the timeout.
+      });
+  }
+
+  /**
+   * After a refused refresh result: a new refresh token in it replaces the spent one, in memory,
+   * in the store and through `onTokenRefresh`, with the time of the exchange (so other processes
+   * take it too). The old access token stays; the minimum interval between refreshes then keeps a token endpoint that
+   * answers with unusable tokens from being called on every request.
+   */
+  async #keepRotatedRefreshToken(
+    entry: PoolEntry,
+    before: Readonly<OAuthCredentialSet>,
+    result: unknown,
+    now: number,
+  ): Promise<void> {
+    const refreshToken = rotatedRefreshToken(before, result);
+    if (refreshToken === undefined || entry.removed) return;
+    entry.setView({ ...entry.view, refreshToken, lastRefresh: new Date(now) });
+    await this.#deps.store?.persist(entry);
+    await this.#notify(entry, entry.view);
   }
 
   /** Awaits the credential's `onTokenRefresh`; a failing callback is reported, the token kept. */

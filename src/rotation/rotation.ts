@@ -9,6 +9,7 @@ import { messageOf, RotationError, redactSecrets } from "../errors.js";
 import type { ManagerEvents, TypedEmitter } from "../events.js";
 import { cappedExponentialMs } from "../health/backoff.js";
 import type { Notifier } from "../monitoring/notifier.js";
+import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
 import { copyRotation } from "../stores/rotation-record.js";
 import type { Logger, OAuthCredentialSet, RotationPolicy, RotationState } from "../types.js";
@@ -29,7 +30,11 @@ export interface RotationDeps {
   policy: RotationPolicy;
 }
 
-/** Everything rotation keeps about one credential. */
+/**
+ * What rotation keeps about a credential once something happened to it (marked, reported due,
+ * restored from a store, a failed decommission). Most credentials never need one: their state is
+ * "not marked, as old as its time in the pool", which costs nothing to keep.
+ */
 interface Track {
   state: RotationState;
   /** onRotationNeeded was called for the current rotation interval. */
@@ -43,7 +48,7 @@ interface Track {
 
 export class Rotation {
   readonly #deps: RotationDeps;
-  /** By credential id, in pool order. */
+  /** By credential id, only for credentials rotation has something to remember about. */
   readonly #tracks = new Map<string, Track>();
   #policy: RotationPolicy;
 
@@ -51,15 +56,6 @@ export class Rotation {
     this.#deps = deps;
     this.#policy = deps.policy;
     deps.pool.listen({
-      added: (entry) => {
-        this.#tracks.set(entry.id, {
-          state: { createdAt: new Date(deps.now()), markedForRotation: false },
-          notified: false,
-          decommissionFailures: 0,
-          decommissionRetryAt: undefined,
-          decommissioning: undefined,
-        });
-      },
       removed: (entry) => {
         this.#tracks.delete(entry.id);
       },
@@ -79,29 +75,35 @@ export class Rotation {
   /** A copy of `id`'s rotation state, or undefined for an unknown credential. */
   getRotationState(id: string): RotationState | undefined {
     const track = this.#tracks.get(id);
-    return track && copyRotation(track.state);
+    if (track) return copyRotation(track.state);
+    const entry = this.#deps.pool.get(id);
+    return entry && { createdAt: new Date(entry.addedAt), markedForRotation: false };
   }
 
-  /** `id`'s rotation state, read-only and not copied: for reports built on the spot. */
+  /**
+   * `id`'s rotation state, read-only and not copied, for reports built on the spot; undefined
+   * for a credential that is not marked and never was.
+   */
   peek(id: string): Readonly<RotationState> | undefined {
     return this.#tracks.get(id)?.state;
   }
 
   /** Takes a stored rotation state into memory; whether it was reported due stays as it is. */
   restore(id: string, stored: RotationState): void {
-    const track = this.#tracks.get(id);
+    const track = this.#track(id);
     if (track) track.state = copyRotation(stored);
   }
 
   /** The soonest time a credential becomes due for rotation or decommission; undefined when none. */
   nextDueAt(): number | undefined {
     let soonest: number | undefined;
-    for (const track of this.#tracks.values()) {
-      const due = this.#dueAt(track);
-      if (due !== undefined && (soonest === undefined || due < soonest)) soonest = due;
-      const gone = this.#decommissionAt(track);
-      if (gone !== undefined && (soonest === undefined || gone < soonest)) soonest = gone;
+    const consider = (t: number | undefined) => {
+      if (t !== undefined && (soonest === undefined || t < soonest)) soonest = t;
+    };
+    if (this.#policy.enabled) {
+      for (const entry of this.#deps.pool.entries.values()) consider(this.#dueAt(entry));
     }
+    for (const track of this.#tracks.values()) consider(this.#decommissionAt(track));
     return soonest;
   }
 
@@ -110,22 +112,23 @@ export class Rotation {
     if (!this.#policy.enabled) return [];
     const now = this.#deps.now();
     const due: string[] = [];
-    for (const [id, { state }] of this.#tracks) {
-      if (
-        !state.markedForRotation &&
-        now - state.createdAt.getTime() >= this.#policy.rotationInterval
-      ) {
-        due.push(id);
-      }
+    for (const [id, entry] of this.#deps.pool.entries) {
+      const state = this.#tracks.get(id)?.state;
+      if (state?.markedForRotation) continue;
+      const createdAt = state ? state.createdAt.getTime() : entry.addedAt;
+      if (now - createdAt >= this.#policy.rotationInterval) due.push(id);
     }
     return due;
   }
 
   /** Calls `onRotationNeeded` once for each credential that has become due. */
   async notifyDue(now: number): Promise<void> {
-    for (const [id, track] of this.#tracks) {
-      const due = this.#dueAt(track);
+    if (!this.#policy.enabled) return;
+    for (const [id, entry] of this.#deps.pool.entries) {
+      const due = this.#dueAt(entry);
       if (due === undefined || due > now) continue;
+      const track = this.#track(id);
+      if (!track) continue;
       track.notified = true;
       try {
         await this.#policy.onRotationNeeded?.(id);
@@ -145,7 +148,7 @@ export class Rotation {
    */
   markForRotation(oldId: string, newCred: OAuthCredentialSet): void {
     const { pool, now, events, notifier } = this.#deps;
-    const track = this.#tracks.get(oldId);
+    const track = this.#track(oldId);
     if (!track) throw new RotationError(oldId, `credential ${oldId} not found`);
     if (track.state.markedForRotation) {
       throw new RotationError(oldId, `credential ${oldId} is already marked for rotation`);
@@ -178,7 +181,10 @@ export class Rotation {
    */
   async completeRotation(id: string): Promise<void> {
     const track = this.#tracks.get(id);
-    if (!track) throw new RotationError(id, `credential ${id} not found`);
+    if (!track) {
+      if (!this.#deps.pool.get(id)) throw new RotationError(id, `credential ${id} not found`);
+      throw new RotationError(id, `credential ${id} is not marked for rotation`);
+    }
     const { markedForRotation, decommissionAt } = track.state;
     if (!markedForRotation || decommissionAt === undefined) {
       throw new RotationError(id, `credential ${id} is not marked for rotation`);
@@ -218,11 +224,31 @@ export class Rotation {
     return done;
   }
 
-  /** When `track` becomes due for rotation, if it has not been reported yet. */
-  #dueAt(track: Track): number | undefined {
-    const { state } = track;
-    if (!this.#policy.enabled || state.markedForRotation || track.notified) return undefined;
-    return state.createdAt.getTime() + this.#policy.rotationInterval;
+  /** `id`'s track, made on first need; undefined for a credential not in the pool. */
+  #track(id: string): Track | undefined {
+    const existing = this.#tracks.get(id);
+    if (existing) return existing;
+    const entry = this.#deps.pool.get(id);
+    if (!entry) return undefined;
+    const track: Track = {
+      state: { createdAt: new Date(entry.addedAt), markedForRotation: false },
+      notified: false,
+      decommissionFailures: 0,
+      decommissionRetryAt: undefined,
+      decommissioning: undefined,
+    };
+    this.#tracks.set(id, track);
+    return track;
+  }
+
+  /** When `entry` becomes due for rotation, if it has not been reported yet. */
+  #dueAt(entry: PoolEntry): number | undefined {
+    const track = this.#tracks.get(entry.id);
+    if (!this.#policy.enabled || track?.state.markedForRotation || track?.notified) {
+      return undefined;
+    }
+    const createdAt = track ? track.state.createdAt.getTime() : entry.addedAt;
+    return createdAt + this.#policy.rotationInterval;
   }
 
   /**
