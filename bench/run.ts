@@ -1,7 +1,8 @@
 /**
  * oauthmanager benchmarks: `npm run bench` (builds, then `node --expose-gc --import tsx bench/run.ts`).
  * The library is imported as "oauthmanager", i.e. the built package. Nothing is asserted: the
- * figures are printed, with the targets of the issue and the Go original's figures beside them.
+ * figures are printed, with the targets they are held to and, for comparison, the figures of the
+ * Go package this library is modelled on ("Go").
  * Timings come from a shared 2-core machine; expect a few percent of noise between runs.
  *
  * 1. executeWithFailover overhead. ns/op of a bare `await op(cred)` (op = `async (cred) =>

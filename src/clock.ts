@@ -1,5 +1,6 @@
 /**
- * Time: the one place that reads the wall clock, and timers that never keep the process alive.
+ * Time: the one place that reads the wall clock, and timers that keep the process alive only while
+ * someone awaits what they bound.
  * @module
  */
 
@@ -42,14 +43,15 @@ export function scheduleAt(clock: Clock, deadline: number, fn: () => void): () =
 }
 
 /**
- * Settles as `promise` does, or rejects with `error()` after `ms`. The timer is unref'd (the
- * raced work's own I/O keeps the process alive while it matters) and cleared either way.
+ * Settles as `promise` does, or rejects with `error()` after `ms`. The timer is not unref'd:
+ * someone awaits the race, and work that hangs without I/O (a custom store, a callback) must end
+ * in the timeout rather than let the process exit with that promise pending. It is cleared as
+ * soon as the race settles, so it holds the process for at most `ms`.
  */
 export function raceTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(error()), safeDelay(ms));
-    timer.unref();
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

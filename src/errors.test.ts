@@ -55,6 +55,6 @@ describe("redactSecrets", () => {
     expect(inspect(safe, { depth: 20 })).not.toContain(SECRET);
     expect(inspect(safe, { depth: 20 })).toContain("[REDACTED]");
     expect(safe.response.status).toBe(401);
-    expect(err.message).toContain(SECRET); // the original is untouched
+    expect(err.message).toContain(SECRET); // the error passed in is untouched
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Crash safety of FileTokenStore (RELIABILITY F19, S3): writers saving in a tight loop are killed
+ * Crash safety of FileTokenStore: writers saving in a tight loop are killed
  * with SIGKILL at random points; after every kill the file must parse and hold only complete
  * tokens, each exactly as some save wrote it, and every save that had resolved must be there.
  */
@@ -109,7 +109,7 @@ async function checkFile(file: string, acked: Acked, key?: string): Promise<void
   expect(await temps()).toEqual([]);
 }
 
-describe("FileTokenStore under SIGKILL (F19)", () => {
+describe("FileTokenStore under SIGKILL", () => {
   it(
     `one writer killed ${SINGLE_WRITER_KILLS} times: the file is always whole`,
     async () => {

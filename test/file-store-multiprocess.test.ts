@@ -1,5 +1,5 @@
 /**
- * Cross-process refresh through FileTokenStore (RELIABILITY F2, L2, S10): several processes see
+ * Cross-process refresh through FileTokenStore: several processes see
  * the same expired credential at the same moment; under `withLock` each re-reads the store, so
  * the one-use refresh token is spent exactly once and every process ends on the same token.
  */
@@ -120,7 +120,7 @@ async function race(
   return results;
 }
 
-describe("FileTokenStore shared by processes refreshing one credential (F2)", () => {
+describe("FileTokenStore shared by processes refreshing one credential", () => {
   for (const [round, processes] of [
     [1, 2],
     [2, 4],

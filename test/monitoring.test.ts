@@ -1,6 +1,7 @@
 /**
  * Observability end to end: a manager with monitoring on, a real webhook receiver on 127.0.0.1,
- * the Prometheus text read back through prom-client's own registry, and the canary scan (S1).
+ * the Prometheus text read back through prom-client's own registry, and a scan for canary secrets
+ * in everything the package produces.
  */
 
 import { once } from "node:events";
@@ -72,7 +73,7 @@ const monitoring = (url: string, over: Partial<MonitoringConfig> = {}): Monitori
 const quiet = { warn() {}, error() {} };
 
 describe("webhooks from the manager", () => {
-  it("a refresh reaches the receiver in the seed's body shape, signed", async () => {
+  it("a refresh reaches the receiver in the documented body shape, signed", async () => {
     const receiver = await startReceiver();
     receivers.push(receiver);
     const secret = `whsec_${Buffer.from("0123456789abcdef0123456789abcdef").toString("base64")}`;
@@ -209,7 +210,7 @@ describe("Prometheus text", () => {
   });
 });
 
-describe("no secret anywhere (S1)", () => {
+describe("no secret anywhere", () => {
   it("canary tokens and secrets appear in no export, error, event, log or webhook", async () => {
     const receiver = await startReceiver();
     receivers.push(receiver);
@@ -241,7 +242,7 @@ describe("no secret anywhere (S1)", () => {
       async (cred) => {
         refreshCalls++;
         if (refreshCalls === 1) {
-          // a token endpoint that echoes the refresh token back in its error (B16)
+          // a token endpoint that echoes the refresh token back in its error
           throw Object.assign(
             new Error(`invalid refresh token ${cred.refreshToken} for ${cred.clientSecret}`),
             {

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../src/cli/main.js";
 import { closeServer } from "./support/close-server.js";
 
 const ROOT = new URL("../", import.meta.url);
@@ -27,6 +28,21 @@ function blockAfter(marker: string): { lang: string; code: string } {
   );
   if (!match) throw new Error(`README.md has no code block after <!-- ${marker} -->`);
   return { lang: match[1] ?? "", code: match[2] ?? "" };
+}
+
+/** The cells of the first Markdown table in `lines`, separator row left out. */
+function tableRows(lines: readonly string[]): string[][] {
+  const first = lines.findIndex((l) => l.startsWith("|"));
+  const rows: string[][] = [];
+  for (const line of lines.slice(first)) {
+    if (!line.startsWith("|")) break;
+    const cells = line
+      .slice(1, -1)
+      .split("|")
+      .map((c) => c.trim());
+    if (!cells.every((c) => /^-+$/.test(c))) rows.push(cells);
+  }
+  return rows;
 }
 
 const CHAT_COMPLETION = {
@@ -84,6 +100,27 @@ describe("README.md", () => {
   it("cites no internal design notes or catalogue ids", () => {
     expect(README).not.toMatch(/\bseed\b|\boriginal\b|RELIABILITY|ANCHORS|\/work\/shared/i);
     expect(README).not.toMatch(/\b[A-Z]\d{1,3}\b/);
+  });
+
+  it("lists the Prometheus series exactly as the exporter's own table does", () => {
+    const source = readFileSync(new URL("src/metrics/prometheus.ts", ROOT), "utf8");
+    const fromSource = tableRows(source.split("\n").map((l) => l.replace(/^ \* /, "")));
+    const start = README.indexOf("<!-- prometheus-table -->\n");
+    expect(start).toBeGreaterThan(0);
+    const fromReadme = tableRows(README.slice(start).split("\n").slice(1));
+    expect(fromSource.length).toBeGreaterThan(10);
+    expect(fromReadme).toEqual(fromSource);
+  });
+
+  it("shows the CLI's --help as the CLI prints it", async () => {
+    const out: string[] = [];
+    const code = await main(
+      ["--help"],
+      (line) => out.push(line),
+      () => {},
+    );
+    expect(code).toBe(0);
+    expect(blockAfter("cli-help")).toEqual({ lang: "text", code: `${out.join("\n")}\n` });
   });
 
   describe("the offline example", () => {

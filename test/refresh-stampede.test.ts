@@ -1,5 +1,6 @@
 /**
- * Single-flight refresh against a real token endpoint on 127.0.0.1 (RELIABILITY F1, G1, L1).
+ * Single-flight refresh against a real token endpoint on 127.0.0.1: however many requests find
+ * the token expired, the endpoint is called once.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { FailoverExhaustedError, RefreshError } from "../src/errors.js";

@@ -1,6 +1,6 @@
 /**
  * The manager with a token store: restarts keep rotated refresh tokens, processes sharing a
- * file refresh once, a failing store degrades to memory with an alert (RELIABILITY F2, F3, F6, F20).
+ * file refresh once, a failing store degrades to memory with an alert.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -10,7 +10,7 @@ import { main } from "./main.js";
 
 const fixture = (name: string) =>
   fileURLToPath(new URL(`../../test/fixtures/config/${name}`, import.meta.url));
-const SEED = fixture("seed.yaml");
+const EXAMPLE = fixture("two-credentials.yaml");
 const { version } = JSON.parse(
   readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
 ) as { version: string };
@@ -46,7 +46,7 @@ describe("oauthmanager check", () => {
   });
 
   it("lists providers and credential ids of a valid file, never a token", async () => {
-    const { code, out, err } = await run("check", "--config", SEED);
+    const { code, out, err } = await run("check", "--config", EXAMPLE);
     expect(code).toBe(0);
     expect(err).toBe("");
     expect(out).toContain("gemini: 2 credential(s): team-account, personal-account");
@@ -55,12 +55,12 @@ describe("oauthmanager check", () => {
   });
 
   it("takes the file as an argument or with --config, -c or --config=", async () => {
-    const expected = await run("check", "--config", SEED);
+    const expected = await run("check", "--config", EXAMPLE);
     for (const argv of [
-      ["check", SEED],
-      ["check", "-c", SEED],
-      ["check", `--config=${SEED}`],
-      ["--config", SEED, "check"],
+      ["check", EXAMPLE],
+      ["check", "-c", EXAMPLE],
+      ["check", `--config=${EXAMPLE}`],
+      ["--config", EXAMPLE, "check"],
     ]) {
       expect(await run(...argv)).toEqual(expected);
     }
@@ -105,10 +105,10 @@ describe("oauthmanager check", () => {
       "option --config needs a value (write --config=VALUE for a value that starts with -)",
     );
     await expectUsageError(
-      ["check", SEED, "--config", SEED],
+      ["check", EXAMPLE, "--config", EXAMPLE],
       "check takes one configuration file, given both as FILE and with --config",
     );
-    await expectUsageError(["check", SEED, SEED], "check takes one FILE, got 2");
+    await expectUsageError(["check", EXAMPLE, EXAMPLE], "check takes one FILE, got 2");
   });
 });
 
@@ -144,14 +144,14 @@ describe("oauthmanager usage", () => {
     await expectUsageError(["-x"], "unknown option -x");
     await expectUsageError(["frobnicate"], 'unknown command "frobnicate"');
     await expectUsageError(["help", "frobnicate"], 'unknown command "frobnicate"');
-    await expectUsageError(["check", "--bogus", SEED], "unknown option --bogus");
+    await expectUsageError(["check", "--bogus", EXAMPLE], "unknown option --bogus");
     await expectUsageError(["--help=yes"], "option --help takes no value");
     await expectUsageError(["serve"], "serve is not available in this version");
   });
 
   it("never echoes the value given to an unknown option, nor a long unknown command", async () => {
     const secret = "sk-s3cr3t-0123456789abcdefghijklmnop";
-    for (const argv of [["check", `--token=${secret}`, SEED], [secret], ["help", secret]]) {
+    for (const argv of [["check", `--token=${secret}`, EXAMPLE], [secret], ["help", secret]]) {
       const { code, err } = await run(...argv);
       expect(code).toBe(2);
       expect(err).not.toContain("s3cr3t");

@@ -12,7 +12,7 @@ import { showKey } from "./path.js";
 export const apiKeyId = (index: number): string => `key-${index + 1}`;
 
 /**
- * Appends to `issues` every duplicate credential id (B3), id taken by an API key, shared refresh
+ * Appends to `issues` every duplicate credential id, id taken by an API key, shared refresh
  * token and repeated API key, in every provider of `data`. Messages name positions, never values
  * other than ids.
  */

@@ -6,7 +6,7 @@ import {
   parseDuration,
 } from "./duration.js";
 
-describe("parseDuration (B5)", () => {
+describe("parseDuration", () => {
   it.each([
     [500, 500],
     [0.4, 0],

@@ -27,7 +27,7 @@ describe("substitute", () => {
     expect(substitute("${X}", { X: "${A}", A: "no" })).toEqual({ ok: true, value: "${A}" });
   });
 
-  it("names an unset variable, never a value (B8)", () => {
+  it("names an unset variable, never a value", () => {
     const result = substitute("Bearer s3cr3t-${TOKEN}", env);
     expect(result).toEqual({
       ok: false,

@@ -311,7 +311,7 @@ describe("parseConfig under fuzzing: returns a config or throws ConfigError, not
     );
   });
 
-  it("never quotes a value in a message, whatever the mistake (S1)", () => {
+  it("never quotes a value in a message, whatever the mistake", () => {
     fc.assert(
       fc.property(
         fc.array(canary, { minLength: 1, maxLength: 4 }),

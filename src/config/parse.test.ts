@@ -34,8 +34,8 @@ const STORE_KEY = "0123456789abcdef".repeat(4);
 const gemini = (body: string) => `providers:\n  gemini:\n${body}`;
 
 describe("parseConfig: valid configurations", () => {
-  it("parses the seed's YAML example as is", async () => {
-    const config = parseConfig(await fixture("seed.yaml"), {});
+  it("parses the two-credential example as is", async () => {
+    const config = parseConfig(await fixture("two-credentials.yaml"), {});
     expect(Object.keys(config.providers)).toEqual(["gemini"]);
     const p = config.providers.gemini!;
     expect(p.name).toBe("gemini");
@@ -281,13 +281,13 @@ const ONE_CRED = "    oauth_credentials:\n      - id: a\n        access_token: t
 describe("parseConfig: each mistake gives its path and message", () => {
   it.each<[string, string, Record<string, string>, ConfigIssue]>([
     [
-      "missing id (B4)",
+      "missing id",
       gemini("    oauth_credentials:\n      - access_token: t\n"),
       {},
       { path: "providers.gemini.oauth_credentials[0].id", message: "is required" },
     ],
     [
-      "duplicate ids, naming both positions (B3)",
+      "duplicate ids, naming both positions",
       gemini(
         `${ONE_CRED}      - id: b\n        access_token: t\n      - id: a\n        access_token: u\n`,
       ),
@@ -316,13 +316,13 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "negative duration (B5)",
+      "negative duration",
       gemini(`${ONE_CRED}    refresh_strategy: { buffer_time: -5m }\n`),
       {},
       { path: "providers.gemini.refresh_strategy.buffer_time", message: "must not be negative" },
     ],
     [
-      '"5 minutes" instead of 5m (B5)',
+      '"5 minutes" instead of 5m',
       gemini(`${ONE_CRED}    monitoring: { expiry_warning_time: 5 minutes }\n`),
       {},
       {
@@ -332,7 +332,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "duration beyond 2^31-1 ms (B5)",
+      "duration beyond 2^31-1 ms",
       gemini(`${ONE_CRED}    backoff: { max_cooldown: 30d }\n`),
       {},
       {
@@ -341,13 +341,13 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "zero where it means nothing (B5)",
+      "zero where it means nothing",
       gemini(`${ONE_CRED}    rotation: { rotation_interval: 0 }\n`),
       {},
       { path: "providers.gemini.rotation.rotation_interval", message: "must be greater than 0" },
     ],
     [
-      "unknown key, with a suggestion (B6)",
+      "unknown key, with a suggestion",
       gemini(`${ONE_CRED}        client_secrt: s\n`),
       {},
       {
@@ -389,7 +389,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       { path: "providers.gemini.oauth_credentials", message: "expected a list, got an object" },
     ],
     [
-      "unset env var, named (B8)",
+      "unset env var, named",
       gemini(`${ONE_CRED}        refresh_token: \${GEMINI_REFRESH}\n`),
       {},
       {
@@ -399,13 +399,13 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "malformed YAML, with line and column (B1)",
+      "malformed YAML, with line and column",
       "providers:\n  gemini:\n    api_keys: [k\n  other: 1\n",
       {},
       { path: "", message: "invalid YAML at line 4, column 3: bad indentation" },
     ],
     [
-      "duplicate mapping key (B2)",
+      "duplicate mapping key",
       gemini(`${ONE_CRED}        access_token: u\n`),
       {},
       {
@@ -415,7 +415,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "webhook URL with userinfo (B9)",
+      "webhook URL with userinfo",
       gemini(
         `${ONE_CRED}    monitoring: { webhook_url: "https://user:pass@hooks.example.com/x" }\n`,
       ),
@@ -426,7 +426,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "webhook URL that is not http(s) (B9)",
+      "webhook URL that is not http(s)",
       gemini(`${ONE_CRED}    monitoring: { webhook_url: "ftp://hooks.example.com/x" }\n`),
       {},
       {
@@ -435,7 +435,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "webhook URL at a private address (B9, S6)",
+      "webhook URL at a private address",
       gemini(`${ONE_CRED}    monitoring: { webhook_url: "http://[::ffff:169.254.169.254]/" }\n`),
       {},
       {
@@ -445,7 +445,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "min_buffer > max_buffer (B5)",
+      "min_buffer > max_buffer",
       gemini(`${ONE_CRED}    refresh_strategy: { min_buffer: 20m, max_buffer: 10m }\n`),
       {},
       {
@@ -463,7 +463,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "no credentials (B7)",
+      "no credentials",
       gemini("    model: m\n    oauth_credentials: []\n"),
       {},
       {
@@ -472,7 +472,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "credential with neither token (B4)",
+      "credential with neither token",
       gemini("    oauth_credentials:\n      - { id: a, access_token: '' }\n"),
       {},
       {
@@ -481,7 +481,7 @@ describe("parseConfig: each mistake gives its path and message", () => {
       },
     ],
     [
-      "provider name unfit for metric labels and URLs (B10)",
+      "provider name unfit for metric labels and URLs",
       "providers:\n  Gemini Pro:\n    api_keys: [k]\n",
       {},
       {
@@ -766,7 +766,7 @@ server: { port: -1 }
   });
 });
 
-describe("no secret in any message (S1)", () => {
+describe("no secret in any message", () => {
   const CANARY = "canary-7f3a9c2e";
   const whsecCanary = `whsec_${Buffer.from(`${CANARY}-${CANARY}`).toString("base64")}`;
 
@@ -874,12 +874,12 @@ describe("loadConfig", () => {
 
   it("reads and parses a file", async () => {
     const file = join(dir, "ok.yaml");
-    await writeFile(file, await fixture("seed.yaml"));
+    await writeFile(file, await fixture("two-credentials.yaml"));
     const config = await loadConfig(file, {});
     expect(config.providers.gemini?.oauthCredentials).toHaveLength(2);
   });
 
-  it("names the file, line and column of a YAML error (B1)", async () => {
+  it("names the file, line and column of a YAML error", async () => {
     const file = join(dir, "bad.yaml");
     await writeFile(file, "providers:\n  gemini:\n  gemini:\n    api_keys: [k]\n");
     const error = await loadConfig(file, {}).catch((err: unknown) => err);

@@ -66,7 +66,7 @@ const EVENTS = WEBHOOK_EVENT_TYPES;
 const AUTH_NAMES = ["bearer", "x-api-key", "x-goog-api-key"] as const;
 const STORE_TYPES = ["memory", "file", "redis"] as const;
 
-/** Provider names become Prometheus label values and URL path segments (B10). */
+/** Provider names become Prometheus label values and URL path segments: keep them plain. */
 const PROVIDER_NAME = /^[a-z0-9_-]{1,64}$/;
 /** RFC 9110 token characters. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -165,7 +165,7 @@ const refreshFields = strict(
         : defaultRefreshStrategy();
     const min = typeof value.min_buffer === "number" ? value.min_buffer : preset.minBuffer;
     const max = typeof value.max_buffer === "number" ? value.max_buffer : preset.maxBuffer;
-    // A bound of 0 means "no bound", as in the original (and validateRefreshStrategy).
+    // A bound of 0 means "no bound", as validateRefreshStrategy reads it.
     if (max > 0 && min > max) {
       ctx.addIssue({
         code: "custom",
@@ -241,7 +241,7 @@ const monitoring = strict(
     allow_private_webhook_targets: bool().optional(),
   },
   (value, ctx) => {
-    // B9/S6: a literal internal address is refused here; names are checked again on delivery.
+    // A literal internal address is refused here; host names are checked again on delivery.
     if (typeof value.webhook_url !== "string" || value.allow_private_webhook_targets === true)
       return;
     const url = checkUrl(value.webhook_url, ["http:", "https:"]);

@@ -39,7 +39,7 @@ describe("statusOf", () => {
   });
 });
 
-describe("classifyError (API.md 'Which errors fail over', F17)", () => {
+describe("classifyError: which errors fail over", () => {
   it("401 → refresh the token (auth)", () => {
     expect(classifyError(httpError(401), NOW)).toEqual({
       action: "refresh",
@@ -48,7 +48,7 @@ describe("classifyError (API.md 'Which errors fail over', F17)", () => {
     });
   });
 
-  it("403 → backoff and fail over, without spending a refresh (auth, F11, F17)", () => {
+  it("403 → backoff and fail over, without spending a refresh (auth)", () => {
     expect(classifyError(httpError(403), NOW)).toEqual({
       action: "backoff",
       kind: "auth",
@@ -56,7 +56,7 @@ describe("classifyError (API.md 'Which errors fail over', F17)", () => {
     });
   });
 
-  it("429 → cooldown with the Retry-After when given (F13)", () => {
+  it("429 → cooldown with the Retry-After when given", () => {
     expect(classifyError(httpError(429, { "retry-after": "30" }), NOW)).toEqual({
       action: "cooldown",
       kind: "rate_limit",
@@ -77,7 +77,7 @@ describe("classifyError (API.md 'Which errors fail over', F17)", () => {
     expect(classifyError({ status: 429, retryAfterMs: 1234 }, NOW).retryAfterMs).toBe(1234);
   });
 
-  it("429 without a usable Retry-After has no retryAfterMs (falls back to backoff, F14)", () => {
+  it("429 without a usable Retry-After has no retryAfterMs (falls back to backoff)", () => {
     for (const value of [undefined, "1000abc", "-5"]) {
       const c = classifyError(
         httpError(429, value === undefined ? undefined : { "retry-after": value }),
@@ -113,19 +113,16 @@ describe("classifyError (API.md 'Which errors fail over', F17)", () => {
     });
   });
 
-  it.each([400, 402, 404, 409, 413, 422, 499])(
-    "%d is the request's fault → rethrow (F17)",
-    (status) => {
-      expect(classifyError(httpError(status), NOW)).toMatchObject({ action: "rethrow", status });
-    },
-  );
+  it.each([400, 402, 404, 409, 413, 422, 499])("%d is the request's fault → rethrow", (status) => {
+    expect(classifyError(httpError(status), NOW)).toMatchObject({ action: "rethrow", status });
+  });
 
   it("reads the status from response.status and statusCode too", () => {
     expect(classifyError({ response: { status: 401 } }, NOW).action).toBe("refresh");
     expect(classifyError({ statusCode: 400 }, NOW).action).toBe("rethrow");
   });
 
-  describe("errors without a status are transient (API.md 'Precise points')", () => {
+  describe("errors without a status are transient", () => {
     const timeout = (err: unknown) =>
       expect(classifyError(err, NOW)).toEqual({ action: "backoff", kind: "timeout" });
     const network = (err: unknown) =>

@@ -3,7 +3,7 @@
  *
  * `Retry-After = HTTP-date / delay-seconds`, where `delay-seconds = 1*DIGIT` and `HTTP-date` is one
  * of the three formats of RFC 9110 §5.6.7. Anything else is not a Retry-After: the caller falls back
- * to its own backoff (RELIABILITY F14). Nothing here caps the wait; the manager does.
+ * to its own backoff. Nothing here caps the wait; the manager does.
  * @module
  */
 
@@ -11,7 +11,7 @@
 const MAX_WAIT_MS = Number.MAX_SAFE_INTEGER;
 
 // delay-seconds is digits only. It must be tested before any date parsing, because
-// `Date.parse("120")` is the year 120 and `Date.parse("2")` is February 2001 (F14).
+// `Date.parse("120")` is the year 120 and `Date.parse("2")` is February 2001.
 const DELAY_SECONDS = /^\s*\d+\s*$/;
 
 const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";

@@ -32,7 +32,7 @@ const config = (over: Partial<MonitoringConfig> = {}): MonitoringConfig => ({
 });
 
 describe("evaluateAlerts: high failure rate", () => {
-  it("alerts above the threshold over at least 10 requests, as the seed words it", () => {
+  it("alerts above the threshold over at least 10 requests, in the documented words", () => {
     const alerts = evaluateAlerts(
       [subject({ requestCount: 100, errorCount: 35, successRate: 0.65 })],
       config(),
@@ -185,7 +185,7 @@ describe("formatDuration", () => {
   });
 });
 
-describe("AlertCooldown (F24)", () => {
+describe("AlertCooldown", () => {
   it("suppresses a repeat within the cooldown and lets it through after", () => {
     let now = NOW;
     const cd = new AlertCooldown({ now: () => now });
@@ -227,7 +227,7 @@ describe("AlertCooldown (F24)", () => {
     expect(cd.size).toBe(0);
   });
 
-  it("stays bounded, evicting expired entries first, then the oldest (F25)", () => {
+  it("stays bounded, evicting expired entries first, then the oldest", () => {
     let now = NOW;
     const cd = new AlertCooldown({ now: () => now, maxEntries: 3 });
     cd.tryAcquire("failure", "short", 10);

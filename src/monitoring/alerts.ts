@@ -1,6 +1,6 @@
 /**
- * Alert rules (the original's `CheckAlerts`) and the per-alert cooldown that keeps them from
- * repeating (RELIABILITY F24).
+ * Alert rules and the per-alert cooldown that keeps them from repeating: an alert goes out once
+ * per cooldown, however often the rules run.
  * @module
  */
 import type { Clock } from "../clock.js";
@@ -21,7 +21,7 @@ export interface AlertSubject {
   refreshFailing: boolean;
 }
 
-/** Requests below which the failure rate says too little to alert on, as in the original. */
+/** Requests below which the failure rate says too little to alert on. */
 export const MIN_REQUESTS_FOR_FAILURE_RATE = 10;
 
 /** Why an expiring token will not renew itself (`details.reason` of an expiry warning). */

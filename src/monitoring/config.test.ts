@@ -17,7 +17,7 @@ function issuesOf(config: unknown): { path: string; message: string }[] {
 const withDefaults = (over: Record<string, unknown>) => ({ ...defaultMonitoringConfig(), ...over });
 
 describe("defaultMonitoringConfig", () => {
-  it("has the original's defaults", () => {
+  it("has the documented defaults", () => {
     expect(defaultMonitoringConfig()).toEqual({
       webhookEvents: ["refresh", "failure", "rotation", "expiry_warning"],
       alertOnHighFailureRate: true,
@@ -64,13 +64,13 @@ describe("validateMonitoringConfig", () => {
     ["javascript:alert('CANARY')"],
     ["https://user:CANARY@example.com/"],
     ["https://CANARY@example.com/"],
-  ])("rejects webhookUrl %s without echoing it (B9)", (webhookUrl) => {
+  ])("rejects webhookUrl %s without echoing it", (webhookUrl) => {
     const issues = issuesOf(withDefaults({ webhookUrl }));
     expect(issues.map((i) => i.path)).toEqual(["webhookUrl"]);
     expect(JSON.stringify(issues)).not.toContain("CANARY");
   });
 
-  it("rejects a literal private address unless allowPrivateWebhookTargets (B9)", () => {
+  it("rejects a literal private address unless allowPrivateWebhookTargets", () => {
     for (const webhookUrl of [
       "http://127.0.0.1:8080/hook",
       "http://2130706433/",
@@ -88,7 +88,7 @@ describe("validateMonitoringConfig", () => {
     ["too long", `whsec_${randomBytes(65).toString("base64")}`],
     ["not base64", `whsec_${"!".repeat(44)}`],
     ["bad padding", `whsec_${randomBytes(32).toString("base64").replace(/=+$/, "")}`],
-  ])("rejects a webhookSecret with %s, without echoing it (S1)", (_why, webhookSecret) => {
+  ])("rejects a webhookSecret with %s, without echoing it", (_why, webhookSecret) => {
     const issues = issuesOf(withDefaults({ webhookSecret }));
     expect(issues.map((i) => i.path)).toEqual(["webhookSecret"]);
     const text = JSON.stringify(issues);

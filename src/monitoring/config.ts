@@ -1,5 +1,5 @@
 /**
- * Monitoring configuration: the defaults of the original and their validation.
+ * Monitoring configuration: its defaults and their validation.
  * @module
  */
 import { MAX_TIMER_DELAY_MS } from "../clock.js";
@@ -18,13 +18,13 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   "alert",
 ];
 
-/** One hour: the original's alert cooldown. */
+/** One hour between two raisings of the same alert. */
 export const DEFAULT_ALERT_COOLDOWN_MS = 3_600_000;
 /** Ten seconds per webhook attempt. */
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 
 /**
- * The original's monitoring defaults: no webhook URL; events `refresh`, `failure`, `rotation`,
+ * The monitoring defaults: no webhook URL; events `refresh`, `failure`, `rotation`,
  * `expiry_warning`; high-failure-rate alerts above 25 %; refresh-failure alerts; expiry warnings
  * 24 h ahead; a 1 h cooldown per alert; 10 s per webhook attempt. Returns a fresh object each call.
  */
@@ -41,7 +41,7 @@ export function defaultMonitoringConfig(): MonitoringConfig {
   };
 }
 
-/** A Standard Webhooks secret: `whsec_` + canonical base64 of 24–64 bytes (S5). */
+/** A Standard Webhooks secret: `whsec_` + canonical base64 of 24–64 bytes. */
 const SECRET_PREFIX = "whsec_";
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
@@ -68,7 +68,7 @@ export function webhookSecretIssue(secret: unknown): string | undefined {
 /**
  * Why `url` is not an acceptable webhook URL, or `undefined` when it is: it must parse, be
  * `http:` or `https:`, carry no userinfo, and (unless `allowPrivate`) not name a literal loopback,
- * private or link-local address (B9, S6). Host names are resolved only when sending. The message
+ * private or link-local address. Host names are resolved only when sending. The message
  * never quotes the URL, whose query string may hold a token.
  */
 export function webhookUrlIssue(url: unknown, allowPrivate: boolean): string | undefined {
@@ -159,7 +159,7 @@ function checkDuration(
   add: (path: string, message: string) => void,
 ): void {
   if (isTimer) {
-    // A timeout goes to setTimeout, which fires at once for anything above 2^31−1 ms (B5).
+    // A timeout goes to setTimeout, which fires at once for anything above 2^31−1 ms.
     if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || v > MAX_TIMER_DELAY_MS) {
       add(path, `must be milliseconds from 1 to ${MAX_TIMER_DELAY_MS}, got ${describe(v)}`);
     }

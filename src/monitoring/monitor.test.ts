@@ -122,7 +122,7 @@ describe("Monitor", () => {
     expect(m.stats()).toMatchObject({ sent: 3, failed: 0 });
   });
 
-  it("releases the cooldown when the alert's delivery fails, so it is raised again (F24)", async () => {
+  it("releases the cooldown when the alert's delivery fails, so it is raised again", async () => {
     const rx = await receiver((i) => (i === 0 ? 400 : 200));
     const m = makeMonitor({ now: 0 });
     m.setConfig(config({ webhookUrl: rx.url }));

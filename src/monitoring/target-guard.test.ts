@@ -23,7 +23,7 @@ const lookup: LookupFn = async (host) => {
   return list.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
 };
 
-describe("checkWebhookTarget (S6)", () => {
+describe("checkWebhookTarget", () => {
   const refusedLiterals = [
     "http://127.0.0.1/hook",
     "http://10.0.0.1/hook",

@@ -1,6 +1,6 @@
 /**
- * SSRF guard for webhook targets (RELIABILITY S6): resolve the host once, refuse internal
- * addresses, and hand back the address to connect to, so DNS rebinding cannot swap it afterwards.
+ * SSRF guard for webhook targets, so that alerts cannot be aimed at internal services: resolve the
+ * host once, refuse internal addresses, and hand back the address to connect to, so DNS rebinding cannot swap it afterwards.
  * @module
  */
 import { lookup as dnsLookup } from "node:dns/promises";

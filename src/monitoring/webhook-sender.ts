@@ -1,6 +1,6 @@
 /**
- * Background webhook delivery: bounded, time-limited, retried, signed (RELIABILITY G5, F22, F23,
- * S5–S7, L6).
+ * Background webhook delivery: bounded, time-limited, retried and signed, so that a slow or
+ * hostile receiver can neither hold up requests nor grow memory, nor reach internal services.
  *
  * - `enqueue` never throws and never waits: the event joins a bounded queue or is dropped and
  *   counted.
@@ -468,7 +468,7 @@ export class WebhookSender {
         res.on("error", reject);
         res.once("end", () => resolve());
         res.once("close", () => resolve());
-        // Drained, never read: a response body could carry what a read-SSRF wants (S7).
+        // Drained, never read: a response body could carry what a read-SSRF wants.
         res.resume();
       });
       req.on("error", reject);
@@ -509,7 +509,7 @@ export class WebhookSender {
     } else if (status === 408 || status === 429 || (status >= 500 && status <= 599)) {
       this.#retry(entry, "status", parseRetryAfter(retryAfter, this.#now()));
     } else {
-      // 3xx included: following a redirect would leave the checked address (F23, S6).
+      // 3xx included: following a redirect would leave the checked address.
       this.#fail(entry, "status", `answered HTTP ${status}`);
     }
   }

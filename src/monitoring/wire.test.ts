@@ -12,7 +12,7 @@ const base: WebhookEvent = {
 };
 
 describe("toWire", () => {
-  it("gives the seed's body, keys in order", () => {
+  it("gives the documented body, keys in order", () => {
     const wire = toWire(base);
     expect(JSON.stringify(wire)).toBe(
       '{"type":"failure","credential_id":"account-1","timestamp":"2025-01-15T10:30:00Z",' +
@@ -31,7 +31,7 @@ describe("toWire", () => {
     expect(rfc3339(new Date("2025-01-15T10:30:00.120Z"))).toBe("2025-01-15T10:30:00.120Z");
   });
 
-  it("turns errors into their message, with secrets redacted (G5, S1)", () => {
+  it("turns errors into their message, with secrets redacted", () => {
     const cause = new Error("upstream said: refresh_token=RT-CANARY-123 is invalid");
     const err = new RefreshError("account-1", "invalid_grant", { cause, permanent: true });
     const wire = toWire(

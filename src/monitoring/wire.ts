@@ -1,5 +1,6 @@
 /**
- * The webhook JSON body, as the original sends it: snake_case keys and RFC 3339 UTC timestamps.
+ * The webhook JSON body, a documented contract that receivers parse: snake_case keys and RFC 3339
+ * UTC timestamps.
  * @module
  */
 import { messageOf } from "../errors.js";
@@ -26,14 +27,14 @@ export interface ToWireOptions {
   secrets?: readonly (string | undefined)[];
 }
 
-// Bounds keep one body well under the 20 KB Standard Webhooks suggest (L6), whatever `details` holds.
+// Bounds keep one body well under the 20 KB Standard Webhooks suggest, whatever `details` holds.
 const MAX_DEPTH = 4;
 const MAX_KEYS = 50;
 const MAX_ITEMS = 50;
 const MAX_STRING = 1_000;
 
 /**
- * The seed's JSON body for an event: `{ type, credential_id, timestamp, message, details }`.
+ * The JSON body of an event: `{ type, credential_id, timestamp, message, details }`.
  *
  * `details` is copied into plain JSON data: an `Error` becomes its message (with `secrets`
  * redacted), a `Date` its RFC 3339 string, a bigint a string; functions, symbols and `undefined`
@@ -61,8 +62,8 @@ export function toWire(event: WebhookEvent, opts: ToWireOptions = {}): WireEvent
 }
 
 /**
- * A UTC RFC 3339 timestamp, with milliseconds only when there are some (as Go's RFC3339Nano
- * trims trailing zeros): `2025-01-15T10:30:00Z`.
+ * A UTC RFC 3339 timestamp, without a fraction when the milliseconds are zero:
+ * `2025-01-15T10:30:00Z`, else `2025-01-15T10:30:00.250Z`.
  */
 export function rfc3339(d: Date): string {
   return d.toISOString().replace(".000Z", "Z");

@@ -5,7 +5,7 @@
  * @module
  */
 import { onAbort, raceAbort } from "../abort.js";
-import { type Clock, safeDelay } from "../clock.js";
+import { type Clock, raceTimeout, safeDelay } from "../clock.js";
 import { isLockTimeoutError, RefreshError, redactSecrets } from "../errors.js";
 import type { ManagerEvents, TypedEmitter } from "../events.js";
 import type { Notifier } from "../monitoring/notifier.js";
@@ -337,7 +337,7 @@ export class Refresher {
     if (!callback) return;
     try {
       // Bounded like the refresh itself: every caller sharing this refresh waits for it.
-      await awaitedTimeout(
+      await raceTimeout(
         Promise.resolve().then(() =>
           callback(
             entry.id,
@@ -402,19 +402,6 @@ export class Refresher {
     }
     return error;
   }
-}
-
-/**
- * Settles as `work` does, or rejects with `error()` after `ms`. Unlike the store's timeouts, the
- * timer is not unref'd: callers await the work, and a callback that hangs without I/O must end in
- * the timeout rather than let the process exit with their promises pending.
- */
-function awaitedTimeout<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(error()), safeDelay(ms));
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The buffer of a strategy that does not adapt to metrics, else undefined. */

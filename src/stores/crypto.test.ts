@@ -49,7 +49,7 @@ describe("parseEncryptionKey", () => {
   });
 });
 
-describe("encrypt / decrypt (S4)", () => {
+describe("encrypt / decrypt", () => {
   const key = parseEncryptionKey(randomBytes(32), "k");
 
   it("round-trips and uses a fresh 96-bit IV on every call", () => {

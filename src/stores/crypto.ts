@@ -1,6 +1,6 @@
 /**
  * Encryption at rest for the file store: AES-256-GCM, a fresh random 96-bit IV on every write,
- * the 128-bit tag checked on every read (RELIABILITY S4). The key is held as a `KeyObject`, so
+ * the 128-bit tag checked on every read, so a changed file is refused. The key is held as a `KeyObject`, so
  * inspecting or logging a store never prints it.
  * @module
  */

@@ -165,7 +165,7 @@ describe("FileTokenStore", () => {
     });
   });
 
-  describe("corrupt files (F19, B18)", () => {
+  describe("corrupt files: never read as empty, never overwritten", () => {
     const cases: Array<[string, string, RegExp]> = [
       [
         "truncated JSON",
@@ -262,7 +262,7 @@ describe("FileTokenStore", () => {
     });
   });
 
-  describe("encryption at rest (S4)", () => {
+  describe("encryption at rest", () => {
     const key = randomBytes(32);
 
     it("round-trips, and the raw file holds no token, only the documented envelope", async () => {
@@ -396,7 +396,7 @@ describe("FileTokenStore", () => {
     });
   });
 
-  describe("file modes (S2)", () => {
+  describe("file modes: 0700 directory, 0600 file", () => {
     it("creates the directory 0700 and the file 0600", async () => {
       const nested = path.join(dir, "a", "b", "tokens.json");
       await open({ path: nested }).save("p/a", secretToken());
@@ -480,7 +480,7 @@ describe("FileTokenStore", () => {
     });
   });
 
-  describe("atomic writes (F19, S3)", () => {
+  describe("atomic writes: a crash leaves the old file or the new one", () => {
     /** The real fs, except that writes through a handle stop half-way with `code`. */
     function failingWrites(code: string): FileStoreFs {
       return {
@@ -563,7 +563,7 @@ describe("FileTokenStore", () => {
     });
   });
 
-  describe("timeouts and cross-process locks (F20, L3)", () => {
+  describe("timeouts and cross-process locks", () => {
     it("a read that hangs rejects with a StoreError after timeoutMs", async () => {
       const hanging: FileStoreFs = { ...fsp, readFile: (() => new Promise(() => {})) as never };
       const store = open({ fs: hanging, timeoutMs: 30 });

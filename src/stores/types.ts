@@ -37,7 +37,7 @@ export interface LockOptions {
 
 /**
  * Persists tokens by key (the manager uses `"<provider>/<credentialId>"`).
- * Implementations: `MemoryTokenStore`, `FileTokenStore`, `RedisTokenStore`.
+ * Implementations: `MemoryTokenStore` and `FileTokenStore`; write your own for other storage.
  */
 export interface TokenStore {
   /** The stored token, or undefined when none. Rejects with a `StoreError` on unreadable data. */

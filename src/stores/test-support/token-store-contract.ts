@@ -225,7 +225,7 @@ export function testTokenStore(name: string, makeStore: () => Promise<TokenStore
       await expect(Promise.all([a, b])).resolves.toEqual(["a", "b"]);
     });
 
-    it("a load inside withLock sees what the previous holder saved (F2)", async () => {
+    it("a load inside withLock sees what the previous holder saved, so a credential is refreshed once across processes", async () => {
       await store.withLock("p/rw", async () => {
         await store.save("p/rw", fullToken(1));
       });
