@@ -21,7 +21,10 @@ const KIND_OFFSET: Readonly<Record<ErrorKind, number>> = Object.fromEntries(
 ) as Record<ErrorKind, number>;
 
 const MS_PER_HOUR = 3_600_000;
-/** Below this age (0.01 h) the request rate is the request count, as the Go package computes it. */
+/**
+ * Below this age (0.01 h) the request rate is the request count: a rate over a few seconds
+ * would be huge and meaningless, and the adaptive refresh buffer reads it.
+ */
 const MIN_RATE_WINDOW_MS = 36_000;
 
 // Offsets of the counters in a slot's doubles. Times are epoch ms, NaN for "never".

@@ -1,11 +1,11 @@
 /**
- * The health summary on the wire: the seed's snake_case keys, RFC 3339 UTC timestamps, and
+ * The health summary on the wire: snake_case keys, RFC 3339 UTC timestamps, and
  * durations in milliseconds. Holds ids, counts and times only: nothing secret.
  * @module
  */
 import type { CredentialHealthInfo, HealthSummary } from "../types.js";
 
-/** One credential, as in the seed's `CredentialHealthInfo` JSON. */
+/** One credential on the wire. */
 export function healthInfoToWire(info: CredentialHealthInfo): Record<string, unknown> {
   const wire: Record<string, unknown> = {
     id: info.id,
@@ -25,14 +25,14 @@ export function healthInfoToWire(info: CredentialHealthInfo): Record<string, unk
     refresh_fail_count: info.refreshFailCount,
     marked_for_rotation: info.markedForRotation,
   };
-  // omitempty in the seed
+  // Absent when unset, rather than null: a reader tells "none" from "not known" by presence.
   if (info.backoffUntil) wire.backoff_until = iso(info.backoffUntil);
   if (info.expiresAt) wire.expires_at = iso(info.expiresAt);
   if (info.decommissionAt) wire.decommission_at = iso(info.decommissionAt);
   return wire;
 }
 
-/** The whole summary, as the seed's `ExportJSON`. */
+/** The whole summary, as `exportJSON()` writes it. */
 export function healthSummaryToWire(summary: HealthSummary): Record<string, unknown> {
   const credentials: Record<string, unknown> = {};
   for (const [id, info] of Object.entries(summary.credentials))

@@ -125,7 +125,7 @@ const gemini = (): ProviderSample => ({
 });
 
 describe("createCollector", () => {
-  it("exposes every metric with its type, prefixed and with base units (L8)", async () => {
+  it("exposes every metric with its type, prefixed and with base units", async () => {
     const exp = parseExposition(await createCollector(gemini).metrics());
     expect([...exp.types.keys()]).toEqual(METRIC_NAMES);
     expect(Object.fromEntries(exp.types)).toEqual({
@@ -296,7 +296,7 @@ describe("createCollector", () => {
     expect(registry.getSingleMetric("oauthmanager_errors_total")).toBeUndefined();
   });
 
-  it("reads the source once per scrape and drops a removed credential's series (F25)", async () => {
+  it("reads the source once per scrape and drops a removed credential's series", async () => {
     let calls = 0;
     let credentials = [cred({ credential: "x" }), cred({ credential: "y" })];
     const collector = createCollector(() => {

@@ -17,7 +17,7 @@
  * | `oauthmanager_credential_in_backoff` | gauge | `provider`, `credential` | 1 while in backoff, else 0 |
  * | `oauthmanager_credential_state` | gauge (state set) | `provider`, `credential`, `state` | 1 for the credential's state (`healthy`, `cooling`, `unhealthy`, `needs_reauth`), 0 for the others |
  * | `oauthmanager_token_expiry_timestamp_seconds` | gauge | `provider`, `credential` | when the access token expires (Unix seconds); absent for tokens without expiry |
- * | `oauthmanager_calls_total` | counter | `provider`, `outcome` | `executeWithFailover` calls by outcome: `ok`, `failed_over` (succeeded on a later credential), `exhausted`, `unavailable` (every credential cooling, none tried), `caller_error` (the request's own fault, rethrown), `aborted` |
+ * | `oauthmanager_calls_total` | counter | `provider`, `outcome` | `executeWithFailover` calls by outcome: `ok`, `failed_over` (succeeded on a later credential), `exhausted`, `unavailable` (no credential could be tried: all cooling, or none configured), `caller_error` (the request's own fault, rethrown), `aborted` |
  * | `oauthmanager_request_duration_seconds` | histogram | `provider`, `credential` | request latency (`_bucket{le}`, `_sum`, `_count`) |
  * | `oauthmanager_webhook_deliveries_total` | counter | `provider`, `outcome` | webhook events by outcome: `sent`, `failed`, `dropped`, `disabled` |
  *
