@@ -287,10 +287,11 @@ export class Refresher {
   async #rememberUnsettled(entry: PoolEntry, before: Readonly<OAuthCredentialSet>): Promise<void> {
     const store = this.#deps.store;
     if (!store || !before.refreshToken) return;
-    const stored = (await store.probe(entry))?.token;
+    const answer = await store.probe(entry);
     this.#unsettled.set(entry, {
       refreshToken: before.refreshToken,
-      storedVersion: stored ? (stored.version ?? 0) : undefined,
+      // No record yet counts as version 0; a store that did not answer leaves it unknown.
+      storedVersion: answer && (answer.token?.version ?? 0),
     });
   }
 
