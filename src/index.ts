@@ -72,6 +72,7 @@ export type {
   Operation,
   OperationResult,
   PrometheusMetrics,
+  ProviderData,
   RefreshFunc,
   RefreshStrategy,
   RotationPolicy,

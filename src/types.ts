@@ -3,6 +3,20 @@
  * @module
  */
 
+/**
+ * Provider facts a caller needs to reach the API with a credential, kept beside its tokens:
+ * refresh functions set them from the token endpoint's answer, every token store persists them,
+ * and they are not secrets (logs and `JSON.stringify` show them).
+ */
+export interface ProviderData {
+  /** Qwen: the API base URL the token is valid for (`resource_url`). */
+  resourceUrl?: string;
+  /** Codex/ChatGPT: the account id from the id_token (`chatgpt_account_id`). */
+  accountId?: string;
+  /** Google: the Cloud project the Gemini CLI login uses, where it applies. */
+  projectId?: string;
+}
+
 /** One OAuth credential: what the pool hands to an operation. */
 export interface OAuthCredentialSet {
   /** Unique within a manager. Used in metrics, logs and errors instead of any secret. */
@@ -19,6 +33,11 @@ export interface OAuthCredentialSet {
   refreshCount?: number;
   /** Share of traffic under `selection: "weighted"`. @default 1 */
   weight?: number;
+  /**
+   * Provider facts for reaching the API (base URL, account, project). A refresh result's fields
+   * replace the ones given before; fields it leaves out are kept.
+   */
+  providerData?: ProviderData;
   /** Called after every successful refresh, after the store (if any) was written. */
   onTokenRefresh?: (
     id: string,

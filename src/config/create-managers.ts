@@ -28,6 +28,7 @@ export function providerCredentials(provider: ProviderConfig): OAuthCredentialSe
     ...provider.oauthCredentials.map((cred) => ({
       ...cred,
       ...(cred.scopes ? { scopes: [...cred.scopes] } : {}),
+      ...(cred.providerData ? { providerData: { ...cred.providerData } } : {}),
     })),
     ...provider.apiKeys.map((key, i) => ({ id: apiKeyId(i), accessToken: key })),
   ];

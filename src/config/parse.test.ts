@@ -225,6 +225,30 @@ describe("parseConfig: valid configurations", () => {
     });
   });
 
+  it("reads a credential's provider_data into providerData", () => {
+    const config = parseConfig(
+      gemini(`    oauth_credentials:
+      - id: a
+        refresh_token: r
+        provider_data:
+          resource_url: portal.qwen.ai
+          account_id: \${ACCOUNT}
+          project_id: my-project
+      - id: b
+        refresh_token: r2
+        provider_data: { project_id: other }
+`),
+      { ACCOUNT: "acct-1" },
+    );
+    const [a, b] = config.providers.gemini?.oauthCredentials ?? [];
+    expect(a?.providerData).toStrictEqual({
+      resourceUrl: "portal.qwen.ai",
+      accountId: "acct-1",
+      projectId: "my-project",
+    });
+    expect(b?.providerData).toStrictEqual({ projectId: "other" });
+  });
+
   it("reads process.env by default", () => {
     const name = "OAUTHMANAGER_CONFIG_TEST_KEY";
     process.env[name] = "from-process-env";
@@ -295,6 +319,24 @@ describe("parseConfig: each mistake gives its path and message", () => {
       {
         path: "providers.gemini.oauth_credentials[2].id",
         message: 'duplicate id "a": oauth_credentials[0] has it too',
+      },
+    ],
+    [
+      "misspelt provider_data field",
+      gemini(`${ONE_CRED}        provider_data: { resource_uri: x }\n`),
+      {},
+      {
+        path: "providers.gemini.oauth_credentials[0].provider_data.resource_uri",
+        message: 'unknown key "resource_uri", did you mean "resource_url"?',
+      },
+    ],
+    [
+      "provider_data that is not a mapping",
+      gemini(`${ONE_CRED}        provider_data: portal.qwen.ai\n`),
+      {},
+      {
+        path: "providers.gemini.oauth_credentials[0].provider_data",
+        message: "expected a mapping, got a string",
       },
     ],
     [

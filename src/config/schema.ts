@@ -21,6 +21,7 @@ import { parseEncryptionKey } from "../stores/crypto.js";
 import type {
   MonitoringConfig,
   OAuthCredentialSet,
+  ProviderData,
   RefreshStrategy,
   RotationPolicy,
 } from "../types.js";
@@ -105,6 +106,20 @@ const scopes = () =>
     return { ok: true, value: value as string[] };
   });
 
+/** Provider facts a credential needs to reach the API; see `ProviderData`. */
+const providerData = strict({
+  resource_url: str({ nonEmpty: true }).optional(),
+  account_id: str({ nonEmpty: true }).optional(),
+  project_id: str({ nonEmpty: true }).optional(),
+}).transform(
+  (v): ProviderData =>
+    defined<ProviderData>({
+      resourceUrl: v.resource_url,
+      accountId: v.account_id,
+      projectId: v.project_id,
+    }),
+);
+
 const given = (value: unknown) => value !== undefined && value !== null && value !== "";
 
 const credentialSchema = strict(
@@ -125,6 +140,7 @@ const credentialSchema = strict(
     last_refresh: date().optional(),
     scopes: scopes().optional(),
     weight: num({ min: 0 }).optional(),
+    provider_data: providerData.optional(),
   },
   (value, ctx) => {
     if (!given(value.access_token) && !given(value.refresh_token)) {
@@ -143,6 +159,7 @@ const credentialSchema = strict(
       lastRefresh: v.last_refresh,
       scopes: v.scopes,
       weight: v.weight,
+      providerData: v.provider_data,
     }),
 );
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { PoolEntry } from "../pool/entry.js";
+import { copyProviderData } from "../provider-data.js";
 import type { StoredToken } from "../stores/types.js";
 import type { OAuthCredentialSet, RotationState } from "../types.js";
 
@@ -19,6 +20,7 @@ export function toStored(
   if (view.lastRefresh) token.lastRefresh = new Date(view.lastRefresh.getTime());
   if (view.refreshCount !== undefined) token.refreshCount = view.refreshCount;
   if (view.scopes) token.scopes = [...view.scopes];
+  if (view.providerData) token.providerData = copyProviderData(view.providerData);
   return token;
 }
 
@@ -48,7 +50,10 @@ export function adoptStored(entry: PoolEntry, stored: StoredToken): void {
   entry.setView(withStoredTokens(entry.view, stored));
 }
 
-/** The credential with the stored tokens; identity, client and callbacks stay the configured ones. */
+/**
+ * The credential with the stored tokens and provider data (they come from the same token
+ * endpoint answer); identity, client and callbacks stay the configured ones.
+ */
 function withStoredTokens(
   view: Readonly<OAuthCredentialSet>,
   stored: StoredToken,
@@ -60,5 +65,6 @@ function withStoredTokens(
   if (stored.lastRefresh) next.lastRefresh = new Date(stored.lastRefresh.getTime());
   if (stored.refreshCount !== undefined) next.refreshCount = stored.refreshCount;
   if (stored.scopes) next.scopes = [...stored.scopes];
+  if (stored.providerData) next.providerData = copyProviderData(stored.providerData);
   return next;
 }

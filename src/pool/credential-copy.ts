@@ -3,6 +3,7 @@
  * ones for callers, both redacting their secrets when logged or serialised.
  * @module
  */
+import { copyProviderData } from "../provider-data.js";
 import { CREDENTIAL_VIEW, redactingCopy } from "../redacting-view.js";
 import type { OAuthCredentialSet } from "../types.js";
 
@@ -15,6 +16,7 @@ export function freezeCredential(cred: OAuthCredentialSet): Readonly<OAuthCreden
   if (cred.expiresAt) copy.expiresAt = new Date(cred.expiresAt.getTime());
   if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
   if (cred.scopes) copy.scopes = Object.freeze([...cred.scopes]) as string[];
+  if (cred.providerData) copy.providerData = Object.freeze(copyProviderData(cred.providerData));
   return Object.freeze(copy);
 }
 
@@ -24,13 +26,15 @@ export function cloneCredential(cred: Readonly<OAuthCredentialSet>): OAuthCreden
   if (cred.expiresAt) copy.expiresAt = new Date(cred.expiresAt.getTime());
   if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
   if (cred.scopes) copy.scopes = [...cred.scopes];
+  if (cred.providerData) copy.providerData = copyProviderData(cred.providerData);
   return copy;
 }
 
 /**
  * A copy on the prototype every credential handed out shares: `console.log(cred)`,
  * `util.inspect` and `JSON.stringify` show `[REDACTED]` for its secrets, so a credential logged or
- * serialised by mistake leaks nothing, while reading a field gives the real value.
+ * serialised by mistake leaks nothing, while reading a field gives the real value. Its
+ * `providerData` holds no secret and is shown as it is.
  */
 function redactingCredential(cred: Readonly<OAuthCredentialSet>): OAuthCredentialSet {
   return redactingCopy(CREDENTIAL_VIEW, cred as OAuthCredentialSet);

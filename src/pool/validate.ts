@@ -5,6 +5,7 @@
  */
 import { describe } from "../describe.js";
 import type { ConfigIssue } from "../errors.js";
+import { providerDataIssues } from "../provider-data.js";
 import type { OAuthCredentialSet } from "../types.js";
 
 /**
@@ -65,6 +66,11 @@ export function validateCredentials(
       (!Array.isArray(c.scopes) || c.scopes.some((s) => typeof s !== "string"))
     ) {
       issues.push({ path: `${name}.scopes`, message: "must be an array of strings" });
+    }
+    if (c.providerData !== undefined) {
+      for (const issue of providerDataIssues(c.providerData)) {
+        issues.push({ path: `${name}.providerData${issue.path}`, message: issue.message });
+      }
     }
     if (c.onTokenRefresh !== undefined && typeof c.onTokenRefresh !== "function") {
       issues.push({ path: `${name}.onTokenRefresh`, message: "must be a function" });

@@ -7,6 +7,7 @@ import { inspect } from "node:util";
 import { describe } from "../describe.js";
 import { messageOf, RefreshError, redactSecrets } from "../errors.js";
 import { statusOf } from "../health/classify.js";
+import { mergeProviderData, providerDataIssues } from "../provider-data.js";
 import type { OAuthCredentialSet } from "../types.js";
 
 /** OAuth error codes that mean the refresh token will never work again (RFC 6749 §5.2). */
@@ -116,9 +117,10 @@ export function rotatedRefreshToken(
 
 /**
  * Merges a refresh function's result into the credential. Identity and settings stay ours; the
- * old refresh token is kept when none came back (RFC 6749 §6).
+ * old refresh token is kept when none came back (RFC 6749 §6); provider data fields that came
+ * back replace the old ones, the others stay.
  * @throws RefreshError (transient) when the result is not a credential object, has no usable
- * access token, a bad expiry, or a token that has already expired at `now`
+ * access token, a bad expiry, a token that has already expired at `now`, or invalid provider data
  */
 export function mergeRefreshed(
   before: Readonly<OAuthCredentialSet>,
@@ -151,6 +153,14 @@ export function mergeRefreshed(
   if (fresh.expiresAt !== undefined && fresh.expiresAt.getTime() <= now) {
     throw new RefreshError(before.id, "token refresh returned a token that has already expired");
   }
+  const dataIssue =
+    fresh.providerData === undefined ? undefined : providerDataIssues(fresh.providerData)[0];
+  if (dataIssue) {
+    throw new RefreshError(
+      before.id,
+      `the refresh function returned a credential whose providerData${dataIssue.path} ${dataIssue.message}`,
+    );
+  }
   const merged: OAuthCredentialSet = {
     ...before,
     accessToken: fresh.accessToken,
@@ -163,5 +173,7 @@ export function mergeRefreshed(
   if (fresh.expiresAt) merged.expiresAt = fresh.expiresAt;
   else delete merged.expiresAt;
   if (Array.isArray(fresh.scopes)) merged.scopes = [...fresh.scopes];
+  const providerData = mergeProviderData(before.providerData, fresh.providerData);
+  if (providerData) merged.providerData = providerData;
   return merged;
 }

@@ -38,12 +38,25 @@ export interface RefresherDeps {
   refreshTimeoutMs: number;
 }
 
+/**
+ * A refresh token whose exchange timed out: the token endpoint may have spent it, and the answer
+ * holding the new one may have reached another process instead (a provider's reuse grace, a
+ * retry through a proxy), which then stores it.
+ */
+interface UnsettledExchange {
+  refreshToken: string;
+  /** The store's version of the record when the exchange was abandoned; undefined if unknown. */
+  storedVersion: number | undefined;
+}
+
 export class Refresher {
   readonly #deps: RefresherDeps;
   readonly #minIntervalMs: number;
   readonly #timeoutMs: number;
   /** The refresh in flight per credential, shared by every caller that needs one. */
   readonly #flights = new Map<PoolEntry, Promise<Readonly<OAuthCredentialSet>>>();
+  /** Per credential, the last exchange that timed out, until a refresh settles it. */
+  readonly #unsettled = new WeakMap<PoolEntry, UnsettledExchange>();
   #strategy: RefreshStrategy;
   /** The buffer when it does not depend on metrics: the common case, computed once. */
   #fixedBuffer: number | undefined;
@@ -180,6 +193,14 @@ export class Refresher {
    */
   #adoptIfFresh(entry: PoolEntry, stored: StoredToken): boolean {
     if (!storedIsNewer(stored, entry)) return false;
+    return this.#adopt(entry, stored);
+  }
+
+  /**
+   * Takes a stored token into memory.
+   * @returns true when the adopted token needs no refresh now
+   */
+  #adopt(entry: PoolEntry, stored: StoredToken): boolean {
     const now = this.#deps.now();
     adoptStored(entry, stored);
     if (this.needsRefresh(entry, now)) return false;
@@ -194,6 +215,7 @@ export class Refresher {
     afterRotationElsewhere = false,
   ): Promise<Readonly<OAuthCredentialSet>> {
     const { lifetime, store } = this.#deps;
+    if (await this.#adoptAfterTimeout(entry)) return entry.view;
     const before = entry.view;
     const controller = new AbortController();
     // Shared with every other refresh in flight: one listener on the lifetime signal in all.
@@ -215,6 +237,7 @@ export class Refresher {
       // have spent the refresh token it was sent, and its answer then holds the only live one.
       if (controller.signal.aborted && err === controller.signal.reason) {
         this.#takeLateAnswer(entry, before, work);
+        if (!lifetime.aborted) await this.#rememberUnsettled(entry, before);
       }
       const error = toRefreshError(entry.id, err, entry.secrets());
       // A newer refresh token arrived while this call ran (a late answer to an abandoned call):
@@ -257,12 +280,56 @@ export class Refresher {
     return this.#applyRefreshed(entry, merged, now);
   }
 
+  /**
+   * Notes a refresh token whose exchange was abandoned at its timeout, with the store's version of
+   * the record then, so the next refresh can tell a record written since from an older one.
+   */
+  async #rememberUnsettled(entry: PoolEntry, before: Readonly<OAuthCredentialSet>): Promise<void> {
+    const store = this.#deps.store;
+    if (!store || !before.refreshToken) return;
+    const answer = await store.probe(entry);
+    this.#unsettled.set(entry, {
+      refreshToken: before.refreshToken,
+      // No record yet counts as version 0; a store that did not answer leaves it unknown.
+      storedVersion: answer && (answer.token?.version ?? 0),
+    });
+  }
+
+  /**
+   * Before the refresh token of an exchange that timed out is sent again: re-reads the store, and
+   * takes a different refresh token written there since (another process has the new one; the
+   * old one may be spent, and a provider that detects reuse revokes the whole grant). Whether it
+   * was written since is told by the store's version, not by comparing refresh times, which come
+   * from the clocks of different machines. Without a store nothing changes.
+   * @returns true when the adopted token needs no refresh now
+   */
+  async #adoptAfterTimeout(entry: PoolEntry): Promise<boolean> {
+    const unsettled = this.#unsettled.get(entry);
+    const store = this.#deps.store;
+    if (!unsettled || !store) return false;
+    if (unsettled.refreshToken !== entry.view.refreshToken) {
+      this.#unsettled.delete(entry);
+      return false;
+    }
+    const stored = (await store.probe(entry))?.token;
+    if (!stored?.refreshToken || stored.refreshToken === unsettled.refreshToken) return false;
+    const writtenSince =
+      unsettled.storedVersion === undefined
+        ? storedIsNewer(stored, entry)
+        : (stored.version ?? 0) > unsettled.storedVersion;
+    if (!writtenSince || entry.removed) return false;
+    this.#unsettled.delete(entry);
+    // Their access token may be due too: the refresh then goes on with their refresh token.
+    return this.#adopt(entry, stored);
+  }
+
   /** A refresh succeeded: the new tokens serve, are stored, and are announced. */
   async #applyRefreshed(
     entry: PoolEntry,
     merged: OAuthCredentialSet,
     now: number,
   ): Promise<Readonly<OAuthCredentialSet>> {
+    this.#unsettled.delete(entry);
     entry.setView(merged);
     entry.health.recordRefreshSuccess();
     entry.metrics.recordRefresh(now);

@@ -17,6 +17,7 @@
  *       "last_refresh": "2026-11-25T09:00:00.000Z",
  *       "refresh_count": 3,
  *       "scopes": ["openid"],
+ *       "provider_data": { "resource_url": "…", "account_id": "…", "project_id": "…" },
  *       "rotation": {
  *         "created_at": "2026-11-01T00:00:00.000Z",
  *         "marked_for_rotation": false,
@@ -32,6 +33,8 @@
  * - `version` (top level): the format version; only `1` is read.
  * - `tokens`: one entry per store key (the manager uses `"<provider>/<credentialId>"`).
  *   `access_token` is required; every other field is optional and absent when unset (never `null`).
+ * - `provider_data` (added within version 1: files without it still load, and older readers
+ *   ignore it): the credential's provider facts, each field an optional string. No secrets.
  * - Dates are RFC 3339 strings (written in UTC with milliseconds; any offset is read).
  * - Unknown fields are ignored when read and not kept by the next write.
  * - `version` (per token) is set by the store: one more on every save of that key.
@@ -47,6 +50,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import * as z from "zod";
+import type { ProviderData } from "../types.js";
 import { decrypt, ENCRYPTION_ALG, encrypt } from "./crypto.js";
 import type { StoredRotation, StoredToken } from "./types.js";
 
@@ -97,6 +101,15 @@ const wireRotation = z.object(
   { error: "expected an object" },
 );
 
+const wireProviderData = z.object(
+  {
+    resource_url: str.optional(),
+    account_id: str.optional(),
+    project_id: str.optional(),
+  },
+  { error: "expected an object" },
+);
+
 const wireToken = z.object(
   {
     access_token: str,
@@ -105,6 +118,7 @@ const wireToken = z.object(
     last_refresh: dateString.optional(),
     refresh_count: count.optional(),
     scopes: z.array(str, { error: "expected an array of strings" }).optional(),
+    provider_data: wireProviderData.optional(),
     rotation: wireRotation.optional(),
     version: count.optional(),
     updated_at: dateString.optional(),
@@ -127,6 +141,7 @@ const wireEncrypted = z.object({
 
 type WireToken = z.infer<typeof wireToken>;
 type WireRotation = z.infer<typeof wireRotation>;
+type WireProviderData = z.infer<typeof wireProviderData>;
 
 /** The file text for `entries`: the plain document, or its encrypted envelope when `key` is set. */
 export function encodeFile(entries: Map<string, FileEntry>, key: KeyObject | undefined): string {
@@ -243,9 +258,26 @@ function fromWire(w: WireToken): FileEntry {
   if (w.last_refresh !== undefined) token.lastRefresh = new Date(w.last_refresh);
   if (w.refresh_count !== undefined) token.refreshCount = w.refresh_count;
   if (w.scopes !== undefined) token.scopes = w.scopes;
+  if (w.provider_data !== undefined) token.providerData = providerDataFromWire(w.provider_data);
   if (w.rotation !== undefined) token.rotation = rotationFromWire(w.rotation);
   if (w.version !== undefined) token.version = w.version;
   return { token, updatedAt: w.updated_at };
+}
+
+function providerDataFromWire(w: WireProviderData): ProviderData {
+  const d: ProviderData = {};
+  if (w.resource_url !== undefined) d.resourceUrl = w.resource_url;
+  if (w.account_id !== undefined) d.accountId = w.account_id;
+  if (w.project_id !== undefined) d.projectId = w.project_id;
+  return d;
+}
+
+function providerDataToWire(d: ProviderData): WireProviderData {
+  const w: WireProviderData = {};
+  if (d.resourceUrl !== undefined) w.resource_url = d.resourceUrl;
+  if (d.accountId !== undefined) w.account_id = d.accountId;
+  if (d.projectId !== undefined) w.project_id = d.projectId;
+  return w;
 }
 
 function rotationFromWire(w: WireRotation): StoredRotation {
@@ -266,6 +298,7 @@ function toWire({ token, updatedAt }: FileEntry): WireToken {
   if (token.lastRefresh !== undefined) w.last_refresh = token.lastRefresh.toISOString();
   if (token.refreshCount !== undefined) w.refresh_count = token.refreshCount;
   if (token.scopes !== undefined) w.scopes = token.scopes;
+  if (token.providerData !== undefined) w.provider_data = providerDataToWire(token.providerData);
   if (token.rotation !== undefined) {
     const r = token.rotation;
     const wr: WireRotation = {

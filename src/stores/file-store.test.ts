@@ -136,6 +136,38 @@ describe("FileTokenStore", () => {
       expect((await store.save("qwen/a", { accessToken: "at2" })).version).toBe(1);
     });
 
+    it("writes provider data as provider_data in snake_case, and reads it back", async () => {
+      const store = open();
+      const providerData = { resourceUrl: "portal.qwen.ai", accountId: "acct-1", projectId: "p-1" };
+      await store.save("qwen/a", { accessToken: "at", providerData });
+      const doc = JSON.parse(await fsp.readFile(file, "utf8"));
+      expect(doc.tokens["qwen/a"].provider_data).toStrictEqual({
+        resource_url: "portal.qwen.ai",
+        account_id: "acct-1",
+        project_id: "p-1",
+      });
+      await expect(open().load("qwen/a")).resolves.toMatchObject({ providerData });
+    });
+
+    it("reads a file written before provider data existed, and saves over it", async () => {
+      await fsp.writeFile(
+        file,
+        JSON.stringify({
+          version: 1,
+          tokens: { "qwen/a": { access_token: "at", refresh_token: "rt", version: 3 } },
+        }),
+        { mode: 0o600 },
+      );
+      const store = open();
+      const loaded = await store.load("qwen/a");
+      expect(loaded).toStrictEqual({ accessToken: "at", refreshToken: "rt", version: 3 });
+      const saved = await store.save("qwen/a", {
+        accessToken: "at2",
+        providerData: { resourceUrl: "portal.qwen.ai" },
+      });
+      expect(saved).toMatchObject({ version: 4, providerData: { resourceUrl: "portal.qwen.ai" } });
+    });
+
     it("keeps other keys and their updated_at untouched when one key is saved", async () => {
       let now = Date.parse("2026-01-01T00:00:00.000Z");
       const store = open({ now: () => now });
@@ -197,6 +229,14 @@ describe("FileTokenStore", () => {
           },
         }),
         /tokens\.ok\.rotation\.created_at: .*tokens\.ok\.rotation\.marked_for_rotation: expected true or false/,
+      ],
+      [
+        "provider data of the wrong type",
+        JSON.stringify({
+          version: 1,
+          tokens: { "p/a": { access_token: "x", provider_data: { resource_url: 5 } } },
+        }),
+        /tokens\["p\/a"\]\.provider_data\.resource_url: expected a string/,
       ],
       [
         "a null token",

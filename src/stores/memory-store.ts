@@ -6,6 +6,7 @@
 import { MAX_TIMER_DELAY_MS } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import { ClosedError, LockTimeoutError } from "../errors.js";
+import { copyProviderData, providerDataIssues } from "../provider-data.js";
 import { copyRotation } from "./rotation-record.js";
 import type { LockOptions, StoredToken, TokenStore } from "./types.js";
 
@@ -279,6 +280,12 @@ export function checkToken(token: unknown): asserts token is StoredToken {
     (v) => Array.isArray(v) && v.every((s) => typeof s === "string"),
   );
   optional(t, "version", "an integer >= 0", (v) => Number.isSafeInteger(v) && (v as number) >= 0);
+  if (t.providerData !== undefined) {
+    const issue = providerDataIssues(t.providerData)[0];
+    if (issue) {
+      throw new TypeError(`\`token.providerData${issue.path}\` ${issue.message}`);
+    }
+  }
   if (t.rotation === undefined) return;
   const r = t.rotation;
   if (typeof r !== "object" || r === null || Array.isArray(r)) {
@@ -329,6 +336,7 @@ export function cloneToken(token: StoredToken, version?: number): StoredToken {
   if (token.lastRefresh !== undefined) out.lastRefresh = new Date(token.lastRefresh.getTime());
   if (token.refreshCount !== undefined) out.refreshCount = token.refreshCount;
   if (token.scopes !== undefined) out.scopes = [...token.scopes];
+  if (token.providerData !== undefined) out.providerData = copyProviderData(token.providerData);
   if (token.rotation !== undefined) out.rotation = copyRotation(token.rotation);
   const v = version ?? token.version;
   if (v !== undefined) out.version = v;

@@ -2,6 +2,7 @@
  * The token store contract: where refreshed tokens and rotation state outlive the process.
  * @module
  */
+import type { ProviderData } from "../types.js";
 
 /** Rotation state as persisted, so a 30-day interval survives restarts. */
 export interface StoredRotation {
@@ -20,6 +21,8 @@ export interface StoredToken {
   lastRefresh?: Date;
   refreshCount?: number;
   scopes?: string[];
+  /** The credential's provider facts (no secrets in them). */
+  providerData?: ProviderData;
   rotation?: StoredRotation;
   /** Set by the store: increases by one on every save of this key. */
   version?: number;

@@ -31,6 +31,11 @@ function fullToken(n: number): StoredToken {
     lastRefresh: new Date(Date.UTC(2029, 11, 31, 23, 0, n)),
     refreshCount: n,
     scopes: ["openid", `scope-${n}`],
+    providerData: {
+      resourceUrl: `https://api-${n}.example.test/v1`,
+      accountId: `account-${n}`,
+      projectId: `project-${n}`,
+    },
     rotation: {
       createdAt: new Date(Date.UTC(2029, 0, 1)),
       markedForRotation: n % 2 === 0,
@@ -76,6 +81,19 @@ export function testTokenStore(name: string, makeStore: () => Promise<TokenStore
       expect(Object.keys(loaded ?? {}).sort()).toEqual(["accessToken", "version"]);
     });
 
+    it("round-trips provider data with only some fields, adding none", async () => {
+      await store.save("p/pd", {
+        accessToken: "a",
+        providerData: { resourceUrl: "portal.qwen.ai" },
+      });
+      const loaded = await store.load("p/pd");
+      expect(loaded?.providerData).toStrictEqual({ resourceUrl: "portal.qwen.ai" });
+      if (loaded?.providerData) loaded.providerData.resourceUrl = "mutated";
+      expect((await store.load("p/pd"))?.providerData).toStrictEqual({
+        resourceUrl: "portal.qwen.ai",
+      });
+    });
+
     it("keeps an empty access token (refreshed before first use)", async () => {
       await store.save("p/empty", { accessToken: "", refreshToken: "r" });
       await expect(store.load("p/empty")).resolves.toMatchObject({ accessToken: "" });
@@ -109,6 +127,7 @@ export function testTokenStore(name: string, makeStore: () => Promise<TokenStore
       const saved = await store.save("p/c", input);
       input.accessToken = "mutated";
       input.scopes?.push("mutated");
+      if (input.providerData) input.providerData.accountId = "mutated";
       input.expiresAt?.setTime(0);
       if (input.rotation) input.rotation.createdAt.setTime(0);
       saved.scopes?.push("mutated-too");
@@ -167,6 +186,12 @@ export function testTokenStore(name: string, makeStore: () => Promise<TokenStore
         .catch((e: unknown) => e);
       expect(String(bad)).not.toContain("secret-canary");
       expect(String(bad)).not.toContain("soon");
+      await expect(
+        store.save("p/t", { accessToken: "a", providerData: "portal.qwen.ai" } as never),
+      ).rejects.toThrow(/token\.providerData. must be an object, got a string/);
+      await expect(
+        store.save("p/t", { accessToken: "a", providerData: { accountId: 7 } } as never),
+      ).rejects.toThrow(/token\.providerData\.accountId. must be a string, got a number/);
     });
 
     it("withLock resolves with fn's result and rejects with fn's error, releasing the lock", async () => {
