@@ -127,9 +127,11 @@ interface Settings {
  *
  * @throws {TypeError} at once, for options of the wrong type or an unknown option
  * @example
- * const manager = new OAuthKeyManager("acme", credentials, {
- *   refreshFunc: oauth2Refresh({ tokenUrl: "https://auth.example.com/oauth/token" }),
- * });
+ * const manager = new OAuthKeyManager(
+ *   "acme",
+ *   credentials,
+ *   oauth2Refresh({ tokenUrl: "https://auth.example.com/oauth/token" }),
+ * );
  */
 export function oauth2Refresh(options: OAuth2RefreshOptions): RefreshFunc {
   return createRefresher(options);
