@@ -184,6 +184,13 @@ const cases: Case[] = [
     message: /answered 429 with slow_down/,
   },
   {
+    name: "an empty error code in a 200",
+    answer: (_req, res) => json(res, 200, { error: "", access_token: NEW_ACCESS }),
+    permanent: false,
+    status: 200,
+    message: /answered 200 with an error that is not an OAuth error code/,
+  },
+  {
     name: "a 429 without a body, with Retry-After in seconds",
     answer: (_req, res) => {
       res.writeHead(429, { "retry-after": "120" });
@@ -353,13 +360,18 @@ describe("oauth2Refresh: refused answers and failures", () => {
     );
     manager.on("refresh_failure", (event) => events.push(event));
     const thrown = await manager.refreshCredential("c1", { force: true }).catch((e: unknown) => e);
-    await manager.close();
     expect(thrown).toMatchObject({
       permanent: c.permanent,
       oauthError: c.oauthError,
       status: c.status,
     });
     expect(events).toHaveLength(1);
+    // Nothing of a refused answer is taken in.
+    expect(manager.getCredentials()[0]).toMatchObject({
+      accessToken: OLD_ACCESS,
+      refreshToken: REFRESH,
+    });
+    await manager.close();
     expectNoSecret(JSON.stringify(events));
     expectNoSecret(inspect(events, { depth: Number.POSITIVE_INFINITY }));
     expectNoSecret(inspect(thrown, { depth: Number.POSITIVE_INFINITY }));

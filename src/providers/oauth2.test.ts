@@ -257,6 +257,20 @@ describe("oauth2Refresh: the answer", () => {
     expect(cred.providerData).toEqual({ projectId: "p1", resourceUrl: "portal.qwen.ai" });
   });
 
+  it("keeps the new tokens when the provider-facts hook throws", async () => {
+    const cred = await refreshWith(
+      { ...answer, refresh_token: "new-refresh" },
+      { ...credential(), providerData: { projectId: "p1" } } as OAuthCredentialSet,
+      {
+        providerData: () => {
+          throw new Error("unexpected shape");
+        },
+      },
+    );
+    expect(cred).toMatchObject({ accessToken: "new-access", refreshToken: "new-refresh" });
+    expect(cred.providerData).toEqual({ projectId: "p1" });
+  });
+
   it("never stores an id_token", async () => {
     const cred = await refreshWith({ ...answer, id_token: "a.b.c" });
     expect(JSON.stringify(cred)).not.toContain("a.b.c");

@@ -204,8 +204,15 @@ function providerFacts(
 ): ProviderFacts | undefined {
   const read = ctx.hooks.providerData;
   if (read === undefined) return undefined;
-  const facts = read(body);
-  if (facts === undefined) return undefined;
+  let facts: ProviderFacts | undefined;
+  try {
+    facts = read(body);
+  } catch {
+    // The tokens are good, and after a rotation they are the only live ones: losing them over
+    // a provider fact would lose the grant. The facts of the last answer stay.
+    return undefined;
+  }
+  if (typeof facts !== "object" || facts === null) return undefined;
   const kept: ProviderFacts = {};
   for (const key of ["resourceUrl", "accountId", "projectId"] as const) {
     const value = facts[key];
@@ -221,7 +228,10 @@ function oauthFailure(
   body: Record<string, unknown>,
 ): RefreshFailure {
   const { status } = answer;
-  const oauthError = typeof body.error === "string" ? redact(ctx, body.error) : undefined;
+  const oauthError =
+    typeof body.error === "string" && body.error !== ""
+      ? quote(redact(ctx, body.error))
+      : undefined;
   const description =
     typeof body.error_description === "string"
       ? quote(redact(ctx, body.error_description))
@@ -229,7 +239,7 @@ function oauthFailure(
   const reason =
     oauthError === undefined
       ? `the token endpoint answered ${status} with an error that is not an OAuth error code`
-      : `the token endpoint answered ${status} with ${quote(oauthError)}${description ? `: ${description}` : ""}`;
+      : `the token endpoint answered ${status} with ${oauthError}${description ? `: ${description}` : ""}`;
   // A server fault or a rate limit says nothing about the grant, whatever the body names.
   const mayBePermanent = status < 500 && status !== 429;
   const permanent =
