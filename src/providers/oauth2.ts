@@ -188,6 +188,9 @@ async function refresh(
     controller.abort(new DOMException("token endpoint timed out", "TimeoutError"));
   }, settings.timeoutMs);
   const doFetch = settings.fetch ?? globalThis.fetch;
+  // `expires_in` counts from when the server answered; counting from before the request makes
+  // the expiry early rather than late, whatever the round trip took.
+  const sentAt = Date.now();
   try {
     const response = await doFetch(settings.tokenUrl, {
       method: "POST",
@@ -207,7 +210,7 @@ async function refresh(
         secrets,
         hooks,
         maxBytes: MAX_TOKEN_RESPONSE_BYTES,
-        now: Date.now(),
+        now: sentAt,
       },
     );
   } catch (err) {
