@@ -72,7 +72,10 @@ describe("Qwen's resource_url", () => {
   it.each([
     ["portal.qwen.ai", "https://portal.qwen.ai/v1"],
     ["portal.qwen.ai/", "https://portal.qwen.ai/v1"],
-    ["https://dashscope.aliyuncs.com/compatible-mode", "https://dashscope.aliyuncs.com/compatible-mode/v1"],
+    [
+      "https://dashscope.aliyuncs.com/compatible-mode",
+      "https://dashscope.aliyuncs.com/compatible-mode/v1",
+    ],
     ["https://portal.qwen.ai/v1", "https://portal.qwen.ai/v1"],
     ["http://127.0.0.1:8080", "http://127.0.0.1:8080/v1"],
   ])("%s is the API base URL %s", (raw, url) => {
@@ -123,7 +126,10 @@ describe("OpenAI's id_token", () => {
     ["no id_token", undefined],
     ["an id_token that is not a JWT", "not.a-jwt"],
     ["a JWT without the auth claim", jwt({ sub: "x" })],
-    ["an account id that is not a string", jwt({ "https://api.openai.com/auth": { chatgpt_account_id: 7 } })],
+    [
+      "an account id that is not a string",
+      jwt({ "https://api.openai.com/auth": { chatgpt_account_id: 7 } }),
+    ],
     ["a payload that is not JSON", "aGVhZGVy.bm90IGpzb24.c2ln"],
   ])("gives nothing for %s", (_, token) => {
     expect(openaiProviderData({ id_token: token })).toBeUndefined();
