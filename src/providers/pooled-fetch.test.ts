@@ -176,6 +176,21 @@ describe("pooledFetch: failover", () => {
     expect(upstream.seen[1]?.headers["content-length"]).toBe("18");
   });
 
+  it("a FormData body keeps its multipart boundary on every attempt", async () => {
+    upstream.reply({ status: 502 }, { status: 200, body: {} });
+    const form = new FormData();
+    form.append("purpose", "fine-tune");
+    form.append("file", new Blob(["line one\n"]), "data.jsonl");
+    await pooledFetch(keys("key-a", "key-b"))(upstream.url, { method: "POST", body: form });
+    const [first, second] = upstream.seen;
+    const boundary = /boundary=(.+)$/.exec(String(first?.headers["content-type"]))?.[1];
+    expect(first?.headers["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
+    expect(second?.headers["content-type"]).toBe(first?.headers["content-type"]);
+    expect(first?.body).toContain(`--${boundary}`);
+    expect(first?.body).toContain("line one");
+    expect(second?.body).toBe(first?.body);
+  });
+
   it("a 429 cools the key down for its Retry-After and the next key answers", async () => {
     upstream.reply(
       { status: 429, headers: { "retry-after": "7" }, body: { error: "slow down" } },
@@ -354,6 +369,30 @@ describe("pooledFetch: bodies, streams and aborts", () => {
     controller.abort(new Error("enough"));
     await expect(reader.read()).rejects.toThrow("enough");
     await closed;
+  });
+
+  it("aborting while a stream body stalls stops reading it and sends nothing", async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("first part, then nothing"));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const controller = new AbortController();
+    const call = pooledFetch(keys("key-a"))(upstream.url, {
+      method: "POST",
+      body,
+      signal: controller.signal,
+      duplex: "half",
+    } as RequestInit);
+    const reason = new Error("caller gave up");
+    controller.abort(reason);
+    await expect(call).rejects.toBe(reason);
+    expect(cancelled).toBe(true);
+    expect(upstream.seen).toEqual([]);
   });
 
   it("an already aborted signal sends nothing", async () => {

@@ -4,6 +4,7 @@
  * a network failure) is replayed there before the SDK sees it. No gateway, no glue per call.
  * @module
  */
+import { onAbort } from "../abort.js";
 import { describe, describeSetting } from "../describe.js";
 import { FailoverExhaustedError } from "../errors.js";
 import type { KeyManager } from "../manager/key-manager.js";
@@ -162,9 +163,10 @@ export function pooledFetch(
       }
       // A 400 the classifier rethrew, or failover that ran out after an upstream answered: the SDK
       // turns the answer into its own error, as it would without the pool.
-      if (last !== undefined && (err instanceof UpstreamStatusError || isRanOut(err))) return last;
+      if (last !== undefined && (err instanceof UpstreamStatusError || isExhausted(err)))
+        return last;
       keep(undefined);
-      if (isRanOut(err)) throw new TypeError("fetch failed", { cause: err });
+      if (isExhausted(err)) throw new TypeError("fetch failed", { cause: err });
       throw err;
     }
   };
@@ -209,7 +211,7 @@ async function bufferRequest(
     url: request.url,
     init: { ...rest, method: request.method, redirect: request.redirect },
     headers,
-    body: request.body === null ? undefined : await readCapped(request.body, maxBodyBytes),
+    body: request.body === null ? undefined : await readCapped(request.body, maxBodyBytes, signal),
     signal: signal ?? undefined,
   };
 }
@@ -217,12 +219,17 @@ async function bufferRequest(
 async function readCapped(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
+  signal: AbortSignal | null | undefined,
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = stream.getReader();
+  // A caller's stream that stalls must not hold the call past its abort.
+  const stopWaiting =
+    signal == null ? undefined : onAbort(signal, () => void reader.cancel().catch(() => {}));
   try {
     for (;;) {
+      signal?.throwIfAborted();
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
@@ -234,7 +241,9 @@ async function readCapped(
       }
       chunks.push(value);
     }
+    signal?.throwIfAborted();
   } finally {
+    stopWaiting?.();
     reader.releaseLock();
   }
   if (chunks.length === 1) return chunks[0]!;
@@ -261,7 +270,7 @@ function usableToken(arg: string | Readonly<OAuthCredentialSet>): string {
 }
 
 /** Failover tried every credential it could and none gave an answer the SDK can use. */
-function isRanOut(err: unknown): err is FailoverExhaustedError {
+function isExhausted(err: unknown): err is FailoverExhaustedError {
   return err instanceof FailoverExhaustedError;
 }
 
