@@ -18,7 +18,7 @@ import { onAbort } from "../abort.js";
 import { describe } from "../describe.js";
 import { RefreshError } from "../errors.js";
 import { closest } from "../suggest.js";
-import type { OAuthCredentialSet, RefreshFunc } from "../types.js";
+import type { OAuthCredentialSet, ProviderData, RefreshFunc } from "../types.js";
 import { readCappedText } from "./read-capped.js";
 import {
   type BodyFormat,
@@ -27,12 +27,7 @@ import {
   RESERVED_PARAMS,
   refreshRequest,
 } from "./token-request.js";
-import {
-  failure,
-  type ProviderFacts,
-  type RefreshedCredential,
-  readTokenAnswer,
-} from "./token-response.js";
+import { failure, readTokenAnswer } from "./token-response.js";
 
 /** Options of {@link oauth2Refresh}. */
 export interface OAuth2RefreshOptions {
@@ -65,7 +60,7 @@ export interface ProviderHooks {
   /** The public client's secret, sent only with {@link ProviderHooks.defaultClientId}. */
   defaultClientSecret?: string;
   /** Provider facts taken from a successful token response (merged into cred.providerData). */
-  providerData?: (body: Readonly<Record<string, unknown>>) => ProviderFacts | undefined;
+  providerData?: (body: Readonly<Record<string, unknown>>) => ProviderData | undefined;
   /** The provider's own way of saying the grant is dead, beyond invalid_grant/invalid_client/unauthorized_client. */
   isPermanent?: (error: {
     oauthError: string | undefined;
@@ -206,7 +201,7 @@ async function refresh(
     return readTokenAnswer(
       { status, headers: response.headers, body: text },
       {
-        cred: cred as Readonly<RefreshedCredential>,
+        cred: cred,
         secrets,
         hooks,
         maxBytes: MAX_TOKEN_RESPONSE_BYTES,

@@ -8,26 +8,13 @@
 import { RefreshError, redactSecrets } from "../errors.js";
 import { parseRetryAfter } from "../health/retry-after.js";
 import { PERMANENT_OAUTH_ERRORS } from "../refresh/refresh-result.js";
-import type { OAuthCredentialSet } from "../types.js";
+import type { OAuthCredentialSet, ProviderData } from "../types.js";
 import type { CappedText } from "./read-capped.js";
-
-/**
- * Provider facts a caller needs to reach the API; no secrets. The same shape as the credential's
- * `providerData`.
- */
-export interface ProviderFacts {
-  resourceUrl?: string;
-  accountId?: string;
-  projectId?: string;
-}
-
-/** A credential as a refresher returns it, with the provider facts it learnt. */
-export type RefreshedCredential = OAuthCredentialSet & { providerData?: ProviderFacts };
 
 /** What a provider does differently when reading an answer. */
 export interface AnswerHooks {
   providerData?:
-    | ((body: Readonly<Record<string, unknown>>) => ProviderFacts | undefined)
+    | ((body: Readonly<Record<string, unknown>>) => ProviderData | undefined)
     | undefined;
   isPermanent?:
     | ((error: {
@@ -47,7 +34,7 @@ export interface TokenAnswer {
 
 /** What the answer is read against. */
 export interface AnswerContext {
-  cred: Readonly<RefreshedCredential>;
+  cred: Readonly<OAuthCredentialSet>;
   /** Every secret known before the answer came: the answer's own tokens are added to them. */
   secrets: readonly (string | undefined)[];
   hooks: AnswerHooks;
@@ -68,7 +55,7 @@ const NUMERIC_TEXT = /^\s*\d+(?:\.\d+)?\s*$/;
  * The credential after a successful answer, or throws the `RefreshError` the answer amounts to.
  * @throws RefreshError
  */
-export function readTokenAnswer(answer: TokenAnswer, ctx: AnswerContext): RefreshedCredential {
+export function readTokenAnswer(answer: TokenAnswer, ctx: AnswerContext): OAuthCredentialSet {
   const { status } = answer;
   if ("tooLarge" in answer.body) {
     throw failure(
@@ -115,7 +102,7 @@ function refreshedCredential(
   ctx: AnswerContext,
   status: number,
   body: Record<string, unknown>,
-): RefreshedCredential {
+): OAuthCredentialSet {
   const accessToken = body.access_token;
   if (typeof accessToken !== "string" || accessToken === "") {
     throw failure(ctx, `the token endpoint answered ${status} without an access_token`, {
@@ -129,7 +116,7 @@ function refreshedCredential(
     });
   }
   const expiresAt = expiryOf(ctx, status, body);
-  const next: RefreshedCredential = { ...ctx.cred, accessToken };
+  const next: OAuthCredentialSet = { ...ctx.cred, accessToken };
   // An answer without one keeps the old refresh token (RFC 6749 §6); Google never rotates.
   if (typeof refreshToken === "string" && refreshToken !== "") next.refreshToken = refreshToken;
   if (expiresAt === undefined) delete next.expiresAt;
@@ -201,10 +188,10 @@ function shown(value: unknown): string {
 function providerFacts(
   ctx: AnswerContext,
   body: Record<string, unknown>,
-): ProviderFacts | undefined {
+): ProviderData | undefined {
   const read = ctx.hooks.providerData;
   if (read === undefined) return undefined;
-  let facts: ProviderFacts | undefined;
+  let facts: ProviderData | undefined;
   try {
     facts = read(body);
   } catch {
@@ -213,7 +200,7 @@ function providerFacts(
     return undefined;
   }
   if (typeof facts !== "object" || facts === null) return undefined;
-  const kept: ProviderFacts = {};
+  const kept: ProviderData = {};
   for (const key of ["resourceUrl", "accountId", "projectId"] as const) {
     const value = facts[key];
     if (typeof value === "string" && value !== "") kept[key] = value;
