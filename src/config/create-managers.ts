@@ -5,6 +5,8 @@
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import type { OAuthKeyManagerOptions } from "../manager/options.js";
+import { oauth2Refresh } from "../providers/oauth2.js";
+import { presetRefresh } from "../providers/presets.js";
 import type { TokenStore } from "../stores/types.js";
 import type { OAuthCredentialSet, RefreshFunc } from "../types.js";
 import { apiKeyId } from "./cross-checks.js";
@@ -13,7 +15,12 @@ import type { OAuthManagerConfig, ProviderConfig } from "./types.js";
 
 /** Options of {@link createManagers}. */
 export interface CreateManagersOptions {
-  /** Refresh functions by provider name. A provider without one cannot refresh its tokens. */
+  /**
+   * Refresh functions by provider name; each wins over the one built from the configuration.
+   * Without one, a provider named `gemini`, `qwen`, `anthropic` or `openai` refreshes through its
+   * preset, and any other through `oauth2Refresh` from its `token_url` (with `client_auth` and
+   * `body_format`); a provider with neither cannot refresh its tokens.
+   */
   refreshFuncs?: Record<string, RefreshFunc>;
   /** One store shared by every manager; each keys its tokens by `<provider>/<credentialId>`. */
   store?: TokenStore;
@@ -53,9 +60,27 @@ function managerOptions(provider: ProviderConfig, store: TokenStore | undefined)
 }
 
 /**
+ * The refresher a provider gets from its configuration: `token_url` (with `client_auth` and
+ * `body_format`) for any provider, on top of the preset for the four known names.
+ */
+export function configuredRefresh(name: string, provider: ProviderConfig): RefreshFunc | undefined {
+  const overrides: { clientAuth?: "body" | "basic"; bodyFormat?: "form" | "json" } = {};
+  if (provider.clientAuth !== undefined) overrides.clientAuth = provider.clientAuth;
+  if (provider.bodyFormat !== undefined) overrides.bodyFormat = provider.bodyFormat;
+  const { tokenUrl } = provider;
+  const preset = presetRefresh(
+    name,
+    tokenUrl === undefined ? overrides : { ...overrides, tokenUrl },
+  );
+  if (preset !== undefined) return preset;
+  return tokenUrl === undefined ? undefined : oauth2Refresh({ ...overrides, tokenUrl });
+}
+
+/**
  * Builds one {@link OAuthKeyManager} per provider of a configuration from {@link parseConfig}.
  * Each gets the provider's selection, backoff, refresh strategy, rotation policy and monitoring,
- * `options.store` and `options.refreshFuncs[name]`. Managers are not started: call `start()` on
+ * `options.store`, and a refresher: `options.refreshFuncs[name]`, else the one its configuration
+ * gives (see {@link CreateManagersOptions.refreshFuncs}). Managers are not started: call `start()` on
  * each for background upkeep, and `close()` when done.
  *
  * @returns Managers by provider name, in configuration order.
@@ -65,7 +90,7 @@ function managerOptions(provider: ProviderConfig, store: TokenStore | undefined)
  * @example
  * ```ts
  * const managers = createManagers(await loadConfig("oauthmanager.yaml"), {
- *   refreshFuncs: { gemini: geminiRefresh() },
+ *   refreshFuncs: { internal: myRefresh }, // gemini, qwen, anthropic, openai refresh by themselves
  *   store: new FileTokenStore({ path: "tokens.json" }),
  * });
  * ```
@@ -99,7 +124,9 @@ export function createManagers(
   const managers = new Map<string, OAuthKeyManager>();
   try {
     for (const [name, provider] of Object.entries(config.providers)) {
-      const refresh = Object.hasOwn(refreshFuncs, name) ? refreshFuncs[name] : undefined;
+      const refresh = Object.hasOwn(refreshFuncs, name)
+        ? refreshFuncs[name]
+        : configuredRefresh(name, provider);
       managers.set(
         name,
         new OAuthKeyManager(
