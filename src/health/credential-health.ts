@@ -23,8 +23,11 @@ export const DEFAULT_HEALTH_POLICY: HealthPolicy = {
 
 export class CredentialHealth {
   failureCount = 0;
-  lastFailure: number | undefined;
-  lastSuccess: number | undefined;
+  // Times are kept as numbers, NaN for "never", and read as undefined: a field that only ever
+  // holds numbers is updated in place, while one that also holds undefined would box every new
+  // time in a fresh heap object — on every successful request.
+  #lastFailure = Number.NaN;
+  #lastSuccess = Number.NaN;
   /** Epoch ms until which the credential is not selected; 0 when not in backoff. */
   backoffUntil = 0;
   refreshFailCount = 0;
@@ -35,6 +38,24 @@ export class CredentialHealth {
   needsReauth = false;
 
   constructor(private readonly policy: HealthPolicy) {}
+
+  /** When the last API failure was recorded (epoch ms). */
+  get lastFailure(): number | undefined {
+    return Number.isNaN(this.#lastFailure) ? undefined : this.#lastFailure;
+  }
+
+  set lastFailure(at: number | undefined) {
+    this.#lastFailure = at ?? Number.NaN;
+  }
+
+  /** When the last success was recorded (epoch ms). */
+  get lastSuccess(): number | undefined {
+    return Number.isNaN(this.#lastSuccess) ? undefined : this.#lastSuccess;
+  }
+
+  set lastSuccess(at: number | undefined) {
+    this.#lastSuccess = at ?? Number.NaN;
+  }
 
   isHealthy(): boolean {
     return (
