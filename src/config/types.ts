@@ -3,7 +3,9 @@
  * milliseconds, points in time as `Date`, credentials ready for `OAuthKeyManager`.
  * @module
  */
+
 import type { BackoffOptions } from "../manager/options.js";
+import type { AuthStyle } from "../providers/auth.js";
 import type { SelectionName } from "../selection/selector.js";
 import type {
   MonitoringConfig,
@@ -16,18 +18,11 @@ import type {
 export type RefreshPresetName = "default" | "adaptive" | "conservative";
 
 /**
- * How the gateway presents a credential upstream: a header by name, or any header with a
- * template in which `{token}` stands for the access token or API key.
+ * How a credential is presented upstream: a header by name, or any header with a template in
+ * which `{token}` stands for the access token or API key (the YAML's template defaults to
+ * `"{token}"`). The same styles as `pooledFetch`'s `auth`.
  */
-export type AuthScheme =
-  | "bearer"
-  | "x-api-key"
-  | "x-goog-api-key"
-  | {
-      header: string;
-      /** @default "{token}" */
-      template: string;
-    };
+export type AuthScheme = AuthStyle;
 
 /** One provider's pool and, for the gateway, how to reach it. */
 export interface ProviderConfig {

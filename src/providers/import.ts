@@ -13,12 +13,11 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe } from "../describe.js";
 import { ConfigError } from "../errors.js";
+import { readSmallFile } from "../read-small-file.js";
 import type { OAuthCredentialSet, ProviderData } from "../types.js";
 import { chatgptAccountId, qwenBaseUrl } from "./catalog.js";
 import { isRecord, jwtClaims, jwtExpiry } from "./jwt.js";
@@ -151,52 +150,15 @@ function cannotImport(kind: ImportKind, file: string, why: string): ConfigError 
 // Reading the file
 // ---------------------------------------------------------------------------------------------
 
-const READ_FAILURES: Record<string, string> = {
-  ENOENT: "no such file (is the CLI signed in?)",
-  EISDIR: "it is a directory",
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  ENOTDIR: "a part of the path is not a directory",
-  ELOOP: "too many symbolic links",
-};
-
-/** The file's text, read only when it is a regular-sized file (symbolic links are followed). */
-async function readLoginFile(kind: ImportKind, file: string): Promise<string> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(file, "r");
-    // The size comes from the open file, so a file swapped in after the check is not read.
-    const stats = await handle.stat();
-    if (stats.isDirectory()) throw cannotImport(kind, file, READ_FAILURES.EISDIR as string);
-    if (stats.size > MAX_CREDENTIALS_FILE_BYTES) {
-      throw cannotImport(kind, file, `it is larger than 1 MiB (${stats.size} bytes)`);
-    }
-    // A device or pipe reports size 0 whatever it holds: read one byte past the limit to know.
-    const bytes = await readAtMost(handle, MAX_CREDENTIALS_FILE_BYTES + 1);
-    if (bytes.length > MAX_CREDENTIALS_FILE_BYTES) {
-      throw cannotImport(kind, file, "it is larger than 1 MiB");
-    }
-    return bytes.toString("utf8");
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    const code = (err as { code?: unknown } | null)?.code;
-    const why = typeof code === "string" ? (READ_FAILURES[code] ?? code) : "read failed";
-    throw cannotImport(kind, file, why);
-  } finally {
-    // Closing a file only read from loses nothing if it fails.
-    await handle?.close().catch(() => {});
-  }
-}
-
-async function readAtMost(handle: FileHandle, limit: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(limit);
-  let filled = 0;
-  while (filled < limit) {
-    const { bytesRead } = await handle.read(buffer, filled, limit - filled, null);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return buffer.subarray(0, filled);
+/** The file's text, read only when it is at most 1 MiB (symbolic links are followed). */
+function readLoginFile(kind: ImportKind, file: string): Promise<string> {
+  return readSmallFile(file, MAX_CREDENTIALS_FILE_BYTES, (problem) =>
+    cannotImport(
+      kind,
+      file,
+      problem.code === "ENOENT" ? "no such file (is the CLI signed in?)" : problem.why,
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
