@@ -2,7 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../errors.js";
+import { deleteKeys, keysUnder, testRedis, uniquePrefix } from "../../test/support/redis.js";
+import { ClosedError } from "../errors.js";
 import { FileTokenStore } from "../stores/file-store.js";
 import { MemoryTokenStore } from "../stores/memory-store.js";
 import { createStore } from "./create-store.js";
@@ -31,9 +32,33 @@ describe("createStore", () => {
     }
   });
 
-  it("a redis store is refused with a clear message until oauthmanager/redis exists", () => {
-    const config = parseConfig(`${base}store: { type: redis, url: "redis://127.0.0.1:6379" }\n`);
-    expect(() => createStore(config.store)).toThrow(ConfigError);
-    expect(() => createStore(config.store)).toThrow(/oauthmanager\/redis/);
+  it("builds a redis store from the config's url and prefix, keeping every key under the prefix", async () => {
+    const redis = await testRedis();
+    const prefix = uniquePrefix();
+    try {
+      const config = parseConfig(
+        `${base}store: { type: redis, url: "${redis.url}", prefix: "${prefix}" }\n`,
+      );
+      const store = createStore(config.store);
+      await store?.save("p/a", { accessToken: "x" });
+      expect((await store?.load("p/a"))?.accessToken).toBe("x");
+      await expect(store?.withLock("p/a", async () => "locked")).resolves.toBe("locked");
+      await store?.close();
+      await expect(store?.load("p/a")).rejects.toBeInstanceOf(ClosedError);
+      const keys = await keysUnder(redis.url, prefix);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const key of keys) expect(key.startsWith(prefix)).toBe(true);
+    } finally {
+      await deleteKeys(redis.url, prefix);
+      await redis.stop();
+    }
+  });
+
+  it("a redis store closed before its first call never connects, and refuses calls after", async () => {
+    const store = createStore(
+      parseConfig(`${base}store: { type: redis, url: "redis://127.0.0.1:1" }\n`).store,
+    );
+    await store?.close();
+    await expect(store?.load("p/a")).rejects.toBeInstanceOf(ClosedError);
   });
 });

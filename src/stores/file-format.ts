@@ -110,7 +110,8 @@ const wireProviderData = z.object(
   { error: "expected an object" },
 );
 
-const wireToken = z.object(
+/** One token as written, also the shape `RedisTokenStore` stores. @internal */
+export const wireToken = z.object(
   {
     access_token: str,
     refresh_token: str.optional(),
@@ -139,7 +140,8 @@ const wireEncrypted = z.object({
   ),
 });
 
-type WireToken = z.infer<typeof wireToken>;
+/** @internal */
+export type WireToken = z.infer<typeof wireToken>;
 type WireRotation = z.infer<typeof wireRotation>;
 type WireProviderData = z.infer<typeof wireProviderData>;
 
@@ -251,7 +253,8 @@ function formatIssues(issues: z.ZodError["issues"], prefix = ""): string {
   return more > 0 ? `${shown.join("; ")}; and ${more} more` : shown.join("; ");
 }
 
-function fromWire(w: WireToken): FileEntry {
+/** A checked wire token as a {@link StoredToken}. @internal */
+export function fromWire(w: WireToken): FileEntry {
   const token: StoredToken = { accessToken: w.access_token };
   if (w.refresh_token !== undefined) token.refreshToken = w.refresh_token;
   if (w.expires_at !== undefined) token.expiresAt = new Date(w.expires_at);
@@ -291,7 +294,8 @@ function rotationFromWire(w: WireRotation): StoredRotation {
   return r;
 }
 
-function toWire({ token, updatedAt }: FileEntry): WireToken {
+/** A {@link StoredToken} as written. @internal */
+export function toWire({ token, updatedAt }: FileEntry): WireToken {
   const w: WireToken = { access_token: token.accessToken };
   if (token.refreshToken !== undefined) w.refresh_token = token.refreshToken;
   if (token.expiresAt !== undefined) w.expires_at = token.expiresAt.toISOString();

@@ -1,0 +1,309 @@
+import { once } from "node:events";
+import { createServer, type Socket } from "node:net";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  deleteKeys,
+  freePort,
+  keysUnder,
+  type TestRedis,
+  testRedis,
+  uniquePrefix,
+} from "../../../test/support/redis.js";
+import { isLockTimeoutError, LockTimeoutError, StoreError } from "../../errors.js";
+import { testTokenStore } from "../test-support/token-store-contract.js";
+import { RedisTokenStore } from "./redis-store.js";
+
+let redis: TestRedis;
+const prefixes: string[] = [];
+const opened: RedisTokenStore[] = [];
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  redis = await testRedis();
+});
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+  for (const c of clients.splice(0)) c.disconnect();
+  await Promise.all(prefixes.splice(0).map((p) => deleteKeys(redis.url, p)));
+});
+
+afterAll(async () => {
+  await redis.stop();
+});
+
+function freshPrefix(): string {
+  const prefix = uniquePrefix();
+  prefixes.push(prefix);
+  return prefix;
+}
+
+function open(options: ConstructorParameters<typeof RedisTokenStore>[0] = {}): RedisTokenStore {
+  const store = new RedisTokenStore({ url: redis.url, prefix: freshPrefix(), ...options });
+  opened.push(store);
+  return store;
+}
+
+function rawClient(): Redis {
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  client.on("error", () => {});
+  clients.push(client);
+  return client;
+}
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+testTokenStore("RedisTokenStore", async () => {
+  const prefix = uniquePrefix();
+  return {
+    store: new RedisTokenStore({ url: redis.url, prefix }),
+    cleanup: () => deleteKeys(redis.url, prefix),
+  };
+});
+
+describe("RedisTokenStore keys", () => {
+  it("writes every key under its prefix, and lists keys by prefix whatever they contain", async () => {
+    const prefix = freshPrefix();
+    const store = open({ prefix });
+    const keys = ["p/a", "p/ä-ü", "p[*]?/x", "p/\u{1F511}", "q/a"];
+    for (const key of keys) await store.save(key, { accessToken: "t" });
+    await store.withLock("p/a", async () => {
+      expect((await keysUnder(redis.url, prefix)).some((k) => k.includes("lock:"))).toBe(true);
+    });
+    const written = await keysUnder(redis.url, prefix);
+    expect(written.length).toBeGreaterThan(0);
+    for (const k of written) expect(k.startsWith(prefix)).toBe(true);
+
+    expect([...(await store.loadAll("p/")).keys()].sort()).toEqual(["p/a", "p/ä-ü", "p/\u{1F511}"]);
+    expect([...(await store.loadAll("p[*]")).keys()]).toEqual(["p[*]?/x"]);
+    expect((await store.loadAll("")).size).toBe(keys.length);
+  });
+
+  it("stores with different prefixes on one Redis do not see each other", async () => {
+    const a = open();
+    const b = open();
+    await a.save("p/x", { accessToken: "a" });
+    await expect(b.load("p/x")).resolves.toBeUndefined();
+    expect((await b.loadAll("")).size).toBe(0);
+  });
+
+  it("rejects an unreadable record with a StoreError that quotes none of it", async () => {
+    const prefix = freshPrefix();
+    const store = open({ prefix });
+    await rawClient().hset(
+      `${prefix}token:p/bad`,
+      "v",
+      "1",
+      "data",
+      '{"access_token": 7, "x": "secret-canary"',
+    );
+    const err = await store.load("p/bad").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(String(err)).not.toContain("secret-canary");
+  });
+});
+
+describe("RedisTokenStore lock across stores", () => {
+  it("two stores (two connections) racing on one key: one holder at a time, no lost update", async () => {
+    const prefix = freshPrefix();
+    const a = open({ prefix });
+    const b = open({ prefix });
+    let inside = 0;
+    let maxInside = 0;
+    const increment = (store: RedisTokenStore) =>
+      store.withLock(
+        "p/counter",
+        async () => {
+          inside++;
+          maxInside = Math.max(maxInside, inside);
+          const current = (await store.load("p/counter"))?.refreshCount ?? 0;
+          await store.save("p/counter", { accessToken: "t", refreshCount: current + 1 });
+          inside--;
+        },
+        { timeoutMs: 10_000 },
+      );
+    await Promise.all(Array.from({ length: 20 }, (_, i) => increment(i % 2 ? a : b)));
+    expect(maxInside).toBe(1);
+    const final = await a.load("p/counter");
+    expect(final?.refreshCount).toBe(20);
+    expect(final?.version).toBe(20);
+  });
+
+  it("a live holder keeps the lock past its lease length, and the waiter gets a LockTimeoutError", async () => {
+    const prefix = freshPrefix();
+    const holder = open({ prefix, lockLeaseMs: 60 });
+    const waiter = open({ prefix });
+    const entered = deferred();
+    const release = deferred();
+    const held = holder.withLock("p/k", async () => {
+      entered.resolve();
+      await release.promise;
+      return "held";
+    });
+    await entered.promise;
+    const err = await waiter
+      .withLock("p/k", async () => "stolen", { timeoutMs: 300 })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(LockTimeoutError);
+    expect(isLockTimeoutError(err)).toBe(true);
+    release.resolve();
+    await expect(held).resolves.toBe("held");
+    await expect(waiter.withLock("p/k", async () => "next", { timeoutMs: 5_000 })).resolves.toBe(
+      "next",
+    );
+  });
+
+  it("a holder that died (its lock left behind) lets the next one in once its lease expires", async () => {
+    const prefix = freshPrefix();
+    // What a process killed while holding the lock leaves: the key, with its expiry.
+    await rawClient().set(`${prefix}lock:p/k`, "dead-owner", "PX", 150);
+    const store = open({ prefix });
+    await expect(store.withLock("p/k", async () => "mine", { timeoutMs: 5_000 })).resolves.toBe(
+      "mine",
+    );
+  });
+
+  it("the lock is released only by its owner", async () => {
+    const prefix = freshPrefix();
+    const store = open({ prefix });
+    const raw = rawClient();
+    await store.withLock("p/k", async () => {
+      // The lease ran out and another process took the lock.
+      await raw.set(`${prefix}lock:p/k`, "successor", "PX", 10_000);
+    });
+    // Releasing must not have deleted the successor's lock.
+    await expect(raw.get(`${prefix}lock:p/k`)).resolves.toBe("successor");
+  });
+
+  it("fencing: a holder whose lease expired cannot overwrite what the next holder saved", async () => {
+    const prefix = freshPrefix();
+    const stale = open({ prefix });
+    const next = open({ prefix });
+    const raw = rawClient();
+    await stale.save("p/k", { accessToken: "v1" });
+    const err = await stale
+      .withLock("p/k", async () => {
+        // The lease expires (the key is gone) and another holder refreshes and saves.
+        await raw.del(`${prefix}lock:p/k`);
+        await next.withLock("p/k", async () => {
+          await next.save("p/k", { accessToken: "v2-newer" });
+        });
+        return stale.save("p/k", { accessToken: "v2-stale" });
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(isLockTimeoutError(err)).toBe(false);
+    expect(String(err)).toMatch(/newer version/);
+    await expect(next.load("p/k")).resolves.toMatchObject({ accessToken: "v2-newer", version: 2 });
+  });
+
+  it("fencing refuses nothing while the holder keeps its lock, or when nobody wrote since", async () => {
+    const prefix = freshPrefix();
+    const holder = open({ prefix });
+    const other = open({ prefix });
+    const raw = rawClient();
+    await holder.save("p/k", { accessToken: "v1" });
+    await holder.withLock("p/k", async () => {
+      // An unlocked write elsewhere (a rotation mark) does not make the holder stale.
+      await other.save("p/k", { accessToken: "v2" });
+      await expect(holder.save("p/k", { accessToken: "v3" })).resolves.toMatchObject({
+        version: 3,
+      });
+      // Lease gone but no one saved since: the holder's rotated token must not be lost.
+      await raw.del(`${prefix}lock:p/k`);
+      await expect(holder.save("p/k", { accessToken: "v4" })).resolves.toMatchObject({
+        version: 4,
+      });
+    });
+  });
+});
+
+describe("RedisTokenStore connection", () => {
+  it("close quits a connection it opened, and leaves a given client open", async () => {
+    const client = rawClient();
+    const given = new RedisTokenStore({ client, prefix: freshPrefix() });
+    await given.save("p/a", { accessToken: "a" });
+    await given.close();
+    await expect(client.ping()).resolves.toBe("PONG");
+
+    const own = new RedisTokenStore({ url: redis.url, prefix: freshPrefix() });
+    await own.load("p/a");
+    await own.close();
+    await own.close();
+  });
+
+  it("a Redis that is not there: every call rejects with a StoreError (not a lock timeout), without the password", async () => {
+    const port = await freePort();
+    const store = new RedisTokenStore({
+      url: `redis://user:pa55-secret-canary@127.0.0.1:${port}/0`,
+      prefix: freshPrefix(),
+      commandTimeoutMs: 2_000,
+    });
+    opened.push(store);
+    const calls: Promise<unknown>[] = [
+      store.load("p/a"),
+      store.loadAll("p/"),
+      store.save("p/a", { accessToken: "secret-token-canary" }),
+      store.delete("p/a"),
+      store.withLock("p/a", async () => "never", { timeoutMs: 30_000 }),
+    ];
+    for (const call of calls) {
+      const err = await call.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect(isLockTimeoutError(err)).toBe(false);
+      const text = `${String(err)} ${String((err as Error).cause)} ${JSON.stringify(err)}`;
+      expect(text).not.toContain("pa55-secret-canary");
+      expect(text).not.toContain("secret-token-canary");
+      expect(text).toContain(`127.0.0.1:${port}`);
+    }
+  });
+
+  it("a Redis that accepts connections and never answers: calls reject with a StoreError at the command timeout", async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      const store = new RedisTokenStore({
+        url: `redis://127.0.0.1:${port}`,
+        prefix: freshPrefix(),
+        commandTimeoutMs: 200,
+      });
+      opened.push(store);
+      await expect(store.load("p/a")).rejects.toThrow(StoreError);
+      const err = await store.withLock("p/a", async () => 1).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect(isLockTimeoutError(err)).toBe(false);
+      await store.close();
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe("RedisTokenStore options", () => {
+  it("refuses wrong options with a TypeError or RangeError that does not quote the URL", () => {
+    expect(() => new RedisTokenStore({ nope: 1 } as never)).toThrow(/nope/);
+    expect(() => new RedisTokenStore({ url: "http://user:pw-canary@host" })).toThrow(TypeError);
+    expect(() => new RedisTokenStore({ url: "not a url pw-canary" })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining("pw-canary") }),
+    );
+    expect(() => new RedisTokenStore({ client: {} as never })).toThrow(/ioredis client/);
+    expect(() => new RedisTokenStore({ url: redis.url, client: rawClient() })).toThrow(/both/);
+    expect(() => new RedisTokenStore({ prefix: "" })).toThrow(TypeError);
+    expect(() => new RedisTokenStore({ lockLeaseMs: 0 })).toThrow(RangeError);
+    expect(() => new RedisTokenStore({ commandTimeoutMs: 1.5 })).toThrow(RangeError);
+  });
+});
