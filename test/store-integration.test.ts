@@ -151,6 +151,8 @@ describe("order after a refresh", () => {
       { store, logger: quiet },
     );
     await m.ready();
+    // the configured credential is stored in the background once the load found no record
+    await vi.waitFor(() => expect(order).toEqual(["save "]));
     order.length = 0;
     await m.executeWithFailover(async () => ({ result: 1 }));
     expect(order).toEqual(["save fresh", "callback fresh"]);
@@ -181,6 +183,135 @@ describe("processes sharing a file store", () => {
       await server.close();
       server = undefined;
     }
+  });
+});
+
+/**
+ * Another process's view of a shared store: its writes and locks wait at a gate until `open()`,
+ * as a process slowed down between reading the store and writing to it would.
+ */
+class DelayedProcessStore implements TokenStore {
+  readonly #shared: TokenStore;
+  readonly #pending = new Set<Promise<unknown>>();
+  #open!: () => void;
+  readonly #gate = new Promise<void>((resolve) => {
+    this.#open = resolve;
+  });
+  constructor(shared: TokenStore) {
+    this.#shared = shared;
+  }
+  /** Lets the held writes and locks through; resolves once they have settled. */
+  async open(): Promise<void> {
+    this.#open();
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+  #afterGate<T>(work: () => Promise<T>): Promise<T> {
+    const promise = this.#gate.then(work);
+    this.#pending.add(promise);
+    void promise.then(
+      () => this.#pending.delete(promise),
+      () => this.#pending.delete(promise),
+    );
+    return promise;
+  }
+  load(key: string) {
+    return this.#shared.load(key);
+  }
+  loadAll(prefix: string) {
+    return this.#shared.loadAll(prefix);
+  }
+  save(key: string, token: StoredToken) {
+    return this.#afterGate(() => this.#shared.save(key, token));
+  }
+  delete(key: string) {
+    return this.#afterGate(() => this.#shared.delete(key));
+  }
+  withLock<T>(key: string, fn: () => Promise<T>) {
+    return this.#afterGate(() => this.#shared.withLock(key, fn));
+  }
+  close() {
+    return Promise.resolve();
+  }
+}
+
+describe("a process that stores its configured credential late", () => {
+  /** One-use refresh tokens, as a rotating provider issues them: each exchange spends its token. */
+  function rotatingEndpoint() {
+    const live = new Set(["rt-0"]);
+    const endpoint = {
+      issued: 0,
+      refresh: async (c: OAuthCredentialSet): Promise<OAuthCredentialSet> => {
+        if (!c.refreshToken || !live.delete(c.refreshToken)) {
+          throw Object.assign(new Error("invalid_grant"), {
+            oauthError: "invalid_grant",
+            status: 400,
+          });
+        }
+        const n = ++endpoint.issued;
+        live.add(`rt-${n}`);
+        return {
+          ...c,
+          accessToken: `at-${n}`,
+          refreshToken: `rt-${n}`,
+          expiresAt: new Date(Date.now() + 3_600_000),
+        };
+      },
+    };
+    return endpoint;
+  }
+
+  /**
+   * Process B reads the empty store and is held up before its first write; meanwhile process A
+   * refreshes the credential and stores the rotated refresh token.
+   */
+  async function refreshedWhileBWasSlow() {
+    const endpoint = rotatingEndpoint();
+    const shared = new MemoryTokenStore();
+    const slow = new DelayedProcessStore(shared);
+    const b = new OAuthKeyManager("p", configured(), endpoint.refresh, {
+      store: slow,
+      logger: quiet,
+    });
+    await b.ready();
+    const a = new OAuthKeyManager("p", configured(), endpoint.refresh, {
+      store: shared,
+      logger: quiet,
+    });
+    expect((await a.executeWithFailover(async (c) => ({ result: c.accessToken }))).result).toBe(
+      "at-1",
+    );
+    return { endpoint, shared, slow, a, b };
+  }
+
+  it("does not overwrite a token another process refreshed meanwhile", async () => {
+    const { endpoint, shared, slow, a, b } = await refreshedWhileBWasSlow();
+    await slow.open();
+
+    expect(await shared.load("p/cred")).toMatchObject({
+      accessToken: "at-1",
+      refreshToken: "rt-1",
+    });
+    const used = await b.executeWithFailover(async (c) => ({ result: c.accessToken }));
+    expect(used.result).toBe("at-1");
+    expect(endpoint.issued).toBe(1);
+    await a.close();
+    await b.close();
+  });
+
+  it("a refresh waiting for the lock meanwhile uses the token that check takes in", async () => {
+    const { endpoint, shared, slow, a, b } = await refreshedWhileBWasSlow();
+    // B's request needs a refresh and queues for the lock behind B's first write
+    const used = b.executeWithFailover(async (c) => ({ result: c.accessToken }));
+    await slow.open();
+
+    expect((await used).result).toBe("at-1");
+    expect(endpoint.issued).toBe(1);
+    expect(await shared.load("p/cred")).toMatchObject({
+      accessToken: "at-1",
+      refreshToken: "rt-1",
+    });
+    await a.close();
+    await b.close();
   });
 });
 

@@ -4,7 +4,8 @@
  * @module
  */
 import { raceTimeout } from "../clock.js";
-import { LockTimeoutError, StoreError } from "../errors.js";
+import { isLockTimeoutError, LockTimeoutError, StoreError } from "../errors.js";
+import { errnoCode } from "../stores/errno.js";
 import type { StoredToken, TokenStore } from "../stores/types.js";
 
 /** Options of {@link BoundedStore}. */
@@ -76,4 +77,12 @@ export class BoundedStore {
       () => new StoreError(`token store ${operation} timed out after ${ms} ms`),
     );
   }
+}
+
+/**
+ * Whether a failed `withLock` means another holder has the lock: the store's lock timeout, or a
+ * lock library's "already locked" code. Any other failure means the lock cannot be had at all.
+ */
+export function isLockContention(err: unknown): boolean {
+  return isLockTimeoutError(err) || errnoCode(err) === "ELOCKED";
 }

@@ -12,7 +12,7 @@ import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
 import type { StoredRotation, StoredToken } from "../stores/types.js";
 import type { Logger, RotationState } from "../types.js";
-import type { BoundedStore } from "./bounded-store.js";
+import { type BoundedStore, isLockContention } from "./bounded-store.js";
 import { adoptStored, storedIsNewer, toStored } from "./stored-token.js";
 
 /** A failed save of a refreshed token is retried after 1 s, 2 s, 4 s … up to every 5 min. */
@@ -70,7 +70,7 @@ export class StoreSync {
       for (const entry of this.#deps.pool.entries.values()) {
         const token = stored.get(entry.id);
         if (token) this.#apply(entry, token);
-        else void this.persist(entry);
+        else void this.#storeUnlessNewer(entry);
       }
     } finally {
       this.#loaded = true;
@@ -170,13 +170,15 @@ export class StoreSync {
 
   /** A credential added while serving: take its stored state if there is one, else store it. */
   async #adoptOrStore(entry: PoolEntry): Promise<void> {
+    let token: StoredToken | undefined;
     try {
-      const token = await this.#deps.store.load(entry.id);
-      if (token) this.#apply(entry, token);
-      else await this.persist(entry);
+      token = await this.#deps.store.load(entry.id);
     } catch (err) {
       this.failed(entry, "load", err);
+      return;
     }
+    if (token) this.#apply(entry, token);
+    else await this.#storeUnlessNewer(entry);
   }
 
   /** A credential left the pool: its retry stops and its record is deleted. */
@@ -190,15 +192,53 @@ export class StoreSync {
 
   #apply(entry: PoolEntry, token: StoredToken): void {
     if (token.rotation) this.#deps.rotation.restore(entry.id, token.rotation);
+    // The configuration is newer (a re-authentication, a changed key): store it, so no process
+    // takes the stale record back in later.
+    if (this.#takeTokens(entry, token)) void this.#storeUnlessNewer(entry);
+  }
+
+  /**
+   * Takes the stored tokens into memory when they are newer.
+   * @returns true when memory holds other tokens, newer than the stored ones
+   */
+  #takeTokens(entry: PoolEntry, token: StoredToken): boolean {
     if (storedIsNewer(token, entry)) {
       adoptStored(entry, token);
-    } else if (
-      token.accessToken !== entry.view.accessToken ||
-      token.refreshToken !== entry.view.refreshToken
-    ) {
-      // The configuration is newer (a re-authentication, a changed key): store it, so no
-      // process takes the stale record back in later.
-      void this.persist(entry);
+      return false;
+    }
+    return (
+      token.accessToken !== entry.view.accessToken || token.refreshToken !== entry.view.refreshToken
+    );
+  }
+
+  /**
+   * Stores `entry` where the store held no record of it, or an older one, when it was read; read
+   * again under the credential's lock first. Meanwhile another process may have refreshed the
+   * credential and stored a rotated refresh token: a blind write would put back the spent one,
+   * and the next process to refresh would send it and get `invalid_grant`.
+   */
+  async #storeUnlessNewer(entry: PoolEntry): Promise<void> {
+    const { store, lifetime } = this.#deps;
+    let locked = false;
+    try {
+      await store.withLock(entry.id, async () => {
+        locked = true;
+        if (entry.removed) return;
+        const token = await store.load(entry.id);
+        if (!token || this.#takeTokens(entry, token)) await this.persist(entry);
+      });
+    } catch (err) {
+      if (lifetime.aborted) return;
+      if (locked) {
+        this.failed(entry, "load", err);
+        return;
+      }
+      // Another process has held the lock for the whole wait: it is refreshing this credential
+      // and stores the result itself. Writing beside it is the overwrite the lock is there for.
+      if (isLockContention(err)) return;
+      // The lock cannot be had at all (as a refresh then does): go on without it, and alert.
+      this.failed(entry, "lock", err);
+      await this.persist(entry);
     }
   }
 

@@ -6,14 +6,14 @@
  */
 import { onAbort, raceAbort } from "../abort.js";
 import { type Clock, raceTimeout, safeDelay } from "../clock.js";
-import { isLockTimeoutError, RefreshError, redactSecrets } from "../errors.js";
+import { RefreshError, redactSecrets } from "../errors.js";
 import type { ManagerEvents, TypedEmitter } from "../events.js";
 import type { Notifier } from "../monitoring/notifier.js";
+import { isLockContention } from "../persistence/bounded-store.js";
 import type { StoreSync } from "../persistence/store-sync.js";
 import { adoptStored, storedIsNewer } from "../persistence/stored-token.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
-import { errnoCode } from "../stores/errno.js";
 import type { StoredToken } from "../stores/types.js";
 import type { Logger, OAuthCredentialSet, RefreshFunc, RefreshStrategy } from "../types.js";
 import { loggable, mergeRefreshed, rotatedRefreshToken, toRefreshError } from "./refresh-result.js";
@@ -153,12 +153,14 @@ export class Refresher {
   ): Promise<Readonly<OAuthCredentialSet>> {
     const sync = this.#deps.store;
     if (!sync) return this.#refreshNow(entry, refreshFunc);
+    const requested = entry.view;
     let locked = false;
     try {
       return await sync.withLock(entry, async () => {
         locked = true;
         const stored = await sync.read(entry);
         if (stored && this.#adoptIfFresh(entry, stored)) return entry.view;
+        if (this.#replacedSince(entry, requested)) return entry.view;
         return this.#refreshNow(entry, refreshFunc);
       });
     } catch (err) {
@@ -185,6 +187,28 @@ export class Refresher {
         new RefreshError(entry.id, "another process holds the refresh lock", { cause: err }),
       );
     }
+  }
+
+  /**
+   * Whether `entry` got other tokens, which need no refresh now, while this refresh waited for the
+   * lock: another process's record was taken into memory meanwhile (by the check before this
+   * process's first write of the credential), so the store no longer looks newer than memory,
+   * yet the tokens this refresh was asked to replace are gone. Refreshing anyway would spend the
+   * new refresh token for nothing, and the other processes holding it would get `invalid_grant`.
+   */
+  #replacedSince(entry: PoolEntry, requested: Readonly<OAuthCredentialSet>): boolean {
+    const view = entry.view;
+    if (
+      view.accessToken === requested.accessToken &&
+      view.refreshToken === requested.refreshToken
+    ) {
+      return false;
+    }
+    const now = this.#deps.now();
+    if (this.needsRefresh(entry, now)) return false;
+    entry.health.recordRefreshSuccess();
+    this.#deps.pool.update(entry, now);
+    return true;
   }
 
   /**
@@ -474,14 +498,6 @@ export class Refresher {
 /** The buffer of a strategy that does not adapt to metrics, else undefined. */
 function fixedBuffer(strategy: RefreshStrategy): number | undefined {
   return strategy.adaptiveBuffer || strategy.preemptiveRefresh ? undefined : strategy.bufferTime;
-}
-
-/**
- * Whether a failed `withLock` means another holder has the lock: the store's lock timeout, or a
- * lock library's "already locked" code.
- */
-function isLockContention(err: unknown): boolean {
-  return isLockTimeoutError(err) || errnoCode(err) === "ELOCKED";
 }
 
 function notConfigured(id: string): RefreshError {
