@@ -37,6 +37,12 @@
  * 6. Short-lived tokens. A token endpoint on 127.0.0.1 that issues 60 s tokens, less than the
  *    5 min refresh buffer, and 200 sequential calls: every new token is due at once, and the least
  *    interval between refreshes (30 s) must keep the calls from refreshing each time (1 call).
+ * 7. With a RedisTokenStore. ns/op of `executeWithFailover` over 3 fresh credentials on a manager
+ *    whose store is a `RedisTokenStore` (REDIS_URL, else redis://127.0.0.1:6379, under a key
+ *    prefix of the run's own) against the same pool with no store, timed in one round; "ratio" =
+ *    Redis / in-memory. Target: the same within noise. Beside it the Redis commands the store's
+ *    connection sent during 10,000 such calls, counted at ioredis's `sendCommand` (expected 0:
+ *    the hot path makes no round trip). Skipped, with a line saying so, when no Redis answers.
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
  * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
@@ -54,6 +60,7 @@ import { fixed, int, printTable, signed } from "./format.js";
 import { measureMemory } from "./memory.js";
 import { measureBackoff, measureOverhead } from "./overhead.js";
 import { peerVersions } from "./peers.js";
+import { measureRedisStore } from "./redis.js";
 import { runShortLived, runStampede } from "./stampede.js";
 import { BATCH, type MeasureOptions, type Timing } from "./timing.js";
 
@@ -224,6 +231,27 @@ printTable(
   [[int(sl.calls), int(sl.tokenLifetimeSeconds), int(sl.tokenEndpointCalls), int(sl.failures)]],
 );
 
+// 7. with a RedisTokenStore
+const r = await measureRedisStore(TIMING, 10_000);
+const redisRatio = r && r.redis.ns / r.memory.ns;
+if (r) {
+  printTable(
+    `7. with a RedisTokenStore (${r.url}), fresh tokens, 3 credentials   target: ratio ≈ 1 (no round trip)`,
+    ["call", "ns/op", "mean", "rme", "samples", "ratio"],
+    [
+      timingRow("executeWithFailover, in memory", r.memory, [""]),
+      timingRow("executeWithFailover, RedisTokenStore", r.redis, [fixed(redisRatio ?? 0, 2)]),
+    ],
+  );
+  console.log(
+    `Redis commands sent during ${int(r.countedCalls)} executeWithFailover calls: ${int(r.commands)} (expected 0)`,
+  );
+} else {
+  console.log(
+    "\n7. with a RedisTokenStore: skipped, no Redis answers (set REDIS_URL, or run one on 127.0.0.1:6379)",
+  );
+}
+
 console.log(`\ntotal bench time ${fixed((performance.now() - began) / 1000, 1)} s`);
 console.log(`
 summary
@@ -235,4 +263,9 @@ memory: ${int(last.perCredential.total)} B per credential after ${int(m1.credent
 ${happySummary("happy path, 3 credentials", 3)}
 ${happySummary("happy path, 1,000 credentials", 1_000)}
 KeyManager, 3 keys (× bare ${bareCell}): oauthmanager ${timesBare(c.keys3)} (${fixed(c.keys3.ns, 0)} ns)
-bytes per credential after 1M requests: ${LIBRARIES.map((l) => `${l} ${int(bytesPerCred(l))}`).join(", ")} (credentials alone ${int(pm.credentialsAlone.total)})`);
+bytes per credential after 1M requests: ${LIBRARIES.map((l) => `${l} ${int(bytesPerCred(l))}`).join(", ")} (credentials alone ${int(pm.credentialsAlone.total)})
+${
+  r
+    ? `RedisTokenStore, fresh tokens: ${fixed(r.redis.ns, 0)} ns vs ${fixed(r.memory.ns, 0)} ns in memory, ratio ${fixed(redisRatio ?? 0, 2)}; ${int(r.commands)} Redis commands in ${int(r.countedCalls)} calls`
+    : "RedisTokenStore: skipped, no Redis"
+}`);

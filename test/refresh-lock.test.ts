@@ -60,6 +60,15 @@ function managerOn(store: TokenStore) {
   return { m, alerts, storeErrors, calls: () => calls };
 }
 
+/** The manager's count of refreshes made without the store's lock, from its Prometheus text. */
+async function unlockedRefreshes(m: OAuthKeyManager): Promise<number | undefined> {
+  const text = await m.exportPrometheusText();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith('oauthmanager_unlocked_refreshes_total{provider="P"} '));
+  return line === undefined ? undefined : Number(line.split(" ").at(-1));
+}
+
 describe("a store that can be read but not locked", () => {
   it("a FileTokenStore on a directory turned read-only refreshes from memory and alerts", async () => {
     const file = join(dir, "tokens.json");
@@ -119,6 +128,7 @@ describe("a store that can be read but not locked", () => {
       expect(calls()).toBe(1);
       expect(storeErrors).toEqual(["lock"]);
       expect(alerts.map((a) => a.message)).toEqual(["Token store unavailable"]);
+      expect(await unlockedRefreshes(m)).toBe(1);
       // the store still takes writes: the refreshed token reached it
       expect((await inner.load("P/a"))?.accessToken).toBe("fresh-1");
       await m.close();
@@ -147,6 +157,8 @@ describe("a lock held by another process", () => {
 
     expect(calls()).toBe(0);
     expect(storeErrors).toEqual([]);
+    // waiting for a holder is not refreshing without the lock
+    expect(await unlockedRefreshes(m)).toBe(0);
     const last = err.errors?.at(-1);
     expect(last).toBeInstanceOf(RefreshError);
     expect((last as RefreshError).message).toContain("another process holds the refresh lock");

@@ -456,6 +456,7 @@ export class OAuthKeyManager {
         this.#monitor,
         this.#now(),
         this.#loop.calls(),
+        this.#refresher.unlockedRefreshes,
       ),
     );
     return this.#collector;

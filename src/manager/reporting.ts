@@ -111,6 +111,7 @@ export function prometheusSample(
   monitor: Monitor,
   now: number,
   calls: Record<CallOutcome, number>,
+  unlockedRefreshes: number,
 ): ProviderSample {
   const credentials: CredentialSample[] = [];
   for (const entry of pool.entries.values()) {
@@ -139,6 +140,7 @@ export function prometheusSample(
     provider,
     credentials,
     calls,
+    unlockedRefreshes,
     webhook: {
       sent: stats.sent,
       failed: stats.failed,

@@ -122,6 +122,7 @@ const gemini = (): ProviderSample => ({
   ],
   calls: { ok: 7, failed_over: 2, unavailable: 1 },
   webhook: { sent: 5, failed: 1, dropped: 2 },
+  unlockedRefreshes: 3,
 });
 
 describe("createCollector", () => {
@@ -144,6 +145,7 @@ describe("createCollector", () => {
       oauthmanager_calls_total: "counter",
       oauthmanager_request_duration_seconds: "histogram",
       oauthmanager_webhook_deliveries_total: "counter",
+      oauthmanager_unlocked_refreshes_total: "counter",
     });
     for (const name of exp.types.keys()) expect(exp.help.get(name)).toBeTruthy();
   });
@@ -173,6 +175,7 @@ describe("createCollector", () => {
       expect(find(exp, "oauthmanager_calls_total", { provider: "gemini", outcome })).toBe(v);
     }
     expect(find(exp, "oauthmanager_tokens_used_total", team)).toBe(1234);
+    expect(find(exp, "oauthmanager_unlocked_refreshes_total", { provider: "gemini" })).toBe(3);
     expect(find(exp, "oauthmanager_refreshes_total", team)).toBe(3);
     expect(find(exp, "oauthmanager_refresh_failures_total", team)).toBe(1);
     expect(find(exp, "oauthmanager_credential_healthy", team)).toBe(1);

@@ -20,6 +20,7 @@
  * | `oauthmanager_calls_total` | counter | `provider`, `outcome` | `executeWithFailover` calls by outcome: `ok`, `failed_over` (succeeded on a later credential), `exhausted`, `unavailable` (no credential could be tried: all cooling, or none configured), `caller_error` (the request's own fault, rethrown), `aborted` |
  * | `oauthmanager_request_duration_seconds` | histogram | `provider`, `credential` | request latency (`_bucket{le}`, `_sum`, `_count`) |
  * | `oauthmanager_webhook_deliveries_total` | counter | `provider`, `outcome` | webhook events by outcome: `sent`, `failed`, `dropped`, `disabled` |
+ * | `oauthmanager_unlocked_refreshes_total` | counter | `provider` | token refreshes made without the store's lock because the store could not lock at all (down, or forbidden): other processes may have refreshed the same credential at the same moment |
  *
  * Labels hold the provider name and the credential id (user-chosen, bounded, never a token).
  * A credential's series disappear from the next scrape once it is no longer in the snapshot.
@@ -104,6 +105,8 @@ export interface ProviderSample {
   /** `executeWithFailover` calls by outcome. */
   calls?: Partial<Record<CallOutcome, number>> | undefined;
   webhook?: { sent: number; failed: number; dropped: number; disabled?: number };
+  /** Token refreshes made without the store's lock because the store could not lock at all. */
+  unlockedRefreshes?: number | undefined;
 }
 
 /** What {@link createCollector} reads on every scrape. */
@@ -290,6 +293,21 @@ const DEFINITIONS: readonly Definition[] = [
     labelNames: ["provider", "outcome"],
     values: (samples) =>
       perProvider(samples, ["sent", "failed", "dropped", "disabled"], (s) => s.webhook),
+  },
+  {
+    name: `${PREFIX}unlocked_refreshes_total`,
+    help: "Token refreshes made without the store's lock because the store could not lock.",
+    kind: "counter",
+    labelNames: ["provider"],
+    values(samples) {
+      // Summed per provider, like calls_total: one series per provider however many managers.
+      const totals = new Map<string, number>();
+      for (const s of samples) {
+        if (s.unlockedRefreshes === undefined) continue;
+        totals.set(s.provider, (totals.get(s.provider) ?? 0) + finite(s.unlockedRefreshes));
+      }
+      return [...totals].map(([provider, value]) => ({ value, labels: { provider } }));
+    },
   },
 ];
 

@@ -60,6 +60,8 @@ export class Refresher {
   #strategy: RefreshStrategy;
   /** The buffer when it does not depend on metrics: the common case, computed once. */
   #fixedBuffer: number | undefined;
+  /** Refreshes made without the store's lock because the store could not lock at all. */
+  #unlockedRefreshes = 0;
 
   constructor(deps: RefresherDeps) {
     this.#deps = deps;
@@ -67,6 +69,14 @@ export class Refresher {
     this.#timeoutMs = deps.refreshTimeoutMs;
     this.#strategy = deps.strategy;
     this.#fixedBuffer = fixedBuffer(deps.strategy);
+  }
+
+  /**
+   * How many refreshes ran without the store's lock because the store could not lock at all:
+   * each one may have raced a refresh of the same credential in another process.
+   */
+  get unlockedRefreshes(): number {
+    return this.#unlockedRefreshes;
   }
 
   /** Whether a refresh function is configured. */
@@ -168,19 +178,13 @@ export class Refresher {
       // A lock that cannot be taken at all (a read-only or forbidden lock directory) is a store
       // failure, not another process refreshing: waiting for a holder that does not exist would
       // block every refresh, so go on from memory and alert.
-      if (!isLockContention(err)) {
-        sync.failed(entry, "lock", err);
-        return this.#refreshNow(entry, refreshFunc);
-      }
+      if (!isLockContention(err)) return this.#refreshUnlocked(entry, refreshFunc, sync, err);
       // Another holder kept the lock. If the store still answers, use its token when it has
       // one, never refresh beside it, since two refreshes of one rotating refresh token leave
       // one of the processes with a dead grant. If the store is down, go on from memory rather
       // than fail every request.
       const stored = await sync.probe(entry);
-      if (!stored) {
-        sync.failed(entry, "lock", err);
-        return this.#refreshNow(entry, refreshFunc);
-      }
+      if (!stored) return this.#refreshUnlocked(entry, refreshFunc, sync, err);
       if (stored.token && this.#adoptIfFresh(entry, stored.token)) return entry.view;
       throw this.#onFailure(
         entry,
@@ -209,6 +213,21 @@ export class Refresher {
     entry.health.recordRefreshSuccess();
     this.#deps.pool.update(entry, now);
     return true;
+  }
+
+  /**
+   * Refreshes from memory when the store cannot lock: reported as a `store_error` on "lock" (and
+   * an alert) and counted, since another process may be refreshing the same credential now.
+   */
+  #refreshUnlocked(
+    entry: PoolEntry,
+    refreshFunc: RefreshFunc,
+    sync: StoreSync,
+    err: unknown,
+  ): Promise<Readonly<OAuthCredentialSet>> {
+    sync.failed(entry, "lock", err);
+    this.#unlockedRefreshes++;
+    return this.#refreshNow(entry, refreshFunc);
   }
 
   /**

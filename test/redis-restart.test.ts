@@ -1,0 +1,127 @@
+/**
+ * Redis going away must not take the application down. A `redis-server` of the test's own, on a
+ * free port, is killed and started again on the same port: requests with a fresh token keep
+ * being served from memory all along, the store's calls fail as StoreError while it is down (a
+ * refresh then goes on without the lock, reported and counted), and once it is back a refresh is
+ * stored again.
+ */
+import type { ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { StoreError } from "../src/errors.js";
+import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
+import { RedisTokenStore } from "../src/stores/redis/index.js";
+import type { OAuthCredentialSet } from "../src/types.js";
+import { freePort, startRedisServer, stopRedisServer } from "./support/redis.js";
+
+const HOUR = 3_600_000;
+const REQUESTS = 200;
+const quiet = { warn() {}, error() {} };
+
+let port: number;
+let server: ChildProcess | undefined;
+
+beforeAll(async () => {
+  port = await freePort();
+  server = await startRedisServer(port);
+});
+
+afterAll(async () => {
+  if (server) await stopRedisServer(server);
+});
+
+/** `REQUESTS` sequential requests; resolves with the tokens they ran with. */
+async function serve(manager: OAuthKeyManager): Promise<Set<string>> {
+  const used = new Set<string>();
+  for (let i = 0; i < REQUESTS; i++) {
+    const { result } = await manager.executeWithFailover(async (cred) => ({
+      result: cred.accessToken,
+    }));
+    used.add(result);
+  }
+  return used;
+}
+
+/** The store's first call that succeeds, once its connection is back. */
+async function loadOnceBack(store: RedisTokenStore, key: string) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await store.load(key);
+    } catch (err) {
+      // Each failed call took up to the command timeout: this loop does not spin.
+      if (Date.now() > deadline) throw err;
+    }
+  }
+}
+
+describe("a RedisTokenStore whose Redis is killed and restarted", () => {
+  it("keeps serving from memory while Redis is down, and stores refreshes again once it is back", async () => {
+    const store = new RedisTokenStore({
+      url: `redis://127.0.0.1:${port}`,
+      prefix: "restart-test:",
+      commandTimeoutMs: 500,
+      lockLeaseMs: 1_000,
+    });
+    let refreshes = 0;
+    const manager = new OAuthKeyManager(
+      "P",
+      [
+        {
+          id: "a",
+          accessToken: "at-0",
+          refreshToken: "rt-0",
+          expiresAt: new Date(Date.now() + HOUR),
+        },
+      ],
+      async (cred: Readonly<OAuthCredentialSet>) => {
+        refreshes++;
+        return {
+          ...cred,
+          accessToken: `at-${refreshes}`,
+          expiresAt: new Date(Date.now() + HOUR),
+        };
+      },
+      { store, logger: quiet },
+    );
+    const storeErrors: string[] = [];
+    manager.on("store_error", (e) => storeErrors.push(e.operation));
+    try {
+      await manager.ready();
+      // The first save is not awaited by ready(): wait for it to land.
+      await vi.waitFor(async () => expect((await store.load("P/a"))?.accessToken).toBe("at-0"));
+      expect(await serve(manager)).toEqual(new Set(["at-0"]));
+
+      await stopRedisServer(server!);
+      server = undefined;
+
+      // Down: requests are served from memory, store calls fail as StoreError.
+      expect(await serve(manager)).toEqual(new Set(["at-0"]));
+      await expect(store.load("P/a")).rejects.toBeInstanceOf(StoreError);
+      await expect(store.withLock("P/a", async () => 1)).rejects.toBeInstanceOf(StoreError);
+      // A refresh that must happen goes on without the lock: reported and counted.
+      expect((await manager.refreshCredential("a", { force: true })).accessToken).toBe("at-1");
+      expect(storeErrors).toContain("lock");
+      expect(storeErrors).toContain("save");
+      expect(await manager.exportPrometheusText()).toContain(
+        'oauthmanager_unlocked_refreshes_total{provider="P"} 1',
+      );
+      expect(await serve(manager)).toEqual(new Set(["at-1"]));
+
+      server = await startRedisServer(port);
+
+      // Back (empty: it keeps nothing on disk). Requests went on throughout, and a refresh,
+      // under the lock again, is stored.
+      await loadOnceBack(store, "P/a");
+      expect(await serve(manager)).toEqual(new Set(["at-1"]));
+      expect((await manager.refreshCredential("a", { force: true })).accessToken).toBe("at-2");
+      expect((await store.load("P/a"))?.accessToken).toBe("at-2");
+      expect(await manager.exportPrometheusText()).toContain(
+        'oauthmanager_unlocked_refreshes_total{provider="P"} 1',
+      );
+      expect(await serve(manager)).toEqual(new Set(["at-2"]));
+    } finally {
+      await manager.close();
+      await store.close();
+    }
+  }, 60_000);
+});
