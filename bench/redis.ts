@@ -70,8 +70,15 @@ export async function measureRedisStore(
   const redis = new OAuthKeyManager("bench", freshCredentials(3), undefined, { store });
   try {
     await redis.ready();
-    // The first saves may still be in flight: one round trip behind them, then count.
-    await client.ping();
+    // The first write of each credential runs in the background under its lock: wait until all
+    // three are stored and no lock is held, so that only the requests' own commands are counted.
+    const ids = freshCredentials(3).map((c) => c.id);
+    for (let tries = 0; tries < 500; tries++) {
+      const stored = await client.exists(...ids.map((id) => `${prefix}token:bench/${id}`));
+      const locked = await client.exists(...ids.map((id) => `${prefix}lock:bench/${id}`));
+      if (stored === ids.length && locked === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     commands = 0;
     for (let i = 0; i < countedCalls; i++) await redis.executeWithFailover(op);
     const sent = commands;
