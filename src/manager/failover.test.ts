@@ -198,3 +198,43 @@ describe("calls by outcome", () => {
     await m.close();
   });
 });
+
+describe("metricsLabels", () => {
+  it("puts a replica label on every series, and keeps two replicas' series apart", async () => {
+    const a = new OAuthKeyManager("p", creds(1), undefined, { metricsLabels: { replica: "r1" } });
+    const b = new OAuthKeyManager("p", creds(1), undefined, { metricsLabels: { replica: "r2" } });
+    await a.executeWithFailover(async () => ({ result: 1 }));
+    const text = await a.exportPrometheusText();
+    const series = text.split("\n").filter((l) => l.startsWith("oauthmanager_"));
+    expect(series.length).toBeGreaterThan(10);
+    for (const line of series) expect(line).toContain('replica="r1"');
+    expect(text).toContain('oauthmanager_calls_total{replica="r1",provider="p",outcome="ok"} 1');
+
+    const { Registry } = await import("prom-client");
+    const registry = new Registry();
+    a.metricsCollector().register(registry);
+    b.metricsCollector().register(registry);
+    const both = await registry.metrics();
+    expect(both).toContain(
+      'oauthmanager_requests_total{replica="r1",provider="p",credential="c0"} 1',
+    );
+    expect(both).toContain(
+      'oauthmanager_requests_total{replica="r2",provider="p",credential="c0"} 0',
+    );
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("refuses label names of its own and names Prometheus would reject", () => {
+    for (const name of ["provider", "credential", "le", "__x", "has-dash", "1st"]) {
+      expect(
+        () => new OAuthKeyManager("p", [], undefined, { metricsLabels: { [name]: "v" } }),
+      ).toThrow(TypeError);
+    }
+    expect(
+      () =>
+        new OAuthKeyManager("p", [], undefined, {
+          metricsLabels: { replica: 1 as unknown as string },
+        }),
+    ).toThrow(/metricsLabels.replica/);
+  });
+});

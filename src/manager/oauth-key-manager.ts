@@ -81,6 +81,8 @@ export class OAuthKeyManager {
   readonly #loop: FailoverLoop;
   /** What the pool holds, as errors name it. */
   #kind: PooledKind = "OAuth credential";
+  /** Added to every series this manager exports. */
+  readonly #metricsLabels: Readonly<Record<string, string>>;
   readonly #monitor: Monitor;
   readonly #refresher: Refresher;
   readonly #storeSync: StoreSync | undefined;
@@ -193,6 +195,7 @@ export class OAuthKeyManager {
     });
     if (!this.#loaded) this.#loop.beforeFirstUse = () => this.#readyOrDegrade();
     if (resolved.monitoring) monitor.setConfig(resolved.monitoring);
+    this.#metricsLabels = resolved.metricsLabels;
     this.#alerts = new AlertCheck({
       pool,
       monitor,
@@ -449,16 +452,18 @@ export class OAuthKeyManager {
    * `Registry` (several managers can share one).
    */
   metricsCollector(): PrometheusCollector {
-    this.#collector ??= createCollector(() =>
-      prometheusSample(
+    this.#collector ??= createCollector(() => {
+      const sample = prometheusSample(
         this.providerName,
         this.#pool,
         this.#monitor,
         this.#now(),
         this.#loop.calls(),
         this.#refresher.unlockedRefreshes,
-      ),
-    );
+      );
+      sample.labels = this.#metricsLabels;
+      return sample;
+    });
     return this.#collector;
   }
 

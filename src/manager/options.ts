@@ -44,6 +44,14 @@ export interface ManagerOptions {
   logger?: Logger;
   /** Alerts and webhooks from the start; `setMonitoringConfig` changes them later. @default undefined (monitoring off) */
   monitoring?: MonitoringConfig;
+  /**
+   * Labels added to every series this manager exports in Prometheus text, e.g.
+   * `{ replica: process.env.HOSTNAME }`, so that the series of replicas sharing one pool through
+   * a store stay apart. Names are Prometheus label names other than the library's own
+   * (`provider`, `credential`, `kind`, `type`, `state`, `outcome`, `le`).
+   * @default {}
+   */
+  metricsLabels?: Readonly<Record<string, string>>;
 }
 
 /** Options of {@link OAuthKeyManager}. */
@@ -75,6 +83,7 @@ export interface ResolvedOptions {
   readonly logger: Logger;
   /** Checked by the monitor when it takes it. */
   readonly monitoring: MonitoringConfig | undefined;
+  readonly metricsLabels: Readonly<Record<string, string>>;
   readonly refreshStrategy: RefreshStrategy;
   readonly rotationPolicy: RotationPolicy;
   readonly store: TokenStore | undefined;
@@ -90,6 +99,7 @@ const SHARED_KEYS = [
   "classifyError",
   "logger",
   "monitoring",
+  "metricsLabels",
 ] as const satisfies readonly (keyof ManagerOptions)[];
 
 /** Options that only make sense for tokens that are refreshed, rotated and stored. */
@@ -130,6 +140,7 @@ export function resolveOptions(options: OAuthKeyManagerOptions | undefined): Res
     classifyError: optionalFunction(o.classifyError, "classifyError") ?? defaultClassifyError,
     logger: resolveLogger(o.logger),
     monitoring: o.monitoring,
+    metricsLabels: resolveMetricsLabels(o.metricsLabels),
     refreshStrategy:
       o.refreshStrategy === undefined
         ? defaultRefreshStrategy()
@@ -143,6 +154,38 @@ export function resolveOptions(options: OAuthKeyManagerOptions | undefined): Res
     refreshTimeoutMs: nonNegative(o.refreshTimeoutMs ?? 30_000, "refreshTimeoutMs"),
     storeTimeoutMs: nonNegative(o.storeTimeoutMs ?? 5_000, "storeTimeoutMs"),
   };
+}
+
+/** The library's own label names, and Prometheus' syntax for a label name. */
+const RESERVED_LABELS = new Set([
+  "provider",
+  "credential",
+  "kind",
+  "type",
+  "state",
+  "outcome",
+  "le",
+]);
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function resolveMetricsLabels(value: unknown): Readonly<Record<string, string>> {
+  if (value === undefined) return {};
+  const labels = checkObject(value as object, "metricsLabels");
+  const out: Record<string, string> = {};
+  for (const [name, label] of Object.entries(labels)) {
+    if (!LABEL_NAME.test(name) || name.startsWith("__") || RESERVED_LABELS.has(name)) {
+      throw new TypeError(
+        `Expected \`metricsLabels\` names to be Prometheus label names other than ${[...RESERVED_LABELS].join(", ")}, got ${JSON.stringify(name)}`,
+      );
+    }
+    if (typeof label !== "string") {
+      throw new TypeError(
+        `Expected \`metricsLabels.${name}\` to be a string, got ${describe(label)}`,
+      );
+    }
+    out[name] = label;
+  }
+  return Object.freeze(out);
 }
 
 /**

@@ -101,6 +101,8 @@ export interface CredentialSample {
 /** One manager's figures at scrape time. */
 export interface ProviderSample {
   provider: string;
+  /** Labels added to every series of this sample (a replica's name, say). */
+  labels?: Readonly<Record<string, string>> | undefined;
   credentials: CredentialSample[];
   /** `executeWithFailover` calls by outcome. */
   calls?: Partial<Record<CallOutcome, number>> | undefined;
@@ -458,12 +460,41 @@ class ScrapeMetric {
       help: this.help,
       type: this.type,
       aggregator: this.aggregator,
-      values: this.#def.values(this.#hub.snapshot()),
+      values: withConstantLabels(this.#def, this.#hub.snapshot()),
     };
   }
 
   /** Values live in the managers; `registry.resetMetrics()` has nothing to reset here. */
   reset(): void {}
+}
+
+/**
+ * The definition's values, each sample's own labels added. Samples are grouped by those labels
+ * first, so that series merged across samples (one provider in two managers) are only merged
+ * within one label set, and two label sets never produce the same series.
+ */
+function withConstantLabels(def: Definition, samples: readonly ProviderSample[]): Value[] {
+  if (samples.every((s) => s.labels === undefined || Object.keys(s.labels).length === 0)) {
+    return def.values(samples);
+  }
+  const groups = new Map<
+    string,
+    { labels: Readonly<Record<string, string>>; samples: ProviderSample[] }
+  >();
+  for (const sample of samples) {
+    const labels = sample.labels ?? {};
+    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const group = groups.get(key) ?? { labels, samples: [] };
+    group.samples.push(sample);
+    groups.set(key, group);
+  }
+  const out: Value[] = [];
+  for (const { labels, samples: group } of groups.values()) {
+    for (const value of def.values(group)) {
+      out.push({ ...value, labels: { ...labels, ...value.labels } });
+    }
+  }
+  return out;
 }
 
 const hubs = new WeakMap<AnyRegistry, Hub>();
