@@ -12,8 +12,8 @@ import { RedisTokenStore } from "oauthmanager/redis";
 import { freshCredentials, op } from "./fixtures.js";
 import { type MeasureOptions, measure, type Timing } from "./timing.js";
 
-/** Where section 7 looks for a Redis: REDIS_URL, else the default local one. */
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/** Where sections 7 and 8 look for a Redis: REDIS_URL, else the default local one. */
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 export interface RedisFigures {
   url: string;
@@ -26,7 +26,7 @@ export interface RedisFigures {
 }
 
 /** True when something at `url` answers PING like a Redis, within a second. */
-function answersPing(url: string): Promise<boolean> {
+export function answersPing(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const socket = createConnection({ host: hostname, port: Number(port || 6379) });
@@ -106,7 +106,7 @@ export async function measureRedisStore(
 }
 
 /** The URL without its password, for the printout. */
-function redactUrl(url: string): string {
+export function redactUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = "***";
   return parsed.href;

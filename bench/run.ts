@@ -43,6 +43,14 @@
  *    Redis / in-memory. Target: the same within noise. Beside it the Redis commands the store's
  *    connection sent during 10,000 such calls, counted at ioredis's `sendCommand` (expected 0:
  *    the hot path makes no round trip). Skipped, with a line saying so, when no Redis answers.
+ * 8. Refresh stampede across processes. 4 child processes (replicas, each its own
+ *    `OAuthKeyManager`) on one `RedisTokenStore` (the Redis of section 7, under a key prefix of the
+ *    run's own) hold the same expired credential; on "go" each sends 500 concurrent requests. The
+ *    token endpoint on 127.0.0.1 answers after 50 ms, rotates the refresh token and refuses its
+ *    reuse. Counts the token-endpoint calls (the Redis lock lets one replica refresh: 1), failed
+ *    requests (0), distinct tokens the requests saw and the replicas found stored (1), and the
+ *    wall time from "go" to the last replica's answer (includes each replica's exit work).
+ *    Skipped, with a line saying so, when no Redis answers.
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
  * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
@@ -61,6 +69,7 @@ import { measureMemory } from "./memory.js";
 import { measureBackoff, measureOverhead } from "./overhead.js";
 import { peerVersions } from "./peers.js";
 import { measureRedisStore } from "./redis.js";
+import { runRedisStampede } from "./redis-stampede.js";
 import { runShortLived, runStampede } from "./stampede.js";
 import { BATCH, type MeasureOptions, type Timing } from "./timing.js";
 
@@ -252,6 +261,37 @@ if (r) {
   );
 }
 
+// 8. refresh stampede across processes sharing a RedisTokenStore
+const rs = await runRedisStampede(4, 500);
+if (rs) {
+  printTable(
+    `8. refresh stampede across processes on one RedisTokenStore (${rs.url}), rotating refresh token   expected: 1 call, 0 failures, 1 token`,
+    [
+      "processes",
+      "requests each",
+      "token-endpoint calls",
+      "failed requests",
+      "distinct tokens",
+      "wall ms",
+    ],
+    [
+      [
+        int(rs.processes),
+        int(rs.requestsPerProcess),
+        int(rs.tokenEndpointCalls),
+        int(rs.failures),
+        int(rs.distinctTokens),
+        fixed(rs.wallMs, 0),
+      ],
+    ],
+  );
+  if (rs.firstError) console.log(`first failure: ${rs.firstError}`);
+} else {
+  console.log(
+    "\n8. refresh stampede across processes: skipped, no Redis answers (set REDIS_URL, or run one on 127.0.0.1:6379)",
+  );
+}
+
 console.log(`\ntotal bench time ${fixed((performance.now() - began) / 1000, 1)} s`);
 console.log(`
 summary
@@ -268,4 +308,9 @@ ${
   r
     ? `RedisTokenStore, fresh tokens: ${fixed(r.redis.ns, 0)} ns vs ${fixed(r.memory.ns, 0)} ns in memory, ratio ${fixed(redisRatio ?? 0, 2)}; ${int(r.commands)} Redis commands in ${int(r.countedCalls)} calls`
     : "RedisTokenStore: skipped, no Redis"
+}
+${
+  rs
+    ? `Redis stampede: ${int(rs.processes)} processes × ${int(rs.requestsPerProcess)} requests, ${int(rs.tokenEndpointCalls)} refresh${rs.tokenEndpointCalls === 1 ? "" : "es"}, ${int(rs.failures)} failures, ${int(rs.distinctTokens)} distinct token${rs.distinctTokens === 1 ? "" : "s"}, ${fixed(rs.wallMs, 0)} ms`
+    : "Redis stampede: skipped, no Redis"
 }`);
