@@ -3,21 +3,11 @@
  * listener, so no MaxListenersExceededWarning; an abort still rejects every one of them.
  */
 import { getEventListeners } from "node:events";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { captureWarnings } from "../test/support/warnings.js";
 import { onAbort, raceAbort } from "./abort.js";
 
-let warnings: Error[];
-const onWarning = (w: Error) => warnings.push(w);
-beforeEach(() => {
-  warnings = [];
-  process.on("warning", onWarning);
-});
-afterEach(() => {
-  process.off("warning", onWarning);
-});
-
-/** Warnings are emitted on a later tick. */
-const warningsSettled = () => new Promise((r) => setImmediate(r));
+const warnings = captureWarnings();
 
 describe("raceAbort", () => {
   it("50 calls sharing one signal add one listener, and an abort rejects each with its reason", async () => {
@@ -32,8 +22,8 @@ describe("raceAbort", () => {
     const reason = new Error("caller gave up");
     controller.abort(reason);
     for (const outcome of await Promise.all(pending)) expect(outcome).toBe(reason);
-    await warningsSettled();
-    expect(warnings).toEqual([]);
+    await warnings.settled();
+    expect(warnings.list).toEqual([]);
   });
 
   it("the shared listener goes once every call has settled", async () => {

@@ -74,3 +74,25 @@ export function raceAbort<T>(
     );
   });
 }
+
+/**
+ * Waits `ms`, or rejects with `signal.reason` once it aborts. The timer is not unref'd: a caller
+ * awaits this wait like any pending I/O (a lock retry between two attempts), and an unref'd one
+ * would let the process exit in the middle of that caller's work. It is cleared on abort.
+ */
+export function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    let stop = (): void => {};
+    const timer = setTimeout(() => {
+      stop();
+      resolve();
+    }, ms);
+    if (signal) {
+      stop = onAbort(signal, () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      });
+    }
+  });
+}

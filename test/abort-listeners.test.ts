@@ -2,23 +2,13 @@
  * Many refreshes at once, and many calls sharing one caller signal, never pile listeners on one
  * AbortSignal past Node's warning threshold; aborting still reaches every pending call.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import type { OAuthCredentialSet } from "../src/types.js";
+import { captureWarnings } from "./support/warnings.js";
 
 const quiet = { warn() {}, error() {} };
-let warnings: Error[];
-const onWarning = (w: Error) => warnings.push(w);
-beforeEach(() => {
-  warnings = [];
-  process.on("warning", onWarning);
-});
-afterEach(() => {
-  process.off("warning", onWarning);
-});
-
-/** Warnings are emitted on a later tick. */
-const warningsSettled = () => new Promise((r) => setImmediate(r));
+const warnings = captureWarnings();
 
 const credentials = (n: number, accessToken: string): OAuthCredentialSet[] =>
   Array.from({ length: n }, (_, i) => ({ id: `c${i}`, accessToken, refreshToken: `rt-${i}` }));
@@ -43,8 +33,8 @@ describe("no MaxListenersExceededWarning", () => {
     for (const r of release) r();
     const tokens = (await Promise.all(refreshed)).map((c) => c.accessToken);
     expect(tokens).toEqual(Array.from({ length: 50 }, (_, i) => `fresh-c${i}`));
-    await warningsSettled();
-    expect(warnings.map((w) => w.name)).toEqual([]);
+    await warnings.settled();
+    expect(warnings.list.map((w) => w.name)).toEqual([]);
     await m.close();
   });
 
@@ -68,8 +58,8 @@ describe("no MaxListenersExceededWarning", () => {
     expect(new Set(await Promise.all(refreshed))).toEqual(
       new Set(["RefreshError (ClosedError: OAuthKeyManager for P is closed)"]),
     );
-    await warningsSettled();
-    expect(warnings.map((w) => w.name)).toEqual([]);
+    await warnings.settled();
+    expect(warnings.list.map((w) => w.name)).toEqual([]);
   });
 
   it("50 concurrent calls sharing one signal; aborting it rejects each with signal.reason", async () => {
@@ -86,8 +76,8 @@ describe("no MaxListenersExceededWarning", () => {
     const reason = new Error("caller gave up");
     controller.abort(reason);
     for (const outcome of await Promise.all(calls)) expect(outcome).toBe(reason);
-    await warningsSettled();
-    expect(warnings.map((w) => w.name)).toEqual([]);
+    await warnings.settled();
+    expect(warnings.list.map((w) => w.name)).toEqual([]);
     await m.close();
   });
 });

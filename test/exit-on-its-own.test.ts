@@ -1,22 +1,8 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { runFixture } from "./support/run-fixture.js";
 
-const fixture = fileURLToPath(new URL("./fixtures/started-manager.ts", import.meta.url));
-
-function run(...args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", fixture, ...args], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d;
-    });
-    child.on("error", reject);
-    // A process held open by a timer never exits: the test's own timeout reports it.
-    child.on("exit", (code) => resolve({ code, out }));
-  });
+function run(...args: string[]) {
+  return runFixture("started-manager.ts", ...args);
 }
 
 describe("timers never keep the process alive", () => {

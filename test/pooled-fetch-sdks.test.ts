@@ -12,6 +12,7 @@ import { KeyManager } from "../src/manager/key-manager.js";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import type { AuthStyle } from "../src/providers/auth.js";
 import { pooledFetch } from "../src/providers/pooled-fetch.js";
+import { anthropicMessage, chatCompletion } from "./support/sdk-answers.js";
 import { type SeenRequest, startUpstream, type Upstream } from "./support/upstream.js";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
@@ -88,14 +89,8 @@ const openai: Sdk = {
   name: "openai",
   auth: "bearer",
   presented: { authorization: "Bearer key-a", "x-api-key": undefined },
-  ok: {
-    id: "chatcmpl-1",
-    object: "chat.completion",
-    created: 0,
-    model: "gpt-test",
-    choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }],
-    usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
-  },
+  ok: chatCompletion("gpt-test"),
+
   errorBody: (type) => ({ error: { message: type, type } }),
   BadRequestError: OpenAI.BadRequestError,
   RateLimitError: OpenAI.RateLimitError,
@@ -140,16 +135,8 @@ const anthropic: Sdk = {
   name: "anthropic",
   auth: "x-api-key",
   presented: { "x-api-key": "key-a", authorization: undefined },
-  ok: {
-    id: "msg_1",
-    type: "message",
-    role: "assistant",
-    model: "claude-test",
-    content: [{ type: "text", text: "hi" }],
-    stop_reason: "end_turn",
-    stop_sequence: null,
-    usage: { input_tokens: 3, output_tokens: 2 },
-  },
+  ok: anthropicMessage("claude-test"),
+
   errorBody: (type) => ({ type: "error", error: { type, message: type } }),
   BadRequestError: Anthropic.BadRequestError,
   RateLimitError: Anthropic.RateLimitError,

@@ -1,6 +1,3 @@
-import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import {
@@ -15,34 +12,23 @@ import {
   openaiRefresh,
   type PresetOptions,
 } from "../src/providers/presets.js";
+import {
+  json,
+  startTokenServer,
+  type TokenServer,
+} from "../src/providers/test-support/token-server.js";
 import type { RefreshFunc } from "../src/types.js";
-import { closeServer } from "./support/close-server.js";
 
-interface Seen {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A token endpoint shaped like a provider's: answers every refresh with `answer`. */
-async function endpoint(answer: Record<string, unknown>) {
-  const seen: Seen[] = [];
-  const server: Server = createServer(async (req, res) => {
-    let body = "";
-    for await (const chunk of req) body += chunk;
-    seen.push({ headers: req.headers, body });
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify(answer));
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
+/** A token endpoint that answers every refresh with `answer` and records what it got. */
+async function tokenEndpoint(answer: Record<string, unknown>): Promise<TokenServer> {
+  const server = await startTokenServer((_req, res) => json(res, 200, answer));
   servers.push(server);
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/token`, seen };
+  return server;
 }
 
-const servers: Server[] = [];
+const servers: TokenServer[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map(closeServer));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
 /** One refresh through a manager, as a request would cause it; returns the refreshed credential. */
@@ -70,14 +56,14 @@ function jwt(payload: Record<string, unknown>): string {
 
 describe("presets against endpoints shaped like their providers", () => {
   it("gemini: a form body with Gemini CLI's public client; Google's answer without refresh_token keeps the old one", async () => {
-    const e = await endpoint({
+    const e = await tokenEndpoint({
       access_token: "ya29.fresh",
       expires_in: 3599,
       token_type: "Bearer",
     });
     const cred = await refreshThrough(geminiRefresh, e.url);
-    expect(e.seen[0]!.headers["content-type"]).toMatch(/^application\/x-www-form-urlencoded/);
-    const form = new URLSearchParams(e.seen[0]!.body);
+    expect(e.received[0]!.headers["content-type"]).toMatch(/^application\/x-www-form-urlencoded/);
+    const form = new URLSearchParams(e.received[0]!.body);
     expect(Object.fromEntries(form)).toEqual({
       grant_type: "refresh_token",
       refresh_token: "rt-old",
@@ -89,15 +75,15 @@ describe("presets against endpoints shaped like their providers", () => {
   });
 
   it("anthropic: a JSON body with Claude Code's client; a rotated refresh token replaces the old one", async () => {
-    const e = await endpoint({
+    const e = await tokenEndpoint({
       access_token: "sk-ant-oat-fresh",
       refresh_token: "sk-ant-ort-new",
       expires_in: "28800",
       scope: "user:inference user:profile",
     });
     const cred = await refreshThrough(anthropicRefresh, e.url);
-    expect(e.seen[0]!.headers["content-type"]).toMatch(/^application\/json/);
-    expect(JSON.parse(e.seen[0]!.body)).toMatchObject({
+    expect(e.received[0]!.headers["content-type"]).toMatch(/^application\/json/);
+    expect(JSON.parse(e.received[0]!.body)).toMatchObject({
       grant_type: "refresh_token",
       refresh_token: "rt-old",
       client_id: CLAUDE_CODE_CLIENT_ID,
@@ -113,14 +99,14 @@ describe("presets against endpoints shaped like their providers", () => {
     const idToken = jwt({
       "https://api.openai.com/auth": { chatgpt_account_id: "acct-123" },
     });
-    const e = await endpoint({
+    const e = await tokenEndpoint({
       access_token: "codex-fresh",
       refresh_token: "codex-rt-new",
       id_token: idToken,
       expires_in: 3600,
     });
     const cred = await refreshThrough(openaiRefresh, e.url);
-    expect(JSON.parse(e.seen[0]!.body)).toMatchObject({
+    expect(JSON.parse(e.received[0]!.body)).toMatchObject({
       grant_type: "refresh_token",
       refresh_token: "rt-old",
       client_id: CODEX_CLIENT_ID,

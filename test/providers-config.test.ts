@@ -1,42 +1,28 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} placeholders are literal text here
-import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createManagers, parseConfig } from "../src/config/index.js";
 import { QWEN_CODE_CLIENT_ID } from "../src/providers/catalog.js";
-import { closeServer } from "./support/close-server.js";
-
-interface Seen {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+import {
+  json,
+  startTokenServer,
+  type TokenServer,
+} from "../src/providers/test-support/token-server.js";
 
 /** A token endpoint that answers every refresh with `answer` and records what it got. */
-async function tokenEndpoint(answer: Record<string, unknown>) {
-  const seen: Seen[] = [];
-  const server: Server = createServer(async (req, res) => {
-    let body = "";
-    for await (const chunk of req) body += chunk;
-    seen.push({ headers: req.headers, body });
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify(answer));
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/token`, seen, server };
+async function tokenEndpoint(answer: Record<string, unknown>): Promise<TokenServer> {
+  const server = await startTokenServer((_req, res) => json(res, 200, answer));
+  servers.push(server);
+  return server;
 }
 
-const servers: Server[] = [];
+const servers: TokenServer[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map(closeServer));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
 describe("createManagers gives providers a refresher without code", () => {
   it("a custom provider refreshes through its token_url, client_auth and body_format", async () => {
     const endpoint = await tokenEndpoint({ access_token: "fresh", expires_in: 3600 });
-    servers.push(endpoint.server);
     const config = parseConfig(
       `providers:
   internal:
@@ -55,8 +41,8 @@ describe("createManagers gives providers a refresher without code", () => {
         result: cred.accessToken,
       }));
       expect(result).toBe("fresh");
-      expect(endpoint.seen).toHaveLength(1);
-      const [req] = endpoint.seen;
+      expect(endpoint.received).toHaveLength(1);
+      const [req] = endpoint.received;
       expect(req!.headers["content-type"]).toMatch(/^application\/json/);
       expect(JSON.parse(req!.body)).toMatchObject({
         grant_type: "refresh_token",
@@ -76,7 +62,6 @@ describe("createManagers gives providers a refresher without code", () => {
       expires_in: 3600,
       resource_url: "portal.qwen.ai",
     });
-    servers.push(endpoint.server);
     const config = parseConfig(
       `providers:
   qwen:
@@ -91,8 +76,8 @@ describe("createManagers gives providers a refresher without code", () => {
         result: { token: cred.accessToken, base: cred.providerData?.resourceUrl },
       }));
       expect(result).toEqual({ token: "qwen-fresh", base: "https://portal.qwen.ai/v1" });
-      const form = new URLSearchParams(endpoint.seen[0]!.body);
-      expect(endpoint.seen[0]!.headers["content-type"]).toMatch(
+      const form = new URLSearchParams(endpoint.received[0]!.body);
+      expect(endpoint.received[0]!.headers["content-type"]).toMatch(
         /^application\/x-www-form-urlencoded/,
       );
       expect(form.get("client_id")).toBe(QWEN_CODE_CLIENT_ID);

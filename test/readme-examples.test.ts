@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.js";
 import { closeServer } from "./support/close-server.js";
+import { anthropicMessage, chatCompletion } from "./support/sdk-answers.js";
 
 const ROOT = new URL("../", import.meta.url);
 const README = readFileSync(new URL("README.md", ROOT), "utf8");
@@ -44,26 +45,6 @@ function tableRows(lines: readonly string[]): string[][] {
   }
   return rows;
 }
-
-const CHAT_COMPLETION = {
-  id: "chatcmpl-1",
-  object: "chat.completion",
-  created: 0,
-  model: "gpt-4o-mini",
-  choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
-};
-
-const MESSAGE = {
-  id: "msg_1",
-  type: "message",
-  role: "assistant",
-  model: "claude-sonnet-4-6",
-  content: [{ type: "text", text: "hi" }],
-  stop_reason: "end_turn",
-  stop_sequence: null,
-  usage: { input_tokens: 3, output_tokens: 2 },
-};
 
 function run(
   args: readonly string[],
@@ -171,9 +152,9 @@ describe("README.md", () => {
             res.writeHead(429, { "retry-after": "7" });
             res.end(JSON.stringify({ error: { message: "slow down", type: "rate_limit" } }));
           } else if (req.url === "/v1/chat/completions") {
-            res.end(JSON.stringify(CHAT_COMPLETION));
+            res.end(JSON.stringify(chatCompletion("gpt-4o-mini")));
           } else {
-            res.end(JSON.stringify(MESSAGE));
+            res.end(JSON.stringify(anthropicMessage("claude-sonnet-4-6")));
           }
         });
       });

@@ -14,6 +14,7 @@ import { KeyManager } from "../src/manager/key-manager.js";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import type { OperationResult } from "../src/types.js";
 import { closeServer } from "./support/close-server.js";
+import { anthropicMessage, chatCompletion } from "./support/sdk-answers.js";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
 const now = () => NOW;
@@ -91,25 +92,8 @@ afterEach(async () => {
   await stop();
 });
 
-const CHAT_COMPLETION = {
-  id: "chatcmpl-1",
-  object: "chat.completion",
-  created: 0,
-  model: "gpt-test",
-  choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
-};
-
-const MESSAGE = {
-  id: "msg_1",
-  type: "message",
-  role: "assistant",
-  model: "claude-test",
-  content: [{ type: "text", text: "hi" }],
-  stop_reason: "end_turn",
-  stop_sequence: null,
-  usage: { input_tokens: 3, output_tokens: 2 },
-};
+const CHAT_COMPLETION = chatCompletion("gpt-test");
+const MESSAGE = anthropicMessage("claude-test");
 
 /** One SDK, called the way the README shows: a client per call, retries off, the pool's signal. */
 interface Sdk {

@@ -3,24 +3,11 @@
  * it: the timeout's timer holds the process open until then, instead of the process exiting with
  * the caller's promise pending.
  */
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { runFixture } from "./support/run-fixture.js";
 
-const fixture = fileURLToPath(new URL("./fixtures/stuck-store.ts", import.meta.url));
-
-function run(mode: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", fixture, mode], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d;
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, out }));
-  });
+function run(...args: string[]) {
+  return runFixture("stuck-store.ts", ...args);
 }
 
 describe("a store call stuck without I/O", () => {

@@ -15,13 +15,13 @@
  * lock: the second would otherwise delete the one the first had just taken.
  * @module
  */
-
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import lockfile from "proper-lockfile";
+import { abortableDelay } from "../abort.js";
 import { systemClock } from "../clock.js";
 import { StoreError } from "../errors.js";
 import type { Logger } from "../types.js";
@@ -122,7 +122,7 @@ export async function acquireFileLock(
     if (remaining <= 0) throw options.timeoutError();
     if (retryNow) continue;
     const backoff = Math.min(RETRY_MIN_MS * 2 ** attempt, RETRY_MAX_MS);
-    await sleep(Math.min(remaining, backoff * (0.5 + Math.random() / 2)), signal);
+    await abortableDelay(Math.min(remaining, backoff * (0.5 + Math.random() / 2)), signal);
   }
 }
 
@@ -313,23 +313,4 @@ export function isProcessAlive(pid: number): boolean {
   } catch (err) {
     return errnoCode(err) === "EPERM";
   }
-}
-
-/**
- * A wait between lock attempts. Deliberately not unref'd: the caller is awaiting it like any
- * pending I/O, and an unref'd wait would let a process exit silently in the middle of a save.
- * It lasts at most `RETRY_MAX_MS` and is cleared on abort.
- */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

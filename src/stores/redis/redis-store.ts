@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
+import { abortableDelay } from "../../abort.js";
 import { raceTimeout } from "../../clock.js";
 import { describe, describeSetting } from "../../describe.js";
 import { ClosedError, messageOf, StoreError } from "../../errors.js";
@@ -347,7 +348,7 @@ export class RedisTokenStore implements TokenStore {
       const left = deadline - performance.now();
       if (left <= 0) throw timedOut();
       // Jitter, so processes that lost together do not all retry together.
-      await pause(Math.min(delay * (0.5 + Math.random()), left), signal);
+      await abortableDelay(Math.min(delay * (0.5 + Math.random()), left), signal);
       delay = Math.min(delay * 2, LAST_POLL_MS);
     }
   }
@@ -436,21 +437,6 @@ function prefixRange(prefix: string): [string | Buffer, string | Buffer] {
   if (prefix === "") return ["-", "+"];
   // 0xff never occurs in UTF-8, so it sorts after every string that starts with the prefix.
   return [`[${prefix}`, Buffer.concat([Buffer.from(`(${prefix}`), Buffer.from([0xff])])];
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    timer.unref();
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function parseRedisUrl(url: unknown): URL {
