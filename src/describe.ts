@@ -37,3 +37,8 @@ export function describeSetting(value: unknown): string {
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   return describe(value);
 }
+
+/** A plain JSON object: not an array, not null. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -8,8 +8,10 @@
  * providers treat these clients as public (installed-application) clients.
  * @module
  */
+
+import { isRecord } from "../describe.js";
 import type { ProviderData } from "../types.js";
-import { isRecord, jwtClaims } from "./jwt.js";
+import { jwtClaims } from "./jwt.js";
 import type { OAuth2RefreshOptions, ProviderHooks } from "./oauth2.js";
 
 /** The names the presets answer to, as configuration names the providers. */

@@ -15,12 +15,12 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { describe } from "../describe.js";
+import { describe, isRecord } from "../describe.js";
 import { ConfigError } from "../errors.js";
 import { readSmallFile } from "../read-small-file.js";
 import type { OAuthCredentialSet, ProviderData } from "../types.js";
 import { chatgptAccountId, qwenBaseUrl } from "./catalog.js";
-import { isRecord, jwtClaims, jwtExpiry } from "./jwt.js";
+import { jwtClaims, jwtExpiry } from "./jwt.js";
 
 /** The CLIs whose login files {@link importCredentials} reads. */
 export type ImportKind = "gemini-cli" | "qwen-code" | "claude-code" | "codex";

@@ -3,6 +3,7 @@
  * us over TLS (an account id, an expiry), never for deciding whom to trust.
  * @module
  */
+import { isRecord } from "../describe.js";
 
 /**
  * The payload of a compact JWT (`header.payload.signature`) as an object, or `undefined` when
@@ -28,9 +29,4 @@ export function jwtExpiry(token: unknown): Date | undefined {
   if (typeof exp !== "number" || !Number.isFinite(exp) || exp <= 0) return undefined;
   const date = new Date(exp * 1000);
   return Number.isNaN(date.getTime()) ? undefined : date;
-}
-
-/** A plain JSON object (not an array, not null). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

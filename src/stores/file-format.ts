@@ -48,8 +48,10 @@
  * ```
  * @module
  */
+
 import type { KeyObject } from "node:crypto";
 import * as z from "zod";
+import { isRecord } from "../describe.js";
 import type { ProviderData } from "../types.js";
 import { decrypt, ENCRYPTION_ALG, encrypt } from "./crypto.js";
 import type { StoredRotation, StoredToken } from "./types.js";
@@ -216,10 +218,6 @@ function validate(doc: unknown, encrypted: boolean): DecodeResult {
   }
   if (problems.length > 0) return { kind: "corrupt", detail: problems.join("; ") };
   return { kind: "ok", entries, encrypted };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function jsonType(v: unknown): string {
