@@ -268,15 +268,19 @@ export class FailoverLoop {
     }
   }
 
+  /** What to throw when no credential can be picked now: the pool is empty, or all rest. */
+  unavailableError(): NoCredentialsError | CredentialsUnavailableError {
+    const { pool, provider, now } = this.#deps;
+    if (pool.size === 0) return new NoCredentialsError(provider, this.#kind);
+    return new CredentialsUnavailableError(provider, pool.size, pool.retryAfter(now()), this.#kind);
+  }
+
   /** What to throw when no attempt is left or no credential could be picked. */
   #noneLeft(failed: AttemptFailed[] | undefined): Error {
+    if (failed === undefined || this.#deps.pool.size === 0) return this.unavailableError();
     const { pool, provider, now } = this.#deps;
     const kind = this.#kind;
-    if (pool.size === 0) return new NoCredentialsError(provider, kind);
     const at = now();
-    if (failed === undefined) {
-      return new CredentialsUnavailableError(provider, pool.size, pool.retryAfter(at), kind);
-    }
     // After rate limits the caller wants to know when to come back, as a 429 would tell it.
     const limited = failed.some((f) => f.limited);
     const retryAfterMs = limited ? (pool.hasAvailable(at) ? 0 : pool.retryAfter(at)) : undefined;

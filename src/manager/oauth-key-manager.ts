@@ -1,13 +1,6 @@
 import type { Clock } from "../clock.js";
 import { describe } from "../describe.js";
-import {
-  ClosedError,
-  CredentialsUnavailableError,
-  NoCredentialsError,
-  type PooledKind,
-  RefreshError,
-  redactSecrets,
-} from "../errors.js";
+import { ClosedError, type PooledKind, RefreshError, redactSecrets } from "../errors.js";
 import { type ManagerEvents, TypedEmitter } from "../events.js";
 import { healthSummaryToWire } from "../metrics/json-export.js";
 import { createCollector, type PrometheusCollector } from "../metrics/prometheus.js";
@@ -248,7 +241,7 @@ export class OAuthKeyManager {
     if (!this.#loaded) await this.#readyOrDegrade();
     this.#assertOpen();
     const entry = this.#pool.pick(this.#now(), undefined);
-    if (!entry) throw this.#unavailableError();
+    if (!entry) throw this.#loop.unavailableError();
     return cloneCredential(entry.view);
   }
 
@@ -587,12 +580,5 @@ export class OAuthKeyManager {
   #closedError(): ClosedError {
     const what = this.#kind === "API key" ? "KeyManager" : "OAuthKeyManager";
     return new ClosedError(`${what} for ${this.providerName}`);
-  }
-
-  #unavailableError(): Error {
-    const { providerName: provider } = this;
-    if (this.#pool.size === 0) return new NoCredentialsError(provider, this.#kind);
-    const retryAfterMs = this.#pool.retryAfter(this.#now());
-    return new CredentialsUnavailableError(provider, this.#pool.size, retryAfterMs, this.#kind);
   }
 }
