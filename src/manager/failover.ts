@@ -9,7 +9,7 @@
  * @module
  */
 import { setMaxListeners } from "node:events";
-import { raceAbort } from "../abort.js";
+import { abortableDelay, raceAbort } from "../abort.js";
 import type { Clock } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import {
@@ -25,6 +25,7 @@ import { CALL_OUTCOMES, type CallOutcome } from "../metrics/prometheus.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
 import type { Refresher } from "../refresh/refresher.js";
+import { StickySessions } from "../selection/sticky-sessions.js";
 import type {
   ExecuteOptions,
   ExecuteResult,
@@ -33,9 +34,13 @@ import type {
   Operation,
   OperationResult,
   Usage,
+  WhenAllUnavailable,
 } from "../types.js";
+import { checkWhenAllUnavailable, type ResolvedFailoverOptions } from "./options.js";
 
 const DEFAULT_MAX_ATTEMPTS = 3;
+/** Waiting for a credential never polls faster than this, whatever the deadlines say. */
+const MIN_WAIT_MS = 10;
 
 /** What the loop works with. */
 export interface FailoverDeps {
@@ -46,6 +51,9 @@ export interface FailoverDeps {
   now: Clock;
   logger: Logger;
   events: TypedEmitter<ManagerEvents>;
+  failover: ResolvedFailoverOptions;
+  /** Aborted by close(): requests waiting for a credential stop waiting. */
+  lifetime: AbortSignal;
 }
 
 /** Why an attempt ended without a result. */
@@ -88,6 +96,8 @@ export class FailoverLoop {
   #passToken = false;
   #inFlight = 0;
   #idle: (() => void) | undefined;
+  /** Session key → the credential it used last; created with the first session key. */
+  #sessions: StickySessions<PoolEntry> | undefined;
 
   constructor(deps: FailoverDeps) {
     this.#deps = deps;
@@ -131,11 +141,19 @@ export class FailoverLoop {
     }
     const deps = this.#deps;
     let signal: AbortSignal | undefined;
+    let scope: string | undefined;
+    let sessionKey: string | undefined;
+    let mode: WhenAllUnavailable | undefined;
     const size = deps.pool.size;
     let maxAttempts = size === 0 ? 1 : Math.min(size, DEFAULT_MAX_ATTEMPTS);
     if (opts !== undefined) {
       signal = opts.signal;
       if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
+      if (opts.scope !== undefined) scope = checkedKey(opts.scope, "scope");
+      if (opts.sessionKey !== undefined) sessionKey = checkedKey(opts.sessionKey, "sessionKey");
+      if (opts.whenAllUnavailable !== undefined) {
+        mode = checkWhenAllUnavailable(opts.whenAllUnavailable);
+      }
     }
     // Counted from here, so close() waits for a call accepted before it, store load included.
     this.#inFlight++;
@@ -147,8 +165,20 @@ export class FailoverLoop {
       let tried: Set<string> | undefined;
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         let start = deps.now();
-        const entry = deps.pool.pick(start, tried);
-        if (entry === undefined) break;
+        let entry =
+          scope === undefined && sessionKey === undefined
+            ? deps.pool.pick(start, tried)
+            : this.#pickFor(start, tried, scope, sessionKey);
+        if (entry === undefined) {
+          // Nothing could be tried at all: panic mode decides. After failed attempts the
+          // caller learns when to come back instead (FailoverExhaustedError.retryAfterMs).
+          mode ??= deps.failover.whenAllUnavailable;
+          if (failed !== undefined || mode === "reject") break;
+          entry = await this.#whenNoneAvailable(mode, scope, signal);
+          start = deps.now();
+        } else if (entry.halfOpen) {
+          deps.pool.startTrial(entry);
+        }
         let cred = entry.view;
         let outcome: OperationResult<T> | Retried<T> | AttemptFailed;
         let operating = false;
@@ -164,10 +194,11 @@ export class FailoverLoop {
           if (signal?.aborted) throw signal.reason;
           // A failed refresh is counted on the refresh track already: it only fails over.
           outcome = operating
-            ? await this.#afterError(entry, cred, op, signal, err, start)
+            ? await this.#afterError(entry, cred, op, signal, err, start, scope)
             : new AttemptFailed(err, false);
         } finally {
           entry.inFlight--;
+          if (entry.onTrial) deps.pool.endTrial(entry, deps.now());
         }
         if (outcome instanceof AttemptFailed) {
           tried ??= new Set();
@@ -176,11 +207,12 @@ export class FailoverLoop {
           failed.push(outcome);
           continue;
         }
+        if (sessionKey !== undefined) this.#stick(sessionKey, entry);
         if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, attempt);
-        this.#succeeded(entry, outcome?.usage, start);
+        this.#succeeded(entry, outcome?.usage, start, scope);
         return this.#result(outcome, entry.id, attempt);
       }
-      throw this.#noneLeft(failed);
+      throw this.#noneLeft(failed, scope);
     } catch (err) {
       this.#count(this.#outcomeOf(err, signal));
       throw err;
@@ -191,6 +223,80 @@ export class FailoverLoop {
         this.#idle = undefined;
       }
     }
+  }
+
+  /** The session's credential while it can serve, else the next in selection order. */
+  #pickFor(
+    now: number,
+    tried: ReadonlySet<string> | undefined,
+    scope: string | undefined,
+    sessionKey: string | undefined,
+  ): PoolEntry | undefined {
+    const pool = this.#deps.pool;
+    if (sessionKey !== undefined && this.#sessions !== undefined) {
+      const stuck = this.#sessions.get(sessionKey, now);
+      // A sticky hit leaves the round-robin cursor where it is: keys without a session, and
+      // the next new session, get their turn as if the hit had not happened.
+      if (
+        stuck !== undefined &&
+        !stuck.removed &&
+        (tried === undefined || !tried.has(stuck.id)) &&
+        pool.canServe(stuck, now, scope)
+      ) {
+        return stuck;
+      }
+    }
+    return scope === undefined ? pool.pick(now, tried) : pool.pickIn(now, tried, scope);
+  }
+
+  #stick(sessionKey: string, entry: PoolEntry): void {
+    const { failover, now } = this.#deps;
+    this.#sessions ??= new StickySessions(failover.maxSessions, failover.sessionTtlMs);
+    this.#sessions.set(sessionKey, entry, now());
+  }
+
+  /**
+   * Every credential is out. `"wait"`: wait for the soonest one, no longer than `maxWaitMs`, the
+   * caller's signal or close() allow; `"least-bad"`: the one whose backoff ends first.
+   * @throws {CredentialsUnavailableError} when none comes back in time (or none ever will)
+   */
+  async #whenNoneAvailable(
+    mode: "wait" | "least-bad",
+    scope: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<PoolEntry> {
+    const { pool, now, failover, lifetime } = this.#deps;
+    if (mode === "least-bad") {
+      const entry = pool.leastBad(now(), scope);
+      if (entry === undefined) throw this.unavailableError(scope);
+      return entry;
+    }
+    const stop = signal === undefined ? lifetime : AbortSignal.any([signal, lifetime]);
+    const deadline = now() + failover.maxWaitMs;
+    for (;;) {
+      const at = now();
+      const wait = pool.retryAfter(at, scope);
+      if (wait === undefined || at >= deadline) throw this.unavailableError(scope);
+      try {
+        await abortableDelay(Math.min(Math.max(wait, MIN_WAIT_MS), deadline - at), stop);
+      } catch (err) {
+        // The caller's own abort wins over close()'s.
+        if (signal?.aborted) throw signal.reason;
+        throw err;
+      }
+      const t = now();
+      const entry =
+        scope === undefined ? pool.pick(t, undefined) : pool.pickIn(t, undefined, scope);
+      if (entry !== undefined) {
+        if (entry.halfOpen) pool.startTrial(entry);
+        return entry;
+      }
+    }
+  }
+
+  /** What operations (and probes) get for `cred`: the credential, or the API key itself. */
+  operand(cred: Readonly<OAuthCredentialSet>): Readonly<OAuthCredentialSet> {
+    return (this.#passToken ? cred.accessToken : cred) as Readonly<OAuthCredentialSet>;
   }
 
   /** Runs the operation with the caller's signal, or with ours that never aborts. */
@@ -221,11 +327,12 @@ export class FailoverLoop {
     signal: AbortSignal | undefined,
     err: unknown,
     start: number,
+    scope: string | undefined,
   ): Promise<Retried<T> | AttemptFailed> {
     const verdict = this.classify(err, this.#deps.now());
     if (verdict.action === "rethrow") throw err;
-    if (verdict.action !== "refresh") return this.#fail(entry, used, verdict, err, start);
-    return this.#retryAfterUnauthorized(entry, used, op, signal, err, start);
+    if (verdict.action !== "refresh") return this.#fail(entry, used, verdict, err, start, scope);
+    return this.#retryAfterUnauthorized(entry, used, op, signal, err, start, scope);
   }
 
   /**
@@ -240,12 +347,13 @@ export class FailoverLoop {
     signal: AbortSignal | undefined,
     err: unknown,
     start: number,
+    scope: string | undefined,
   ): Promise<Retried<T> | AttemptFailed> {
     const { refresher, now } = this.#deps;
     let fresh = entry.view;
     if (fresh.accessToken === used.accessToken) {
       if (!refresher.configured || refresher.recentlyRefreshed(entry, now())) {
-        return this.#fail(entry, used, AUTH_FAILURE, err, start);
+        return this.#fail(entry, used, AUTH_FAILURE, err, start, scope);
       }
       try {
         fresh = await raceAbort(refresher.refresh(entry), signal);
@@ -257,33 +365,41 @@ export class FailoverLoop {
     const retryStart = now();
     try {
       const out = await this.#operate(op, fresh, signal);
-      this.#succeeded(entry, out?.usage, retryStart);
+      this.#succeeded(entry, out?.usage, retryStart, scope);
       return new Retried(out);
     } catch (retryErr) {
       if (signal?.aborted) throw signal.reason;
       const verdict = this.classify(retryErr, now());
       if (verdict.action === "rethrow") throw retryErr;
       const why = verdict.action === "refresh" ? AUTH_FAILURE : verdict;
-      return this.#fail(entry, fresh, why, retryErr, retryStart);
+      return this.#fail(entry, fresh, why, retryErr, retryStart, scope);
     }
   }
 
-  /** What to throw when no credential can be picked now: the pool is empty, or all rest. */
-  unavailableError(): NoCredentialsError | CredentialsUnavailableError {
+  /**
+   * What to throw when no credential can be picked now (under `scope`): the pool is empty, or
+   * all rest.
+   */
+  unavailableError(scope?: string): NoCredentialsError | CredentialsUnavailableError {
     const { pool, provider, now } = this.#deps;
     if (pool.size === 0) return new NoCredentialsError(provider, this.#kind);
-    return new CredentialsUnavailableError(provider, pool.size, pool.retryAfter(now()), this.#kind);
+    const retryAfterMs = pool.retryAfter(now(), scope);
+    return new CredentialsUnavailableError(provider, pool.size, retryAfterMs, this.#kind);
   }
 
   /** What to throw when no attempt is left or no credential could be picked. */
-  #noneLeft(failed: AttemptFailed[] | undefined): Error {
-    if (failed === undefined || this.#deps.pool.size === 0) return this.unavailableError();
+  #noneLeft(failed: AttemptFailed[] | undefined, scope: string | undefined): Error {
+    if (failed === undefined || this.#deps.pool.size === 0) return this.unavailableError(scope);
     const { pool, provider, now } = this.#deps;
     const kind = this.#kind;
     const at = now();
     // After rate limits the caller wants to know when to come back, as a 429 would tell it.
     const limited = failed.some((f) => f.limited);
-    const retryAfterMs = limited ? (pool.hasAvailable(at) ? 0 : pool.retryAfter(at)) : undefined;
+    const retryAfterMs = limited
+      ? pool.hasAvailable(at, scope)
+        ? 0
+        : pool.retryAfter(at, scope)
+      : undefined;
     const errors = failed.map((f) => f.error);
     return new FailoverExhaustedError(provider, errors, { retryAfterMs, kind });
   }
@@ -308,12 +424,13 @@ export class FailoverLoop {
     verdict: Verdict,
     err: unknown,
     start: number,
+    scope: string | undefined,
   ): AttemptFailed {
     const now = this.#deps.now();
     entry.metrics.record(0, now - start, false, now, verdict.kind as FailureKind);
     // The token the operation used may already have been replaced by a refresh.
     const safe = redactSecrets(err, [...entry.secrets(), used.accessToken, used.refreshToken]);
-    this.penalise(entry, verdict, safe, now, start);
+    this.penalise(entry, verdict, safe, now, start, scope);
     return new AttemptFailed(
       safe,
       verdict.action === "cooldown" || verdict.retryAfterMs !== undefined,
@@ -322,7 +439,8 @@ export class FailoverLoop {
 
   /**
    * Puts `entry` in backoff for a failure and emits `failure`. `startedAt` is when the failed
-   * request started: failures of requests that were in flight together count as one step.
+   * request started: failures of requests that were in flight together count as one step. A
+   * rate limit or quota error seen under a `scope` cools the credential in that scope only.
    */
   penalise(
     entry: PoolEntry,
@@ -330,25 +448,37 @@ export class FailoverLoop {
     err: unknown,
     now: number,
     startedAt: number = now,
+    scope?: string,
   ): void {
     if (entry.removed) return;
     const { pool, events } = this.#deps;
-    // A Retry-After is honoured whatever came with it (a 429, or a 503 that sent one).
-    const until = entry.health.recordFailure(now, verdict.retryAfterMs, startedAt);
-    pool.update(entry, now);
+    const scoped = scope !== undefined && isScopedFailure(verdict);
+    const until = scoped
+      ? pool.coolInScope(entry, scope, now, verdict.retryAfterMs, startedAt)
+      : // A Retry-After is honoured whatever came with it (a 429, or a 503 that sent one).
+        entry.health.recordFailure(now, verdict.retryAfterMs, startedAt);
+    if (!scoped) pool.update(entry, now);
     if (events.hasListeners("failure")) {
-      events.emit("failure", {
+      const event: ManagerEvents["failure"] = {
         credentialId: entry.id,
         error: err,
         kind: verdict.kind as FailureKind,
         consecutiveFailures: entry.health.failureCount,
         backoffUntil: until > now ? new Date(until) : undefined,
-      });
+      };
+      if (scoped) event.scope = scope;
+      events.emit("failure", event);
     }
   }
 
-  #succeeded(entry: PoolEntry, usage: Usage | undefined, start: number): void {
+  #succeeded(
+    entry: PoolEntry,
+    usage: Usage | undefined,
+    start: number,
+    scope: string | undefined,
+  ): void {
     const { now: clock, pool } = this.#deps;
+    if (scope !== undefined) pool.succeededInScope(entry, scope, start);
     const now = clock();
     if (usage === undefined) entry.metrics.record(0, now - start, true, now);
     else {
@@ -384,6 +514,23 @@ export class FailoverLoop {
       return { action: "backoff", kind: "network" };
     }
   }
+}
+
+/** A rate limit or quota: about what was asked for under a scope, not about the credential. */
+function isScopedFailure(verdict: Verdict): boolean {
+  return verdict.action === "cooldown" || verdict.kind === "rate_limit";
+}
+
+/** Scopes and session keys are the caller's names: non-empty strings of reasonable length. */
+const MAX_KEY_LENGTH = 256;
+
+function checkedKey(value: string, name: string): string {
+  if (typeof value !== "string" || value === "" || value.length > MAX_KEY_LENGTH) {
+    throw new TypeError(
+      `Expected \`${name}\` to be a non-empty string of at most ${MAX_KEY_LENGTH} characters, got ${describeSetting(value)}`,
+    );
+  }
+  return value;
 }
 
 function checkedMaxAttempts(requested: number): number {
