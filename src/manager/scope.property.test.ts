@@ -95,9 +95,8 @@ describe("scoped selection invariants", () => {
             continue;
           }
           const failOn = new Set(c.failOn.map((i) => `c${i}`));
-          const before = new Map(
-            Array.from({ length: n }, (_, i) => [`c${i}`, usable(`c${i}`, c.scope)] as const),
-          );
+          const before = new Map<string, boolean>();
+          for (let i = 0; i < n; i++) before.set(`c${i}`, usable(`c${i}`, c.scope));
           const opts: { scope?: string; sessionKey?: string; maxAttempts: number } = {
             maxAttempts: n,
           };
