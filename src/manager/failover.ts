@@ -207,7 +207,7 @@ export class FailoverLoop {
           failed.push(outcome);
           continue;
         }
-        if (sessionKey !== undefined) this.#stick(sessionKey, entry);
+        if (sessionKey !== undefined) this.#stick(sessionKey, entry, start);
         if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, attempt);
         this.#succeeded(entry, outcome?.usage, start, scope);
         return this.#result(outcome, entry.id, attempt);
@@ -249,10 +249,10 @@ export class FailoverLoop {
     return scope === undefined ? pool.pick(now, tried) : pool.pickIn(now, tried, scope);
   }
 
-  #stick(sessionKey: string, entry: PoolEntry): void {
-    const { failover, now } = this.#deps;
+  #stick(sessionKey: string, entry: PoolEntry, now: number): void {
+    const { failover } = this.#deps;
     this.#sessions ??= new StickySessions(failover.maxSessions, failover.sessionTtlMs);
-    this.#sessions.set(sessionKey, entry, now());
+    this.#sessions.set(sessionKey, entry, now);
   }
 
   /**

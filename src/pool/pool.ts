@@ -140,6 +140,7 @@ export class CredentialPool {
     exclude: ReadonlySet<string> | undefined,
     scope: string,
   ): PoolEntry | undefined {
+    if (this.#scopes.size === 0) return this.pick(now, exclude);
     const state = this.#scopeAt(scope, now);
     if (state === undefined) return this.pick(now, exclude);
     if (state.ring.size === 0) return undefined;
@@ -208,6 +209,7 @@ export class CredentialPool {
 
   /** A request under `scope` succeeded on `entry`: its cooldown record there goes. */
   succeededInScope(entry: PoolEntry, scope: string, startedAt: number): void {
+    if (this.#scopes.size === 0) return;
     const state = this.#scopes.get(scope);
     if (state?.succeeded(entry, startedAt)) this.#scopes.dropIfEmpty(scope);
   }
