@@ -3,31 +3,7 @@ import { ClosedError } from "../errors.js";
 import type { OAuthCredentialSet } from "../types.js";
 import { KeyManager } from "./key-manager.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
-
-const httpError = (status: number, headers: Record<string, string> = {}) =>
-  Object.assign(new Error(`HTTP ${status}`), { status, headers });
-
-function clock(start = 1_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => (t += ms) };
-}
-
-function creds(n: number) {
-  return Array.from({ length: n }, (_, i) => ({ id: `c${i}`, accessToken: `t${i}` }));
-}
-
-const ok = async (cred: { id: string }) => ({ result: cred.id });
-
-/** A promise with its resolve and reject at hand. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { clock, creds, deferred, httpError, ok } from "./test-support/requests.js";
 
 /** Runs a request that holds `cred` until released; resolves `started` when it has it. */
 function holdOn(m: OAuthKeyManager, id: string) {
@@ -41,13 +17,22 @@ function holdOn(m: OAuthKeyManager, id: string) {
   return { started: started.promise, release, call };
 }
 
+/**
+ * Two credentials, c0 just back from a 1 s backoff, and the round-robin turn on it (the call
+ * made here went to c1: c0 left the ring while the turn was on it).
+ */
+async function c0BackFromBackoff(halfOpen: boolean) {
+  const c = clock();
+  const m = new OAuthKeyManager("p", creds(2), undefined, { now: c.now, halfOpen });
+  m.reportFailure("c0", httpError(503));
+  c.advance(1_000);
+  await m.executeWithFailover(ok);
+  return { c, m };
+}
+
 describe("half-open trials", () => {
   it("a credential back from backoff serves one request at a time until one succeeds", async () => {
-    const c = clock();
-    const m = new OAuthKeyManager("p", creds(2), undefined, { now: c.now, halfOpen: true });
-    m.reportFailure("c0", httpError(503));
-    c.advance(1_000);
-    await m.executeWithFailover(ok); // c1: c0 left the ring while the turn was on it
+    const { m } = await c0BackFromBackoff(true);
     const trial = holdOn(m, "c0");
     expect(await trial.started).toBe("c0");
     // While the trial runs, everyone else goes to c1.
@@ -62,11 +47,7 @@ describe("half-open trials", () => {
   });
 
   it("a failed trial sends the credential into its next backoff step", async () => {
-    const c = clock();
-    const m = new OAuthKeyManager("p", creds(2), undefined, { now: c.now, halfOpen: true });
-    m.reportFailure("c0", httpError(503));
-    c.advance(1_000);
-    await m.executeWithFailover(ok); // c1: c0 left the ring while the turn was on it
+    const { c, m } = await c0BackFromBackoff(true);
     const trial = holdOn(m, "c0");
     expect(await trial.started).toBe("c0");
     trial.release.reject(httpError(503));
@@ -99,11 +80,7 @@ describe("half-open trials", () => {
   });
 
   it("is off by default: a credential back from backoff takes its whole share at once", async () => {
-    const c = clock();
-    const m = new OAuthKeyManager("p", creds(2), undefined, { now: c.now });
-    m.reportFailure("c0", httpError(503));
-    c.advance(1_000);
-    await m.executeWithFailover(ok); // c1: c0 left the ring while the turn was on it
+    const { m } = await c0BackFromBackoff(false);
     const first = holdOn(m, "c0");
     expect(await first.started).toBe("c0");
     await m.executeWithFailover(ok); // c1

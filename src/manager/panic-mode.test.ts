@@ -1,26 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ClosedError, CredentialsUnavailableError, FailoverExhaustedError } from "../errors.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
+import { creds, httpError, ok, track } from "./test-support/requests.js";
 
-const httpError = (status: number, headers: Record<string, string> = {}) =>
-  Object.assign(new Error(`HTTP ${status}`), { status, headers });
-
-function creds(n: number) {
-  return Array.from({ length: n }, (_, i) => ({ id: `c${i}`, accessToken: `t${i}` }));
-}
-
-const ok = async (cred: { id: string }) => ({ result: cred.id });
 const limited = (seconds: number) => httpError(429, { "retry-after": String(seconds) });
-
-/** Settles to the value or the error, so a pending call can be checked without awaiting it. */
-function track<T>(promise: Promise<T>) {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(state, { settled: true, value }),
-    (error: unknown) => Object.assign(state, { settled: true, error }),
-  );
-  return state;
-}
 
 describe("panic mode: every credential is out", () => {
   beforeEach(() => {

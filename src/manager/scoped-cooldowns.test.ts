@@ -2,20 +2,8 @@ import { describe, expect, it } from "vitest";
 import { CredentialsUnavailableError, FailoverExhaustedError } from "../errors.js";
 import { KeyManager } from "./key-manager.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
+import { clock, creds, httpError, ok } from "./test-support/requests.js";
 
-const httpError = (status: number, headers: Record<string, string> = {}) =>
-  Object.assign(new Error(`HTTP ${status}`), { status, headers });
-
-function clock(start = 1_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => (t += ms) };
-}
-
-function creds(n: number) {
-  return Array.from({ length: n }, (_, i) => ({ id: `c${i}`, accessToken: `t${i}` }));
-}
-
-const ok = async (cred: { id: string }) => ({ result: cred.id });
 const rateLimited = (seconds: number) => async () => {
   throw httpError(429, { "retry-after": String(seconds) });
 };

@@ -2,20 +2,7 @@ import { describe, expect, it } from "vitest";
 import { StickySessions } from "../selection/sticky-sessions.js";
 import { KeyManager } from "./key-manager.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
-
-const httpError = (status: number, headers: Record<string, string> = {}) =>
-  Object.assign(new Error(`HTTP ${status}`), { status, headers });
-
-function clock(start = 1_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => (t += ms) };
-}
-
-function creds(n: number) {
-  return Array.from({ length: n }, (_, i) => ({ id: `c${i}`, accessToken: `t${i}` }));
-}
-
-const ok = async (cred: { id: string }) => ({ result: cred.id });
+import { clock, creds, httpError, ok } from "./test-support/requests.js";
 
 describe("StickySessions", () => {
   it("forgets a key after its TTL, and the least recently used key beyond its size", () => {

@@ -8,8 +8,7 @@
  * last cooldown is oldest goes first).
  * @module
  */
-import { apiBackoffMs } from "../health/backoff.js";
-import type { HealthPolicy } from "../health/credential-health.js";
+import { failureStep, type HealthPolicy } from "../health/credential-health.js";
 import { type AvailabilityRing, LinkedRing, type RingNode } from "../selection/ring.js";
 import { BackoffQueue } from "./backoff-queue.js";
 import type { PoolEntry } from "./entry.js";
@@ -108,11 +107,8 @@ export class ScopeState {
       record.failures++;
       record.escalatedAt = now;
     }
-    const hasCooldown = cooldownMs !== undefined && Number.isFinite(cooldownMs) && cooldownMs >= 0;
-    if (!hasCooldown && !escalates) return record.until;
-    const step = hasCooldown
-      ? Math.min(cooldownMs, policy.maxCooldownMs)
-      : apiBackoffMs(record.failures, { jitter: policy.jitter });
+    const step = failureStep(policy, record.failures, cooldownMs, escalates);
+    if (step === undefined) return record.until;
     const until = Math.max(record.until, now + step);
     if (until <= now) return record.until;
     if (record.until === 0) this.cooling++;
