@@ -4,8 +4,8 @@
  * the next credential or return.
  *
  * Every request takes this path, so its common case (a fresh token, a success) is written for
- * speed: one async frame, two clock reads, one result object. Refreshes, failures and the retry
- * after a 401 leave the loop for methods of their own.
+ * speed: one synchronous step, one `then`, two clock reads, one result object. Refreshes,
+ * failures and the retry after a 401 leave it for methods of their own.
  * @module
  */
 import { setMaxListeners } from "node:events";
@@ -124,10 +124,15 @@ export class FailoverLoop {
     return out;
   }
 
-  /** See `OAuthKeyManager.executeWithFailover`. */
-  async run<T>(op: Operation<T>, opts: ExecuteOptions | undefined): Promise<ExecuteResult<T>> {
+  /**
+   * See `OAuthKeyManager.executeWithFailover`. The common case (the store loaded, a credential
+   * available, its token fresh) picks and starts the operation in this synchronous step and
+   * finishes in one `then`: no async frame of its own, which is most of what a call costs beyond
+   * the operation and the two clock reads that time it. Everything else goes through `#run`.
+   */
+  run<T>(op: Operation<T>, opts: ExecuteOptions | undefined): Promise<ExecuteResult<T>> {
     if (typeof op !== "function") {
-      throw new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`);
+      return Promise.reject(new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`));
     }
     const deps = this.#deps;
     let signal: AbortSignal | undefined;
@@ -135,61 +140,180 @@ export class FailoverLoop {
     let maxAttempts = size === 0 ? 1 : Math.min(size, DEFAULT_MAX_ATTEMPTS);
     if (opts !== undefined) {
       signal = opts.signal;
-      if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
+      if (opts.maxAttempts !== undefined) {
+        try {
+          maxAttempts = checkedMaxAttempts(opts.maxAttempts);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
     }
+    if (this.beforeFirstUse !== undefined || signal?.aborted) {
+      return this.#run(op, signal, maxAttempts, undefined, 0);
+    }
+    let start: number;
+    let entry: PoolEntry | undefined;
+    try {
+      start = deps.now();
+      entry = deps.pool.pick(start, undefined);
+      if (entry === undefined || deps.refresher.needsRefresh(entry, start)) {
+        return this.#run(op, signal, maxAttempts, entry, start);
+      }
+    } catch (err) {
+      // A clock or a strategy of the caller's that throws: the call rejects, as any async one.
+      return Promise.reject(err);
+    }
+    // Counted from here, so close() waits for a call accepted before it.
+    this.#inFlight++;
+    entry.inFlight++;
+    const cred = entry.view;
+    let pending: Promise<OperationResult<T>>;
+    try {
+      pending = this.#operate(op, cred, signal);
+      // An operation may return a plain value or a thenable, which `await` would have taken.
+      if (!(pending instanceof Promise)) pending = Promise.resolve(pending);
+    } catch (err) {
+      // An operation that throws before returning its promise failed like one that rejects.
+      pending = Promise.reject(err);
+    }
+    return pending.then(
+      (out) => {
+        try {
+          entry.inFlight--;
+          this.#succeeded(entry, out?.usage, start);
+          return this.#result(out, entry.id, 1);
+        } finally {
+          this.#settled();
+        }
+      },
+      (err: unknown) => this.#afterFirstFailure(op, signal, maxAttempts, entry, cred, start, err),
+    );
+  }
+
+  /** The first attempt of the common case failed: judge it, then go on as `#run` would. */
+  async #afterFirstFailure<T>(
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    maxAttempts: number,
+    entry: PoolEntry,
+    cred: Readonly<OAuthCredentialSet>,
+    start: number,
+    err: unknown,
+  ): Promise<ExecuteResult<T>> {
+    try {
+      let outcome: Retried<T> | AttemptFailed;
+      try {
+        if (signal?.aborted) throw signal.reason;
+        outcome = await this.#afterError(entry, cred, op, signal, err, start);
+      } finally {
+        entry.inFlight--;
+      }
+      if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, 1);
+      return await this.#attempts(op, signal, maxAttempts, 2, new Set([entry.id]), [outcome]);
+    } catch (finalErr) {
+      this.#count(this.#outcomeOf(finalErr, signal));
+      throw finalErr;
+    } finally {
+      this.#settled();
+    }
+  }
+
+  /**
+   * Every call that is not the common case: the store still loading, a signal already aborted,
+   * no credential available, or a token due for refresh. `first` is the credential `run` already
+   * picked at `firstStart`, so that picking again does not skip it.
+   */
+  async #run<T>(
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    maxAttempts: number,
+    first: PoolEntry | undefined,
+    firstStart: number,
+  ): Promise<ExecuteResult<T>> {
     // Counted from here, so close() waits for a call accepted before it, store load included.
     this.#inFlight++;
     try {
       // A call whose signal is already aborted counts as aborted: it is the caller's choice.
       signal?.throwIfAborted();
       if (this.beforeFirstUse !== undefined) await this.beforeFirstUse();
-      let failed: AttemptFailed[] | undefined;
-      let tried: Set<string> | undefined;
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        let start = deps.now();
-        const entry = deps.pool.pick(start, tried);
-        if (entry === undefined) break;
-        let cred = entry.view;
-        let outcome: OperationResult<T> | Retried<T> | AttemptFailed;
-        let operating = false;
-        entry.inFlight++;
-        try {
-          if (deps.refresher.needsRefresh(entry, start)) {
-            cred = await raceAbort(deps.refresher.refreshForUse(entry), signal);
-            start = deps.now();
-          }
-          operating = true;
-          outcome = await this.#operate(op, cred, signal);
-        } catch (err) {
-          if (signal?.aborted) throw signal.reason;
-          // A failed refresh is counted on the refresh track already: it only fails over.
-          outcome = operating
-            ? await this.#afterError(entry, cred, op, signal, err, start)
-            : new AttemptFailed(err, false);
-        } finally {
-          entry.inFlight--;
-        }
-        if (outcome instanceof AttemptFailed) {
-          tried ??= new Set();
-          tried.add(entry.id);
-          failed ??= [];
-          failed.push(outcome);
-          continue;
-        }
-        if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, attempt);
-        this.#succeeded(entry, outcome?.usage, start);
-        return this.#result(outcome, entry.id, attempt);
-      }
-      throw this.#noneLeft(failed);
+      return await this.#attempts(
+        op,
+        signal,
+        maxAttempts,
+        1,
+        undefined,
+        undefined,
+        first,
+        firstStart,
+      );
     } catch (err) {
       this.#count(this.#outcomeOf(err, signal));
       throw err;
     } finally {
-      this.#inFlight--;
-      if (this.#inFlight === 0 && this.#idle) {
-        this.#idle();
-        this.#idle = undefined;
+      this.#settled();
+    }
+  }
+
+  /**
+   * Attempts `from` to `maxAttempts`, each on a credential not `tried` yet, until one succeeds.
+   * Throws what the caller gets when none does.
+   */
+  async #attempts<T>(
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    maxAttempts: number,
+    from: number,
+    tried: Set<string> | undefined,
+    failed: AttemptFailed[] | undefined,
+    first?: PoolEntry,
+    firstStart = 0,
+  ): Promise<ExecuteResult<T>> {
+    const deps = this.#deps;
+    for (let attempt = from; attempt <= maxAttempts; attempt++) {
+      const given = attempt === from && first !== undefined;
+      let start = given ? firstStart : deps.now();
+      const entry = given ? first : deps.pool.pick(start, tried);
+      if (entry === undefined) break;
+      let cred = entry.view;
+      let outcome: OperationResult<T> | Retried<T> | AttemptFailed;
+      let operating = false;
+      entry.inFlight++;
+      try {
+        if (deps.refresher.needsRefresh(entry, start)) {
+          cred = await raceAbort(deps.refresher.refreshForUse(entry), signal);
+          start = deps.now();
+        }
+        operating = true;
+        outcome = await this.#operate(op, cred, signal);
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        // A failed refresh is counted on the refresh track already: it only fails over.
+        outcome = operating
+          ? await this.#afterError(entry, cred, op, signal, err, start)
+          : new AttemptFailed(err, false);
+      } finally {
+        entry.inFlight--;
       }
+      if (outcome instanceof AttemptFailed) {
+        tried ??= new Set();
+        tried.add(entry.id);
+        failed ??= [];
+        failed.push(outcome);
+        continue;
+      }
+      if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, attempt);
+      this.#succeeded(entry, outcome?.usage, start);
+      return this.#result(outcome, entry.id, attempt);
+    }
+    throw this.#noneLeft(failed);
+  }
+
+  /** One call fewer in flight; wakes `idle()` at the last. */
+  #settled(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#idle) {
+      this.#idle();
+      this.#idle = undefined;
     }
   }
 
