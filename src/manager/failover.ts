@@ -4,8 +4,8 @@
  * the next credential or return.
  *
  * Every request takes this path, so its common case (a fresh token, a success) is written for
- * speed: one async frame, two clock reads, one result object. Refreshes, failures and the retry
- * after a 401 leave the loop for methods of their own.
+ * speed: one synchronous step, one `then`, two clock reads, one result object. Refreshes,
+ * failures and the retry after a 401 leave it for methods of their own.
  * @module
  */
 import { setMaxListeners } from "node:events";
@@ -54,6 +54,13 @@ export interface FailoverDeps {
   failover: ResolvedFailoverOptions;
   /** Aborted by close(): requests waiting for a credential stop waiting. */
   lifetime: AbortSignal;
+}
+
+/** A call's scope, session key and panic mode, checked. */
+interface CallOptions {
+  readonly scope: string | undefined;
+  readonly sessionKey: string | undefined;
+  readonly mode: WhenAllUnavailable | undefined;
 }
 
 /** Why an attempt ended without a result. */
@@ -134,94 +141,220 @@ export class FailoverLoop {
     return out;
   }
 
-  /** See `OAuthKeyManager.executeWithFailover`. */
-  async run<T>(op: Operation<T>, opts: ExecuteOptions | undefined): Promise<ExecuteResult<T>> {
+  /**
+   * See `OAuthKeyManager.executeWithFailover`. The common case (the store loaded, a credential
+   * available, its token fresh) picks and starts the operation in this synchronous step and
+   * finishes in one `then`: no async frame of its own, which is most of what a call costs beyond
+   * the operation and the two clock reads that time it. Everything else goes through `#run`.
+   */
+  run<T>(op: Operation<T>, opts: ExecuteOptions | undefined): Promise<ExecuteResult<T>> {
     if (typeof op !== "function") {
-      throw new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`);
+      return Promise.reject(new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`));
     }
     const deps = this.#deps;
     let signal: AbortSignal | undefined;
-    let scope: string | undefined;
-    let sessionKey: string | undefined;
-    let mode: WhenAllUnavailable | undefined;
+    let call: CallOptions | undefined;
     const size = deps.pool.size;
     let maxAttempts = size === 0 ? 1 : Math.min(size, DEFAULT_MAX_ATTEMPTS);
     if (opts !== undefined) {
       signal = opts.signal;
-      if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
-      if (opts.scope !== undefined) scope = checkedKey(opts.scope, "scope");
-      if (opts.sessionKey !== undefined) sessionKey = checkedKey(opts.sessionKey, "sessionKey");
-      if (opts.whenAllUnavailable !== undefined) {
-        mode = checkWhenAllUnavailable(opts.whenAllUnavailable);
+      try {
+        if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
+        call = callOptions(opts);
+      } catch (err) {
+        return Promise.reject(err);
       }
     }
+    if (this.beforeFirstUse !== undefined || signal?.aborted) {
+      return this.#run(op, signal, maxAttempts, undefined, 0, call);
+    }
+    let start: number;
+    let entry: PoolEntry | undefined;
+    try {
+      start = deps.now();
+      entry =
+        call === undefined
+          ? deps.pool.pick(start, undefined)
+          : this.#pickFor(start, undefined, call);
+      // A credential back from backoff on half-open serves as a trial, which the loop manages.
+      if (entry === undefined || entry.halfOpen || deps.refresher.needsRefresh(entry, start)) {
+        return this.#run(op, signal, maxAttempts, entry, start, call);
+      }
+    } catch (err) {
+      // A clock or a strategy of the caller's that throws: the call rejects, as any async one.
+      return Promise.reject(err);
+    }
+    // Counted from here, so close() waits for a call accepted before it.
+    this.#inFlight++;
+    entry.inFlight++;
+    const cred = entry.view;
+    let pending: Promise<OperationResult<T>>;
+    try {
+      pending = this.#operate(op, cred, signal);
+      // An operation may return a plain value or a thenable, which `await` would have taken.
+      if (!(pending instanceof Promise)) pending = Promise.resolve(pending);
+    } catch (err) {
+      // An operation that throws before returning its promise failed like one that rejects.
+      pending = Promise.reject(err);
+    }
+    return pending.then(
+      (out) => {
+        try {
+          entry.inFlight--;
+          this.#succeeded(entry, out?.usage, start, call);
+          return this.#result(out, entry.id, 1);
+        } finally {
+          this.#settled();
+        }
+      },
+      (err: unknown) =>
+        this.#afterFirstFailure(op, signal, maxAttempts, entry, cred, start, err, call),
+    );
+  }
+
+  /** The first attempt of the common case failed: judge it, then go on as `#run` would. */
+  async #afterFirstFailure<T>(
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    maxAttempts: number,
+    entry: PoolEntry,
+    cred: Readonly<OAuthCredentialSet>,
+    start: number,
+    err: unknown,
+    call: CallOptions | undefined,
+  ): Promise<ExecuteResult<T>> {
+    try {
+      let outcome: Retried<T> | AttemptFailed;
+      try {
+        if (signal?.aborted) throw signal.reason;
+        outcome = await this.#afterError(entry, cred, op, signal, err, start, call);
+      } finally {
+        entry.inFlight--;
+      }
+      if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, 1);
+      const tried = new Set([entry.id]);
+      return await this.#attempts(op, signal, maxAttempts, 2, tried, [outcome], undefined, 0, call);
+    } catch (finalErr) {
+      this.#count(this.#outcomeOf(finalErr, signal));
+      throw finalErr;
+    } finally {
+      this.#settled();
+    }
+  }
+
+  /**
+   * Every call that is not the common case: the store still loading, a signal already aborted,
+   * no credential available, or a token due for refresh. `first` is the credential `run` already
+   * picked at `firstStart`, so that picking again does not skip it.
+   */
+  async #run<T>(
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    maxAttempts: number,
+    first: PoolEntry | undefined,
+    firstStart: number,
+    call: CallOptions | undefined,
+  ): Promise<ExecuteResult<T>> {
     // Counted from here, so close() waits for a call accepted before it, store load included.
     this.#inFlight++;
     try {
       // A call whose signal is already aborted counts as aborted: it is the caller's choice.
       signal?.throwIfAborted();
       if (this.beforeFirstUse !== undefined) await this.beforeFirstUse();
-      let failed: AttemptFailed[] | undefined;
-      let tried: Set<string> | undefined;
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        let start = deps.now();
-        let entry =
-          scope === undefined && sessionKey === undefined
-            ? deps.pool.pick(start, tried)
-            : this.#pickFor(start, tried, scope, sessionKey);
-        if (entry === undefined) {
-          // Nothing could be tried at all: panic mode decides. After failed attempts the
-          // caller learns when to come back instead (FailoverExhaustedError.retryAfterMs).
-          mode ??= deps.failover.whenAllUnavailable;
-          if (failed !== undefined || mode === "reject") break;
-          entry = await this.#whenNoneAvailable(mode, scope, signal);
-          start = deps.now();
-        } else if (entry.halfOpen) {
-          deps.pool.startTrial(entry);
-        }
-        let cred = entry.view;
-        let outcome: OperationResult<T> | Retried<T> | AttemptFailed;
-        let operating = false;
-        entry.inFlight++;
-        try {
-          if (deps.refresher.needsRefresh(entry, start)) {
-            cred = await raceAbort(deps.refresher.refreshForUse(entry), signal);
-            start = deps.now();
-          }
-          operating = true;
-          outcome = await this.#operate(op, cred, signal);
-        } catch (err) {
-          if (signal?.aborted) throw signal.reason;
-          // A failed refresh is counted on the refresh track already: it only fails over.
-          outcome = operating
-            ? await this.#afterError(entry, cred, op, signal, err, start, scope)
-            : new AttemptFailed(err, false);
-        } finally {
-          entry.inFlight--;
-          if (entry.onTrial) deps.pool.endTrial(entry, deps.now());
-        }
-        if (outcome instanceof AttemptFailed) {
-          tried ??= new Set();
-          tried.add(entry.id);
-          failed ??= [];
-          failed.push(outcome);
-          continue;
-        }
-        if (sessionKey !== undefined) this.#stick(sessionKey, entry, start);
-        if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, attempt);
-        this.#succeeded(entry, outcome?.usage, start, scope);
-        return this.#result(outcome, entry.id, attempt);
-      }
-      throw this.#noneLeft(failed, scope);
+      return await this.#attempts(
+        op,
+        signal,
+        maxAttempts,
+        1,
+        undefined,
+        undefined,
+        first,
+        firstStart,
+        call,
+      );
     } catch (err) {
       this.#count(this.#outcomeOf(err, signal));
       throw err;
     } finally {
-      this.#inFlight--;
-      if (this.#inFlight === 0 && this.#idle) {
-        this.#idle();
-        this.#idle = undefined;
+      this.#settled();
+    }
+  }
+
+  /**
+   * Attempts `from` to `maxAttempts`, each on a credential not `tried` yet, until one succeeds.
+   * Throws what the caller gets when none does.
+   */
+  async #attempts<T>(
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    maxAttempts: number,
+    from: number,
+    tried: Set<string> | undefined,
+    failed: AttemptFailed[] | undefined,
+    first: PoolEntry | undefined,
+    firstStart: number,
+    call: CallOptions | undefined,
+  ): Promise<ExecuteResult<T>> {
+    const deps = this.#deps;
+    for (let attempt = from; attempt <= maxAttempts; attempt++) {
+      const given = attempt === from && first !== undefined;
+      let start = given ? firstStart : deps.now();
+      let entry = given
+        ? first
+        : call === undefined
+          ? deps.pool.pick(start, tried)
+          : this.#pickFor(start, tried, call);
+      if (entry === undefined) {
+        // Nothing could be tried at all: panic mode decides. After failed attempts the
+        // caller learns when to come back instead (FailoverExhaustedError.retryAfterMs).
+        const mode = call?.mode ?? deps.failover.whenAllUnavailable;
+        if (failed !== undefined || mode === "reject") break;
+        entry = await this.#whenNoneAvailable(mode, call?.scope, signal);
+        start = deps.now();
+      } else if (entry.halfOpen) {
+        deps.pool.startTrial(entry);
       }
+      let cred = entry.view;
+      let outcome: OperationResult<T> | Retried<T> | AttemptFailed;
+      let operating = false;
+      entry.inFlight++;
+      try {
+        if (deps.refresher.needsRefresh(entry, start)) {
+          cred = await raceAbort(deps.refresher.refreshForUse(entry), signal);
+          start = deps.now();
+        }
+        operating = true;
+        outcome = await this.#operate(op, cred, signal);
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        // A failed refresh is counted on the refresh track already: it only fails over.
+        outcome = operating
+          ? await this.#afterError(entry, cred, op, signal, err, start, call)
+          : new AttemptFailed(err, false);
+      } finally {
+        entry.inFlight--;
+        if (entry.onTrial) deps.pool.endTrial(entry, deps.now());
+      }
+      if (outcome instanceof AttemptFailed) {
+        tried ??= new Set();
+        tried.add(entry.id);
+        failed ??= [];
+        failed.push(outcome);
+        continue;
+      }
+      if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, attempt);
+      this.#succeeded(entry, outcome?.usage, start, call);
+      return this.#result(outcome, entry.id, attempt);
+    }
+    throw this.#noneLeft(failed, call?.scope);
+  }
+
+  /** One call fewer in flight; wakes `idle()` at the last. */
+  #settled(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#idle) {
+      this.#idle();
+      this.#idle = undefined;
     }
   }
 
@@ -229,10 +362,10 @@ export class FailoverLoop {
   #pickFor(
     now: number,
     tried: ReadonlySet<string> | undefined,
-    scope: string | undefined,
-    sessionKey: string | undefined,
+    call: CallOptions,
   ): PoolEntry | undefined {
     const pool = this.#deps.pool;
+    const { scope, sessionKey } = call;
     if (sessionKey !== undefined && this.#sessions !== undefined) {
       const stuck = this.#sessions.get(sessionKey, now);
       // A sticky hit leaves the round-robin cursor where it is: keys without a session, and
@@ -327,12 +460,12 @@ export class FailoverLoop {
     signal: AbortSignal | undefined,
     err: unknown,
     start: number,
-    scope: string | undefined,
+    call: CallOptions | undefined,
   ): Promise<Retried<T> | AttemptFailed> {
     const verdict = this.classify(err, this.#deps.now());
     if (verdict.action === "rethrow") throw err;
-    if (verdict.action !== "refresh") return this.#fail(entry, used, verdict, err, start, scope);
-    return this.#retryAfterUnauthorized(entry, used, op, signal, err, start, scope);
+    if (verdict.action !== "refresh") return this.#fail(entry, used, verdict, err, start, call);
+    return this.#retryAfterUnauthorized(entry, used, op, signal, err, start, call);
   }
 
   /**
@@ -347,13 +480,13 @@ export class FailoverLoop {
     signal: AbortSignal | undefined,
     err: unknown,
     start: number,
-    scope: string | undefined,
+    call: CallOptions | undefined,
   ): Promise<Retried<T> | AttemptFailed> {
     const { refresher, now } = this.#deps;
     let fresh = entry.view;
     if (fresh.accessToken === used.accessToken) {
       if (!refresher.configured || refresher.recentlyRefreshed(entry, now())) {
-        return this.#fail(entry, used, AUTH_FAILURE, err, start, scope);
+        return this.#fail(entry, used, AUTH_FAILURE, err, start, call);
       }
       try {
         fresh = await raceAbort(refresher.refresh(entry), signal);
@@ -365,14 +498,14 @@ export class FailoverLoop {
     const retryStart = now();
     try {
       const out = await this.#operate(op, fresh, signal);
-      this.#succeeded(entry, out?.usage, retryStart, scope);
+      this.#succeeded(entry, out?.usage, retryStart, call);
       return new Retried(out);
     } catch (retryErr) {
       if (signal?.aborted) throw signal.reason;
       const verdict = this.classify(retryErr, now());
       if (verdict.action === "rethrow") throw retryErr;
       const why = verdict.action === "refresh" ? AUTH_FAILURE : verdict;
-      return this.#fail(entry, fresh, why, retryErr, retryStart, scope);
+      return this.#fail(entry, fresh, why, retryErr, retryStart, call);
     }
   }
 
@@ -424,13 +557,13 @@ export class FailoverLoop {
     verdict: Verdict,
     err: unknown,
     start: number,
-    scope: string | undefined,
+    call: CallOptions | undefined,
   ): AttemptFailed {
     const now = this.#deps.now();
     entry.metrics.record(0, now - start, false, now, verdict.kind as FailureKind);
     // The token the operation used may already have been replaced by a refresh.
     const safe = redactSecrets(err, [...entry.secrets(), used.accessToken, used.refreshToken]);
-    this.penalise(entry, verdict, safe, now, start, scope);
+    this.penalise(entry, verdict, safe, now, start, call?.scope);
     return new AttemptFailed(
       safe,
       verdict.action === "cooldown" || verdict.retryAfterMs !== undefined,
@@ -475,10 +608,10 @@ export class FailoverLoop {
     entry: PoolEntry,
     usage: Usage | undefined,
     start: number,
-    scope: string | undefined,
+    call: CallOptions | undefined,
   ): void {
     const { now: clock, pool } = this.#deps;
-    if (scope !== undefined) pool.succeededInScope(entry, scope, start);
+    if (call !== undefined) this.#succeededFor(call, entry, start);
     const now = clock();
     if (usage === undefined) entry.metrics.record(0, now - start, true, now);
     else {
@@ -500,6 +633,12 @@ export class FailoverLoop {
     } else {
       health.lastSuccess = now;
     }
+  }
+
+  /** A call with a scope or session key succeeded on `entry`. */
+  #succeededFor(call: CallOptions, entry: PoolEntry, start: number): void {
+    if (call.scope !== undefined) this.#deps.pool.succeededInScope(entry, call.scope, start);
+    if (call.sessionKey !== undefined) this.#stick(call.sessionKey, entry, start);
   }
 
   /** Asks the classifier; one that throws makes the error transient. */
@@ -531,6 +670,20 @@ function checkedKey(value: string, name: string): string {
     );
   }
   return value;
+}
+
+/** The call's scope, session key and panic mode, checked; undefined when it gave none. */
+function callOptions(opts: ExecuteOptions): CallOptions | undefined {
+  const { scope, sessionKey, whenAllUnavailable } = opts;
+  if (scope === undefined && sessionKey === undefined && whenAllUnavailable === undefined) {
+    return undefined;
+  }
+  return {
+    scope: scope === undefined ? undefined : checkedKey(scope, "scope"),
+    sessionKey: sessionKey === undefined ? undefined : checkedKey(sessionKey, "sessionKey"),
+    mode:
+      whenAllUnavailable === undefined ? undefined : checkWhenAllUnavailable(whenAllUnavailable),
+  };
 }
 
 function checkedMaxAttempts(requested: number): number {
