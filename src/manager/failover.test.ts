@@ -6,18 +6,7 @@ import {
 } from "../errors.js";
 import { KeyManager } from "./key-manager.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
-
-const httpError = (status: number, headers: Record<string, string> = {}) =>
-  Object.assign(new Error(`HTTP ${status}`), { status, headers });
-
-function clock(start = 1_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => (t += ms) };
-}
-
-function creds(n: number) {
-  return Array.from({ length: n }, (_, i) => ({ id: `c${i}`, accessToken: `t${i}` }));
-}
+import { clock, creds, httpError } from "./test-support/requests.js";
 
 describe("a short outage with many requests in flight", () => {
   it("costs each credential one backoff step, and the pool serves again after it", async () => {
