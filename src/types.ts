@@ -38,6 +38,14 @@ export interface OAuthCredentialSet {
    * replace the ones given before; fields it leaves out are kept.
    */
   providerData?: ProviderData;
+  /**
+   * Who refreshes this token. `"external"`: another program (a provider's CLI) refreshes it and
+   * the manager never calls the refresh function for it; with a `source`, the manager re-reads
+   * that file when the token nears expiry or is refused. @default "manager"
+   */
+  owner?: "manager" | "external";
+  /** Where an external credential's tokens come from: the file its CLI keeps refreshing. */
+  source?: CredentialSource;
   /** Called after every successful refresh, after the store (if any) was written. */
   onTokenRefresh?: (
     id: string,
@@ -47,11 +55,20 @@ export interface OAuthCredentialSet {
   ) => void | Promise<void>;
 }
 
+/** A login file a provider's CLI writes and keeps refreshing (see `importCredentials`). */
+export interface CredentialSource {
+  /** Which CLI writes the file, which sets its format. */
+  format: "gemini-cli" | "qwen-code" | "claude-code" | "codex";
+  path: string;
+}
+
 /** Token usage an operation may report. */
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
   totalTokens?: number;
+  /** The model that served the request: prices the tokens under a usage budget with costs. */
+  model?: string;
 }
 
 /**

@@ -244,7 +244,12 @@ export class FailoverLoop {
     const { refresher, now } = this.#deps;
     let fresh = entry.view;
     if (fresh.accessToken === used.accessToken) {
-      if (!refresher.configured || refresher.recentlyRefreshed(entry, now())) {
+      // An external credential's file is re-read at once: a local read, it cannot loop upstream.
+      const external = entry.external;
+      if (
+        !refresher.canRefresh(entry) ||
+        (!external && refresher.recentlyRefreshed(entry, now()))
+      ) {
         return this.#fail(entry, used, AUTH_FAILURE, err, start);
       }
       try {
@@ -252,6 +257,10 @@ export class FailoverLoop {
       } catch (refreshErr) {
         if (signal?.aborted) throw signal.reason;
         return new AttemptFailed(refreshErr, false);
+      }
+      // The file still holds the refused token: nothing to retry with.
+      if (external && fresh.accessToken === used.accessToken) {
+        return this.#fail(entry, used, AUTH_FAILURE, err, start);
       }
     }
     const retryStart = now();

@@ -11,6 +11,7 @@ import { BoundedStore } from "../persistence/bounded-store.js";
 import { StoreSync } from "../persistence/store-sync.js";
 import { cloneCredential } from "../pool/credential-copy.js";
 import { CredentialPool } from "../pool/pool.js";
+import { readCredentialSource } from "../providers/import.js";
 import { Refresher } from "../refresh/refresher.js";
 import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
 import { Upkeep } from "../refresh/upkeep.js";
@@ -176,6 +177,8 @@ export class OAuthKeyManager {
       strategy: resolved.refreshStrategy,
       minRefreshIntervalMs: resolved.minRefreshIntervalMs,
       refreshTimeoutMs: resolved.refreshTimeoutMs,
+      readSource: readCredentialSource,
+      sourceRecheckMs: resolved.sourceRecheckMs,
     });
     this.#loop = new FailoverLoop({
       provider: providerName,

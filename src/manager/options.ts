@@ -72,6 +72,11 @@ export interface OAuthKeyManagerOptions extends ManagerOptions {
   refreshTimeoutMs?: number;
   /** Each store load, save and delete gives up after this long; the manager goes on from memory. @default 5_000 */
   storeTimeoutMs?: number;
+  /**
+   * The least time between two re-reads of an external credential's source file while its token
+   * is due (a refused token is re-read at once). @default 10_000
+   */
+  sourceRecheckMs?: number;
 }
 
 /** {@link OAuthKeyManagerOptions} checked, with every default filled in. */
@@ -90,6 +95,7 @@ export interface ResolvedOptions {
   readonly minRefreshIntervalMs: number;
   readonly refreshTimeoutMs: number;
   readonly storeTimeoutMs: number;
+  readonly sourceRecheckMs: number;
 }
 
 const SHARED_KEYS = [
@@ -110,6 +116,7 @@ const OAUTH_ONLY_KEYS = [
   "minRefreshIntervalMs",
   "refreshTimeoutMs",
   "storeTimeoutMs",
+  "sourceRecheckMs",
 ] as const satisfies readonly Exclude<keyof OAuthKeyManagerOptions, keyof ManagerOptions>[];
 
 const OAUTH_KEYS: readonly string[] = [...SHARED_KEYS, ...OAUTH_ONLY_KEYS];
@@ -153,6 +160,7 @@ export function resolveOptions(options: OAuthKeyManagerOptions | undefined): Res
     minRefreshIntervalMs: nonNegative(o.minRefreshIntervalMs ?? 30_000, "minRefreshIntervalMs"),
     refreshTimeoutMs: nonNegative(o.refreshTimeoutMs ?? 30_000, "refreshTimeoutMs"),
     storeTimeoutMs: nonNegative(o.storeTimeoutMs ?? 5_000, "storeTimeoutMs"),
+    sourceRecheckMs: nonNegative(o.sourceRecheckMs ?? 10_000, "sourceRecheckMs"),
   };
 }
 

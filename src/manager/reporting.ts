@@ -159,7 +159,9 @@ export function alertSubjects(pool: CredentialPool, canRefresh: boolean): AlertS
       requestCount: entry.metrics.requestCount,
       errorCount: entry.metrics.errorCount,
       successRate: entry.metrics.successRate,
-      canRefresh: canRefresh && Boolean(entry.view.refreshToken),
+      canRefresh: entry.external
+        ? entry.view.source !== undefined
+        : canRefresh && Boolean(entry.view.refreshToken),
       needsReauth: entry.health.needsReauth,
       refreshFailing: entry.health.refreshFailCount > 0,
     };

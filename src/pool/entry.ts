@@ -30,6 +30,8 @@ export class PoolEntry implements RingNode {
   readonly metrics: MetricsRecorder;
   /** When the credential joined the pool (epoch ms): its age for rotation, unless a store says otherwise. */
   readonly addedAt: number;
+  /** Another program refreshes the token (`owner: "external"`): never the refresh function. */
+  readonly external: boolean;
 
   /** @param metrics the pool's table, where this credential's figures get a slot */
   constructor(
@@ -47,6 +49,7 @@ export class PoolEntry implements RingNode {
     this.health = new CredentialHealth(policy);
     this.metrics = new MetricsRecorder(metrics);
     this.addedAt = addedAt;
+    this.external = cred.owner === "external";
   }
 
   /** Replaces the credential operations see (after a refresh, or a newer stored token). */
