@@ -12,6 +12,7 @@ import { StoreSync } from "../persistence/store-sync.js";
 import { cloneCredential } from "../pool/credential-copy.js";
 import { CredentialPool } from "../pool/pool.js";
 import { readCredentialSource } from "../providers/import.js";
+import { RefreshAnomaly, resolveRefreshAnomaly } from "../refresh/refresh-anomaly.js";
 import { Refresher } from "../refresh/refresher.js";
 import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
 import { Upkeep } from "../refresh/upkeep.js";
@@ -164,6 +165,15 @@ export class OAuthKeyManager {
         })
       : undefined;
     this.#loaded = this.#storeSync === undefined;
+    const anomaly =
+      resolved.refreshAnomaly === undefined
+        ? undefined
+        : new RefreshAnomaly({
+            pool,
+            notifier,
+            options: resolveRefreshAnomaly(resolved.refreshAnomaly, providerName),
+            bufferFor: (entry, at) => this.#refresher.bufferFor(entry, at),
+          });
     this.#refresher = new Refresher({
       provider: providerName,
       pool,
@@ -179,6 +189,7 @@ export class OAuthKeyManager {
       refreshTimeoutMs: resolved.refreshTimeoutMs,
       readSource: readCredentialSource,
       sourceRecheckMs: resolved.sourceRecheckMs,
+      onRefreshed: anomaly && ((entry, at) => anomaly.onRefreshed(entry, at)),
     });
     this.#loop = new FailoverLoop({
       provider: providerName,
@@ -198,6 +209,7 @@ export class OAuthKeyManager {
       now,
       events,
       canRefresh: refreshFunc !== undefined,
+      rules: anomaly ? [(at) => anomaly.idleAlerts(at)] : [],
     });
     const plan = new UpkeepPlan({
       pool,

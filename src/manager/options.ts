@@ -11,6 +11,7 @@ import {
   type ErrorClassification,
 } from "../health/classify.js";
 import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
+import type { RefreshAnomalyOptions } from "../refresh/refresh-anomaly.js";
 import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
 import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
 import { type SelectionName, type Selector, toSelector } from "../selection/selector.js";
@@ -77,6 +78,12 @@ export interface OAuthKeyManagerOptions extends ManagerOptions {
    * is due (a refused token is re-read at once). @default 10_000
    */
   sourceRecheckMs?: number;
+  /**
+   * Alerts for refresh anomalies (with monitoring on): a credential refreshing far more often
+   * than its token lifetime implies, and a refresh token unused so long it may expire.
+   * `{}` turns them on with their defaults. @default undefined (off)
+   */
+  refreshAnomaly?: RefreshAnomalyOptions;
 }
 
 /** {@link OAuthKeyManagerOptions} checked, with every default filled in. */
@@ -96,6 +103,8 @@ export interface ResolvedOptions {
   readonly refreshTimeoutMs: number;
   readonly storeTimeoutMs: number;
   readonly sourceRecheckMs: number;
+  /** Checked by the manager, which knows the provider's defaults. */
+  readonly refreshAnomaly: RefreshAnomalyOptions | undefined;
 }
 
 const SHARED_KEYS = [
@@ -117,6 +126,7 @@ const OAUTH_ONLY_KEYS = [
   "refreshTimeoutMs",
   "storeTimeoutMs",
   "sourceRecheckMs",
+  "refreshAnomaly",
 ] as const satisfies readonly Exclude<keyof OAuthKeyManagerOptions, keyof ManagerOptions>[];
 
 const OAUTH_KEYS: readonly string[] = [...SHARED_KEYS, ...OAUTH_ONLY_KEYS];
@@ -161,6 +171,7 @@ export function resolveOptions(options: OAuthKeyManagerOptions | undefined): Res
     refreshTimeoutMs: nonNegative(o.refreshTimeoutMs ?? 30_000, "refreshTimeoutMs"),
     storeTimeoutMs: nonNegative(o.storeTimeoutMs ?? 5_000, "storeTimeoutMs"),
     sourceRecheckMs: nonNegative(o.sourceRecheckMs ?? 10_000, "sourceRecheckMs"),
+    refreshAnomaly: o.refreshAnomaly,
   };
 }
 
