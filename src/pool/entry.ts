@@ -30,6 +30,11 @@ export class PoolEntry implements RingNode {
   readonly metrics: MetricsRecorder;
   /** When the credential joined the pool (epoch ms): its age for rotation, unless a store says otherwise. */
   readonly addedAt: number;
+  /**
+   * Out of selection until then (epoch ms), whatever its health: a usage budget used up for the
+   * rest of its window. 0 when not held.
+   */
+  heldUntil = 0;
   /** Another program refreshes the token (`owner: "external"`): never the refresh function. */
   readonly external: boolean;
 

@@ -28,10 +28,7 @@ export class CredentialPool {
   readonly #ring = new LinkedRing<PoolEntry>();
   readonly #backoff = new BackoffQueue<PoolEntry>(
     (entry, deadline) =>
-      !entry.removed &&
-      !entry.linked &&
-      !entry.health.needsReauth &&
-      entry.health.backoffUntil === deadline,
+      !entry.removed && !entry.linked && !entry.health.needsReauth && outUntil(entry) === deadline,
   );
   readonly #listeners: PoolListener[] = [];
   readonly #selector: Selector;
@@ -123,15 +120,25 @@ export class CredentialPool {
   /** Re-evaluates where `entry` belongs after its health changed. */
   update(entry: PoolEntry, now: number): void {
     if (entry.removed) return;
+    const until = outUntil(entry);
     if (entry.health.needsReauth) {
       this.#ring.unlink(entry);
-    } else if (entry.health.backoffUntil > now) {
+    } else if (until > now) {
       if (entry.linked) this.#ring.unlink(entry);
-      this.#backoff.push(entry, entry.health.backoffUntil);
+      this.#backoff.push(entry, until);
       this.#compactIfStale();
     } else {
       this.#ring.link(entry);
     }
+  }
+
+  /**
+   * Keeps `entry` out of selection until `until` (or releases it, with 0), the way a backoff
+   * does: it waits in the same queue and comes back when the deadline passes.
+   */
+  hold(entry: PoolEntry, until: number, now: number): void {
+    entry.heldUntil = until;
+    this.update(entry, now);
   }
 
   /** Entries waiting in the backoff queue, stale ones included (for diagnostics and tests). */
@@ -165,6 +172,12 @@ export class CredentialPool {
 }
 
 const acceptAll = (): boolean => true;
+
+/** Until when `entry` stays out of selection: its backoff, or a hold, whichever ends later. */
+function outUntil(entry: PoolEntry): number {
+  const backoff = entry.health.backoffUntil;
+  return entry.heldUntil > backoff ? entry.heldUntil : backoff;
+}
 
 /** A filter refusing `ids`. Built apart from `pick`, so a pick without one allocates nothing. */
 function excluding(ids: ReadonlySet<string>): (c: Candidate) => boolean {
