@@ -175,8 +175,7 @@ const acceptAll = (): boolean => true;
 
 /** Until when `entry` stays out of selection: its backoff, or a hold, whichever ends later. */
 function outUntil(entry: PoolEntry): number {
-  const backoff = entry.health.backoffUntil;
-  return entry.heldUntil > backoff ? entry.heldUntil : backoff;
+  return Math.max(entry.heldUntil, entry.health.backoffUntil);
 }
 
 /** A filter refusing `ids`. Built apart from `pick`, so a pick without one allocates nothing. */
