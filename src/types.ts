@@ -154,6 +154,26 @@ export interface CredentialHealthInfo {
   expiresAt?: Date;
   markedForRotation: boolean;
   decommissionAt?: Date;
+  /** Its usage budget per window, when budgets are configured. */
+  budget?: BudgetUsage[];
+  /** Out of selection until then: a usage budget used up (with `budgets.enforce`). */
+  budgetHeldUntil?: Date;
+}
+
+/** A usage budget's figures for one window, as a snapshot. */
+export interface BudgetUsage {
+  window: "hour" | "day" | "month";
+  /** The window's bounds (UTC hours, days, months). */
+  start: Date;
+  end: Date;
+  /** Prompt + completion tokens counted in the window. */
+  tokens: number;
+  /** Their cost by the configured per-model prices (0 without prices). */
+  cost: number;
+  tokenLimit?: number;
+  costLimit?: number;
+  /** The larger of tokens / tokenLimit and cost / costLimit. */
+  share: number;
 }
 
 /** Where a credential stands in the pool. */
@@ -169,6 +189,8 @@ export interface HealthSummary {
   totalRequests: number;
   successRate: number;
   credentials: Record<string, CredentialHealthInfo>;
+  /** The whole pool's usage budget per window, when a provider budget is configured. */
+  budget?: BudgetUsage[];
 }
 
 /** Per-credential totals, each keyed by credential id (`exportPrometheus`). */

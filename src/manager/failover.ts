@@ -10,6 +10,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { raceAbort } from "../abort.js";
+import type { UsageBudget } from "../budget/usage-budget.js";
 import type { Clock } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import {
@@ -46,6 +47,8 @@ export interface FailoverDeps {
   now: Clock;
   logger: Logger;
   events: TypedEmitter<ManagerEvents>;
+  /** Usage budgets, when configured: counts the tokens of each success. */
+  budget?: UsageBudget | undefined;
 }
 
 /** Why an attempt ended without a result. */
@@ -365,6 +368,7 @@ export class FailoverLoop {
       const completion = usage.completionTokens;
       entry.metrics.record((prompt || 0) + (completion || 0), now - start, true, now);
       entry.metrics.recordTokens(prompt, completion);
+      this.#deps.budget?.record(entry, prompt, completion, usage.model, now);
     }
     const health = entry.health;
     if (health.failureCount === 0 && health.backoffUntil === 0) {

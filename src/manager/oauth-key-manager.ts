@@ -1,3 +1,4 @@
+import { UsageBudget } from "../budget/usage-budget.js";
 import type { Clock } from "../clock.js";
 import { describe } from "../describe.js";
 import { ClosedError, type PooledKind, RefreshError, redactSecrets } from "../errors.js";
@@ -84,6 +85,8 @@ export class OAuthKeyManager {
   readonly #rotation: Rotation;
   readonly #alerts: AlertCheck;
   readonly #upkeep: Upkeep;
+  /** Usage budgets, when configured. */
+  readonly #budget: UsageBudget | undefined;
   #collector: PrometheusCollector | undefined;
   #readyPromise: Promise<void> | undefined;
   /** The store was loaded (or there is none): the hot path checks only this. */
@@ -149,6 +152,18 @@ export class OAuthKeyManager {
       notifier,
       policy: resolved.rotationPolicy,
     });
+    const budget =
+      resolved.budgets === undefined
+        ? undefined
+        : new UsageBudget({
+            pool,
+            notifier,
+            now,
+            options: resolved.budgets,
+            save:
+              resolved.store && ((entry) => this.#storeSync?.saveUsage(entry) ?? Promise.resolve()),
+          });
+    this.#budget = budget?.active ? budget : undefined;
     this.#storeSync = resolved.store
       ? new StoreSync({
           store: new BoundedStore(resolved.store, providerName, {
@@ -162,6 +177,7 @@ export class OAuthKeyManager {
           events,
           notifier,
           lifetime,
+          usage: this.#budget,
         })
       : undefined;
     this.#loaded = this.#storeSync === undefined;
@@ -199,6 +215,7 @@ export class OAuthKeyManager {
       now,
       logger,
       events,
+      budget: this.#budget,
     });
     if (!this.#loaded) this.#loop.beforeFirstUse = () => this.#readyOrDegrade();
     if (resolved.monitoring) monitor.setConfig(resolved.monitoring);
@@ -289,7 +306,11 @@ export class OAuthKeyManager {
    * @param tokensUsed prompt + completion tokens
    */
   recordRequest(id: string, tokensUsed: number, latencyMs: number, success: boolean): void {
-    this.#pool.get(id)?.metrics.record(tokensUsed, latencyMs, success, this.#now());
+    const entry = this.#pool.get(id);
+    if (!entry) return;
+    const now = this.#now();
+    entry.metrics.record(tokensUsed, latencyMs, success, now);
+    this.#budget?.record(entry, tokensUsed, 0, undefined, now);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -432,12 +453,18 @@ export class OAuthKeyManager {
   /** `id`'s health, usage and rotation at a glance, or undefined for an unknown credential. */
   getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
     const entry = this.#pool.get(id);
-    return entry && healthInfo(entry, this.#rotation.peek(id), this.#now());
+    return entry && healthInfo(entry, this.#rotation.peek(id), this.#now(), this.#budget);
   }
 
   /** Every credential's health, with totals over the pool. */
   getHealthSummary(): HealthSummary {
-    return healthSummary(this.providerName, this.#pool, this.#rotationOf, this.#now());
+    return healthSummary(
+      this.providerName,
+      this.#pool,
+      this.#rotationOf,
+      this.#now(),
+      this.#budget,
+    );
   }
 
   /** The health summary as JSON: snake_case keys, RFC 3339 times, latency in ms. */
@@ -468,6 +495,7 @@ export class OAuthKeyManager {
         this.#now(),
         this.#loop.calls(),
         this.#refresher.unlockedRefreshes,
+        this.#budget,
       );
       sample.labels = this.#metricsLabels;
       return sample;
@@ -577,6 +605,8 @@ export class OAuthKeyManager {
     this.#lifetime.abort(this.#closedError());
     await stopping;
     await this.#loop.idle();
+    // Usage counted until now goes to the store, so a restart goes on from it.
+    await this.#budget?.close();
     // One last try for refreshed tokens the store refused, each bounded by the store timeout.
     const unsaved = this.#storeSync?.stopRetries() ?? [];
     await Promise.all(unsaved.map((entry) => this.#storeSync?.persist(entry)));

@@ -4,6 +4,7 @@
  * default filled in, or throws naming the offending key.
  * @module
  */
+import { type BudgetOptions, type ResolvedBudgets, resolveBudgets } from "../budget/options.js";
 import { type Clock, systemClock } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import {
@@ -16,7 +17,7 @@ import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/stra
 import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
 import { type SelectionName, type Selector, toSelector } from "../selection/selector.js";
 import type { TokenStore } from "../stores/types.js";
-import { closest } from "../suggest.js";
+import { rejectUnknownKeys } from "../suggest.js";
 import type { Logger, MonitoringConfig, RefreshStrategy, RotationPolicy } from "../types.js";
 
 /** Backoff after failures. */
@@ -53,6 +54,12 @@ export interface ManagerOptions {
    * @default {}
    */
   metricsLabels?: Readonly<Record<string, string>>;
+  /**
+   * Usage budgets per credential and per pool: tokens and cost per UTC hour, day and month, an
+   * alert at a share of a limit, and optionally the credential out of selection until the window
+   * ends. @default undefined (no budgets)
+   */
+  budgets?: BudgetOptions;
 }
 
 /** Options of {@link OAuthKeyManager}. */
@@ -96,6 +103,7 @@ export interface ResolvedOptions {
   /** Checked by the monitor when it takes it. */
   readonly monitoring: MonitoringConfig | undefined;
   readonly metricsLabels: Readonly<Record<string, string>>;
+  readonly budgets: ResolvedBudgets | undefined;
   readonly refreshStrategy: RefreshStrategy;
   readonly rotationPolicy: RotationPolicy;
   readonly store: TokenStore | undefined;
@@ -115,6 +123,7 @@ const SHARED_KEYS = [
   "logger",
   "monitoring",
   "metricsLabels",
+  "budgets",
 ] as const satisfies readonly (keyof ManagerOptions)[];
 
 /** Options that only make sense for tokens that are refreshed, rotated and stored. */
@@ -158,6 +167,7 @@ export function resolveOptions(options: OAuthKeyManagerOptions | undefined): Res
     logger: resolveLogger(o.logger),
     monitoring: o.monitoring,
     metricsLabels: resolveMetricsLabels(o.metricsLabels),
+    budgets: o.budgets === undefined ? undefined : resolveBudgets(o.budgets),
     refreshStrategy:
       o.refreshStrategy === undefined
         ? defaultRefreshStrategy()
@@ -269,23 +279,6 @@ function checkObject<T extends object>(value: T, name: string): T & Record<strin
     throw new TypeError(`Expected \`${name}\` to be an object, got ${describe(value)}`);
   }
   return value as T & Record<string, unknown>;
-}
-
-/** A misspelt option would otherwise be ignored in silence and its default used instead. */
-function rejectUnknownKeys(
-  options: Record<string, unknown>,
-  known: readonly string[],
-  prefix: string,
-): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const near = closest(key, known);
-    throw new TypeError(
-      near === undefined
-        ? `Unknown option \`${prefix}${key}\`; known options are ${known.join(", ")}`
-        : `Unknown option \`${prefix}${key}\`; did you mean \`${prefix}${near}\`?`,
-    );
-  }
 }
 
 function optionalFunction<F>(value: F | undefined, name: string): F | undefined {

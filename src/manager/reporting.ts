@@ -4,6 +4,7 @@
  * at. Ids, counts and times only: nothing here carries a secret.
  * @module
  */
+import type { UsageBudget } from "../budget/usage-budget.js";
 import type { CallOutcome, CredentialSample, ProviderSample } from "../metrics/prometheus.js";
 import type { AlertSubject } from "../monitoring/alerts.js";
 import type { Monitor } from "../monitoring/monitor.js";
@@ -24,12 +25,14 @@ export function healthInfo(
   entry: PoolEntry,
   rotation: Readonly<RotationState> | undefined,
   now: number,
+  budget?: UsageBudget,
 ): CredentialHealthInfo {
   const { health, metrics, view } = entry;
+  const held = entry.heldUntil > now;
   const info: CredentialHealthInfo = {
     id: entry.id,
     isHealthy: health.isHealthy(),
-    isAvailable: health.isAvailable(now),
+    isAvailable: health.isAvailable(now) && !held,
     state: health.state(now),
     failureCount: health.failureCount,
     successRate: metrics.successRate,
@@ -49,6 +52,9 @@ export function healthInfo(
   if (rotation?.decommissionAt !== undefined) {
     info.decommissionAt = new Date(rotation.decommissionAt.getTime());
   }
+  const usage = budget?.credentialUsage(entry, now);
+  if (usage) info.budget = usage;
+  if (held) info.budgetHeldUntil = new Date(entry.heldUntil);
   return info;
 }
 
@@ -58,6 +64,7 @@ export function healthSummary(
   pool: CredentialPool,
   rotation: RotationLookup,
   now: number,
+  budget?: UsageBudget,
 ): HealthSummary {
   const credentials: Record<string, CredentialHealthInfo> = {};
   let healthy = 0;
@@ -65,14 +72,14 @@ export function healthSummary(
   let requests = 0;
   let successes = 0;
   for (const [id, entry] of pool.entries) {
-    const info = healthInfo(entry, rotation(id), now);
+    const info = healthInfo(entry, rotation(id), now, budget);
     credentials[id] = info;
     if (info.isHealthy) healthy++;
     if (!info.isAvailable) unavailable++;
     requests += entry.metrics.requestCount;
     successes += entry.metrics.successCount;
   }
-  return {
+  const summary: HealthSummary = {
     provider,
     totalCredentials: pool.size,
     healthyCredentials: healthy,
@@ -83,6 +90,9 @@ export function healthSummary(
     successRate: requests === 0 ? 1 : successes / requests,
     credentials,
   };
+  const usage = budget?.providerUsage(now);
+  if (usage) summary.budget = usage;
+  return summary;
 }
 
 /** The per-credential totals of `exportPrometheus`. */
@@ -112,6 +122,7 @@ export function prometheusSample(
   now: number,
   calls: Record<CallOutcome, number>,
   unlockedRefreshes: number,
+  budget?: UsageBudget,
 ): ProviderSample {
   const credentials: CredentialSample[] = [];
   for (const entry of pool.entries.values()) {
@@ -128,15 +139,17 @@ export function prometheusSample(
       refreshes: metrics.refreshCount,
       refreshFailures: metrics.refreshFailures,
       healthy: health.isHealthy(),
-      available: health.isAvailable(now),
+      available: health.isAvailable(now) && entry.heldUntil <= now,
       inBackoff: health.inBackoff(now),
       state: health.state(now),
       expiresAtSeconds: entry.expiresAtMs === undefined ? undefined : entry.expiresAtMs / 1000,
       latency: metrics.latency(),
+      budget: budget?.credentialUsage(entry, now),
     });
   }
   const stats = monitor.stats();
   return {
+    budget: budget?.providerUsage(now),
     provider,
     credentials,
     calls,

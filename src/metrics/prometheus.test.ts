@@ -146,6 +146,12 @@ describe("createCollector", () => {
       oauthmanager_request_duration_seconds: "histogram",
       oauthmanager_webhook_deliveries_total: "counter",
       oauthmanager_unlocked_refreshes_total: "counter",
+      oauthmanager_budget_tokens: "gauge",
+      oauthmanager_budget_cost: "gauge",
+      oauthmanager_budget_share: "gauge",
+      oauthmanager_provider_budget_tokens: "gauge",
+      oauthmanager_provider_budget_cost: "gauge",
+      oauthmanager_provider_budget_share: "gauge",
     });
     for (const name of exp.types.keys()) expect(exp.help.get(name)).toBeTruthy();
   });

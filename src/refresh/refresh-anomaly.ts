@@ -8,6 +8,7 @@ import { describeSetting } from "../describe.js";
 import type { Notifier } from "../monitoring/notifier.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
+import { rejectUnknownKeys } from "../suggest.js";
 import type { WebhookEvent } from "../types.js";
 
 /** When refreshes count as anomalous. Durations in milliseconds. */
@@ -59,13 +60,7 @@ export function resolveRefreshAnomaly(value: unknown, provider: string): Resolve
     );
   }
   const o = value as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KEYS.includes(key)) {
-      throw new TypeError(
-        `Unknown option \`refreshAnomaly.${key}\`; known options are ${KEYS.join(", ")}`,
-      );
-    }
-  }
+  rejectUnknownKeys(o, KEYS, "refreshAnomaly.");
   const minRefreshes = o.minRefreshes ?? 3;
   if (!Number.isInteger(minRefreshes) || (minRefreshes as number) < 2) {
     throw new TypeError(
