@@ -4,6 +4,14 @@
  * `oauthmanager/config`.
  * @module
  */
+
+export type {
+  BudgetLimit,
+  BudgetLimits,
+  BudgetOptions,
+  BudgetWindow,
+  ModelPrice,
+} from "./budget/options.js";
 export {
   ALL_UNAVAILABLE,
   CLOSED,
@@ -41,6 +49,7 @@ export { OAuthKeyManager } from "./manager/oauth-key-manager.js";
 export type { BackoffOptions, ManagerOptions, OAuthKeyManagerOptions } from "./manager/options.js";
 export { METRIC_NAMES, type PrometheusCollector } from "./metrics/prometheus.js";
 export { defaultMonitoringConfig } from "./monitoring/config.js";
+export type { RefreshAnomalyOptions } from "./refresh/refresh-anomaly.js";
 export {
   adaptiveRefreshStrategy,
   calculateBufferTime,
@@ -60,8 +69,10 @@ export {
   weighted,
 } from "./selection/selector.js";
 export type {
+  BudgetUsage,
   CredentialHealthInfo,
   CredentialMetrics,
+  CredentialSource,
   CredentialState,
   ExecuteOptions,
   ExecuteResult,

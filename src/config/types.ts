@@ -4,8 +4,10 @@
  * @module
  */
 
+import type { BudgetOptions } from "../budget/options.js";
 import type { BackoffOptions } from "../manager/options.js";
 import type { AuthStyle } from "../providers/auth.js";
+import type { RefreshAnomalyOptions } from "../refresh/refresh-anomaly.js";
 import type { SelectionName } from "../selection/selector.js";
 import type {
   MonitoringConfig,
@@ -52,6 +54,12 @@ export interface ProviderConfig {
   clientAuth?: "body" | "basic";
   /** @default "form" (applied by the refresher) */
   bodyFormat?: "form" | "json";
+  /** Usage budgets (`budgets`). Absent: none. */
+  budgets?: BudgetOptions;
+  /** Refresh-anomaly alerts (`refresh_anomaly`). Absent: off. */
+  refreshAnomaly?: RefreshAnomalyOptions;
+  /** `source_recheck`: the least time between re-reads of an external credential's file. */
+  sourceRecheckMs?: number;
 }
 
 /** Where tokens are persisted. */
