@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import { importCredentials } from "../src/providers/import.js";
 import type { OAuthCredentialSet, WebhookEvent } from "../src/types.js";
-import { type Receiver, startReceiver } from "./support/webhook-receiver.js";
+import { alertsOnly, type Receiver, startReceiver } from "./support/webhook-receiver.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 const MIN = 60_000;
@@ -146,16 +146,7 @@ describe('owner: "external"', () => {
     receivers.push(receiver);
     await writeLogin("token-1", T0 + 60 * MIN);
     const { manager, refreshFunc, op, advance } = setup();
-    manager.setMonitoringConfig({
-      webhookUrl: receiver.url,
-      webhookEvents: ["failure"],
-      alertOnHighFailureRate: false,
-      failureRateThreshold: 0.5,
-      alertOnRefreshFailure: false,
-      alertOnExpirySoon: false,
-      expiryWarningTime: 0,
-      allowPrivateWebhookTargets: true,
-    });
+    manager.setMonitoringConfig(alertsOnly(receiver.url));
     const alerts: WebhookEvent[] = [];
     manager.on("alert", (a) => alerts.push(a));
     advance(61 * MIN);

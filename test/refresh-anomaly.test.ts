@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import type { OAuthKeyManagerOptions } from "../src/manager/options.js";
 import type { OAuthCredentialSet, RefreshFunc, WebhookEvent } from "../src/types.js";
-import { type Receiver, startReceiver } from "./support/webhook-receiver.js";
+import { alertsOnly, type Receiver, startReceiver } from "./support/webhook-receiver.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 const MIN = 60_000;
@@ -45,14 +45,7 @@ function setup(
     refreshFunc,
     { now: () => now, logger: quiet, ...options },
   );
-  manager.setMonitoringConfig({
-    webhookEvents: ["failure"],
-    alertOnHighFailureRate: false,
-    failureRateThreshold: 0.5,
-    alertOnRefreshFailure: false,
-    alertOnExpirySoon: false,
-    expiryWarningTime: 0,
-  });
+  manager.setMonitoringConfig(alertsOnly());
   const alerts: WebhookEvent[] = [];
   manager.on("alert", (a) => alerts.push(a));
   return {
@@ -87,16 +80,7 @@ describe("refresh anomalies", () => {
     const receiver = await startReceiver();
     receivers.push(receiver);
     const t = setup(60 * MIN);
-    t.manager.setMonitoringConfig({
-      webhookUrl: receiver.url,
-      webhookEvents: ["failure"],
-      alertOnHighFailureRate: false,
-      failureRateThreshold: 0.5,
-      alertOnRefreshFailure: false,
-      alertOnExpirySoon: false,
-      expiryWarningTime: 0,
-      allowPrivateWebhookTargets: true,
-    });
+    t.manager.setMonitoringConfig(alertsOnly(receiver.url));
     for (let i = 0; i < 3; i++) {
       await t.manager.refreshCredential("a", { force: true });
       t.advance(MIN);

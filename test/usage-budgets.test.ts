@@ -12,6 +12,7 @@ import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import { FileTokenStore } from "../src/stores/file-store.js";
 import type { TokenStore } from "../src/stores/types.js";
 import type { OAuthCredentialSet, Usage, WebhookEvent } from "../src/types.js";
+import { alertsOnly } from "./support/webhook-receiver.js";
 
 const HOUR = 3_600_000;
 /** 10:00 UTC: the hour window runs to 11:00. */
@@ -41,14 +42,7 @@ function setup(
     budgets,
     ...(store ? { store } : {}),
   });
-  manager.setMonitoringConfig({
-    webhookEvents: ["failure"],
-    alertOnHighFailureRate: false,
-    failureRateThreshold: 0.5,
-    alertOnRefreshFailure: false,
-    alertOnExpirySoon: false,
-    expiryWarningTime: 0,
-  });
+  manager.setMonitoringConfig(alertsOnly());
   const alerts: WebhookEvent[] = [];
   manager.on("alert", (a) => alerts.push(a));
   const use = (usage: Usage) => manager.executeWithFailover(async () => ({ result: "ok", usage }));

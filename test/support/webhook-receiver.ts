@@ -4,6 +4,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { MonitoringConfig } from "../../src/types.js";
 import { closeServer } from "./close-server.js";
 
 export interface Received {
@@ -41,4 +42,24 @@ export async function startReceiver(mode: "ok" | "hang" = "ok"): Promise<Receive
     },
     close: () => closeServer(server),
   };
+}
+
+/**
+ * Monitoring with only the alerts a test raises itself: the built-in rules off, `failure` events
+ * to `webhookUrl` when one is given (a receiver on 127.0.0.1).
+ */
+export function alertsOnly(webhookUrl?: string): MonitoringConfig {
+  const config: MonitoringConfig = {
+    webhookEvents: ["failure"],
+    alertOnHighFailureRate: false,
+    failureRateThreshold: 0.5,
+    alertOnRefreshFailure: false,
+    alertOnExpirySoon: false,
+    expiryWarningTime: 0,
+  };
+  if (webhookUrl !== undefined) {
+    config.webhookUrl = webhookUrl;
+    config.allowPrivateWebhookTargets = true;
+  }
+  return config;
 }
