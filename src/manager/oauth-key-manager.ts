@@ -1,3 +1,4 @@
+import { UsageBudget } from "../budget/usage-budget.js";
 import type { Clock } from "../clock.js";
 import { describe } from "../describe.js";
 import { ClosedError, type PooledKind, RefreshError, redactSecrets } from "../errors.js";
@@ -11,6 +12,8 @@ import { BoundedStore } from "../persistence/bounded-store.js";
 import { StoreSync } from "../persistence/store-sync.js";
 import { cloneCredential } from "../pool/credential-copy.js";
 import { CredentialPool } from "../pool/pool.js";
+import { readCredentialSource } from "../providers/import.js";
+import { RefreshAnomaly, resolveRefreshAnomaly } from "../refresh/refresh-anomaly.js";
 import { Refresher } from "../refresh/refresher.js";
 import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
 import { Upkeep } from "../refresh/upkeep.js";
@@ -91,6 +94,8 @@ export class OAuthKeyManager {
   readonly #upkeep: Upkeep;
   /** Checks credentials whose backoff ended, once started; undefined without a `probe`. */
   readonly #prober: Prober | undefined;
+  /** Usage budgets, when configured. */
+  readonly #budget: UsageBudget | undefined;
   #collector: PrometheusCollector | undefined;
   #readyPromise: Promise<void> | undefined;
   /** The store was loaded (or there is none): the hot path checks only this. */
@@ -159,6 +164,18 @@ export class OAuthKeyManager {
       notifier,
       policy: resolved.rotationPolicy,
     });
+    const budget =
+      resolved.budgets === undefined
+        ? undefined
+        : new UsageBudget({
+            pool,
+            notifier,
+            now,
+            options: resolved.budgets,
+            save:
+              resolved.store && ((entry) => this.#storeSync?.saveUsage(entry) ?? Promise.resolve()),
+          });
+    this.#budget = budget?.active ? budget : undefined;
     this.#storeSync = resolved.store
       ? new StoreSync({
           store: new BoundedStore(resolved.store, providerName, {
@@ -172,9 +189,19 @@ export class OAuthKeyManager {
           events,
           notifier,
           lifetime,
+          usage: this.#budget,
         })
       : undefined;
     this.#loaded = this.#storeSync === undefined;
+    const anomaly =
+      resolved.refreshAnomaly === undefined
+        ? undefined
+        : new RefreshAnomaly({
+            pool,
+            notifier,
+            options: resolveRefreshAnomaly(resolved.refreshAnomaly, providerName),
+            bufferFor: (entry, at) => this.#refresher.bufferFor(entry, at),
+          });
     this.#refresher = new Refresher({
       provider: providerName,
       pool,
@@ -188,6 +215,9 @@ export class OAuthKeyManager {
       strategy: resolved.refreshStrategy,
       minRefreshIntervalMs: resolved.minRefreshIntervalMs,
       refreshTimeoutMs: resolved.refreshTimeoutMs,
+      readSource: readCredentialSource,
+      sourceRecheckMs: resolved.sourceRecheckMs,
+      onRefreshed: anomaly && ((entry, at) => anomaly.onRefreshed(entry, at)),
     });
     this.#loop = new FailoverLoop({
       provider: providerName,
@@ -199,6 +229,7 @@ export class OAuthKeyManager {
       events,
       failover: resolved.failover,
       lifetime,
+      budget: this.#budget,
     });
     const { probe } = resolved.failover;
     this.#prober = probe
@@ -222,6 +253,7 @@ export class OAuthKeyManager {
       now,
       events,
       canRefresh: refreshFunc !== undefined,
+      rules: anomaly ? [(at) => anomaly.idleAlerts(at)] : [],
     });
     const plan = new UpkeepPlan({
       pool,
@@ -301,7 +333,11 @@ export class OAuthKeyManager {
    * @param tokensUsed prompt + completion tokens
    */
   recordRequest(id: string, tokensUsed: number, latencyMs: number, success: boolean): void {
-    this.#pool.get(id)?.metrics.record(tokensUsed, latencyMs, success, this.#now());
+    const entry = this.#pool.get(id);
+    if (!entry) return;
+    const now = this.#now();
+    entry.metrics.record(tokensUsed, latencyMs, success, now);
+    this.#budget?.record(entry, tokensUsed, 0, undefined, now);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -444,14 +480,14 @@ export class OAuthKeyManager {
   /** `id`'s health, usage and rotation at a glance, or undefined for an unknown credential. */
   getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
     const entry = this.#pool.get(id);
-    return entry && healthInfo(entry, this.#rotation.peek(id), this.#now());
+    return entry && healthInfo(entry, this.#rotation.peek(id), this.#now(), this.#budget);
   }
 
   /** Every credential's health, with totals over the pool. */
   getHealthSummary(): HealthSummary {
     const now = this.#now();
     return withScopedCooldowns(
-      healthSummary(this.providerName, this.#pool, this.#rotationOf, now),
+      healthSummary(this.providerName, this.#pool, this.#rotationOf, now, this.#budget),
       this.#pool,
       now,
     );
@@ -485,6 +521,7 @@ export class OAuthKeyManager {
         this.#now(),
         this.#loop.calls(),
         this.#refresher.unlockedRefreshes,
+        this.#budget,
       );
       sample.labels = this.#metricsLabels;
       return sample;
@@ -595,6 +632,8 @@ export class OAuthKeyManager {
     await stopping;
     await this.#prober?.stop();
     await this.#loop.idle();
+    // Usage counted until now goes to the store, so a restart goes on from it.
+    await this.#budget?.close();
     // One last try for refreshed tokens the store refused, each bounded by the store timeout.
     const unsaved = this.#storeSync?.stopRetries() ?? [];
     await Promise.all(unsaved.map((entry) => this.#storeSync?.persist(entry)));

@@ -10,7 +10,7 @@ import { cappedExponentialMs } from "../health/backoff.js";
 import type { Notifier } from "../monitoring/notifier.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
-import type { StoredRotation, StoredToken } from "../stores/types.js";
+import type { StoredRotation, StoredToken, StoredUsage } from "../stores/types.js";
 import type { Logger, RotationState } from "../types.js";
 import { type BoundedStore, isLockContention } from "./bounded-store.js";
 import { adoptStored, storedIsNewer, toStored } from "./stored-token.js";
@@ -27,6 +27,16 @@ export interface RotationRecords {
   restore(id: string, stored: StoredRotation): void;
 }
 
+/** The usage-budget counters stored beside each token, and how they meet the stored ones. */
+export interface UsageRecords {
+  /** The counters to store for `entry`, merged with the `stored` ones when they were read. */
+  forSave(entry: PoolEntry, stored?: readonly StoredUsage[]): StoredUsage[] | undefined;
+  /** Those counters are in the store now. */
+  saved(entry: PoolEntry, usage: readonly StoredUsage[]): void;
+  /** Takes stored counters into memory; thresholds they reach count as alerted already. */
+  merge(entry: PoolEntry, stored: readonly StoredUsage[] | undefined, silent: boolean): void;
+}
+
 /** What {@link StoreSync} works with. */
 export interface StoreSyncDeps {
   store: BoundedStore;
@@ -38,6 +48,8 @@ export interface StoreSyncDeps {
   notifier: Notifier;
   /** Aborted by `close()`: no save is retried after it. */
   lifetime: AbortSignal;
+  /** Usage-budget counters, when budgets are configured. */
+  usage?: UsageRecords | undefined;
 }
 
 /** A credential whose save failed, until a save succeeds and no retry is pending. */
@@ -84,11 +96,14 @@ export class StoreSync {
    */
   async persist(entry: PoolEntry): Promise<void> {
     if (entry.removed) return;
+    const usage = this.#deps.usage;
     try {
+      const counts = usage?.forSave(entry);
       await this.#deps.store.save(
         entry.id,
-        toStored(entry.view, this.#deps.rotation.getRotationState(entry.id)),
+        toStored(entry.view, this.#deps.rotation.getRotationState(entry.id), counts),
       );
+      if (counts) usage?.saved(entry, counts);
       const unsaved = this.#unsaved.get(entry);
       if (unsaved) {
         unsaved.failures = 0;
@@ -103,6 +118,34 @@ export class StoreSync {
       unsaved.failures++;
       this.failed(entry, "save", err);
       this.#scheduleRetry(entry, unsaved);
+    }
+  }
+
+  /**
+   * Writes `entry`'s usage counters: under its lock, the stored record is read, its counters
+   * merged with this process's (other processes count the same credential), its tokens taken
+   * when newer, and the whole written back.
+   * @throws the store's error, reported already
+   */
+  async saveUsage(entry: PoolEntry): Promise<void> {
+    const { store, rotation, usage } = this.#deps;
+    if (!usage || entry.removed) return;
+    try {
+      await store.withLock(entry.id, async () => {
+        if (entry.removed) return;
+        const token = await store.load(entry.id);
+        if (token && storedIsNewer(token, entry)) adoptStored(entry, token);
+        const counts = usage.forSave(entry, token?.usage);
+        if (!counts) return;
+        await store.save(
+          entry.id,
+          toStored(entry.view, rotation.getRotationState(entry.id), counts),
+        );
+        usage.saved(entry, counts);
+      });
+    } catch (err) {
+      this.failed(entry, "save_usage", err);
+      throw err;
     }
   }
 
@@ -192,6 +235,8 @@ export class StoreSync {
 
   #apply(entry: PoolEntry, token: StoredToken): void {
     if (token.rotation) this.#deps.rotation.restore(entry.id, token.rotation);
+    // Stored counts were counted, and alerted on, by whichever process stored them.
+    this.#deps.usage?.merge(entry, token.usage, true);
     // The configuration is newer (a re-authentication, a changed key): store it, so no process
     // takes the stale record back in later.
     if (this.#takeTokens(entry, token)) void this.#storeUnlessNewer(entry);

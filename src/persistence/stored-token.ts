@@ -5,16 +5,18 @@
  */
 import type { PoolEntry } from "../pool/entry.js";
 import { copyProviderData } from "../provider-data.js";
-import type { StoredToken } from "../stores/types.js";
+import type { StoredToken, StoredUsage } from "../stores/types.js";
 import type { OAuthCredentialSet, RotationState } from "../types.js";
 
-/** The record a store keeps for a credential: its tokens and its rotation state (a copy). */
+/** The record a store keeps for a credential: its tokens, rotation state and usage counters. */
 export function toStored(
   view: Readonly<OAuthCredentialSet>,
   rotation: RotationState | undefined,
+  usage?: StoredUsage[],
 ): StoredToken {
   const token: StoredToken = { accessToken: view.accessToken };
   if (rotation) token.rotation = rotation;
+  if (usage) token.usage = usage;
   if (view.refreshToken) token.refreshToken = view.refreshToken;
   if (view.expiresAt) token.expiresAt = new Date(view.expiresAt.getTime());
   if (view.lastRefresh) token.lastRefresh = new Date(view.lastRefresh.getTime());
