@@ -42,6 +42,16 @@ describe("a manager on a RedisTokenStore, token fresh", () => {
     client.on("error", () => {});
     const commands = countCommands(client);
     const store = new RedisTokenStore({ client, prefix });
+    // The subscription up before the manager watches: the re-read it makes when it comes up
+    // (through this client) is then behind us, and the next one is resyncIntervalMs away.
+    await new Promise<void>((resolve) => {
+      const stop = store.watch("", (change) => {
+        if (change.type === "resync") {
+          stop();
+          resolve();
+        }
+      });
+    });
     const manager = new OAuthKeyManager(
       "P",
       [

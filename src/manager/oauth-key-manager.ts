@@ -17,6 +17,8 @@ import { Upkeep } from "../refresh/upkeep.js";
 import { UpkeepPlan } from "../refresh/upkeep-plan.js";
 import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
 import { Rotation } from "../rotation/rotation.js";
+import { SharedHealth } from "../sharing/shared-health.js";
+import { StoreWatch } from "../sharing/store-watch.js";
 import type {
   CredentialHealthInfo,
   CredentialMetrics,
@@ -79,6 +81,8 @@ export class OAuthKeyManager {
   readonly #monitor: Monitor;
   readonly #refresher: Refresher;
   readonly #storeSync: StoreSync | undefined;
+  /** With a store shared by several processes: their changes and health marks, taken here. */
+  readonly #storeWatch: StoreWatch | undefined;
   readonly #rotation: Rotation;
   readonly #alerts: AlertCheck;
   readonly #upkeep: Upkeep;
@@ -147,12 +151,15 @@ export class OAuthKeyManager {
       notifier,
       policy: resolved.rotationPolicy,
     });
-    this.#storeSync = resolved.store
+    const store =
+      resolved.store &&
+      new BoundedStore(resolved.store, providerName, {
+        timeoutMs: resolved.storeTimeoutMs,
+        lockTimeoutMs: resolved.refreshTimeoutMs + LOCK_MARGIN_MS,
+      });
+    this.#storeSync = store
       ? new StoreSync({
-          store: new BoundedStore(resolved.store, providerName, {
-            timeoutMs: resolved.storeTimeoutMs,
-            lockTimeoutMs: resolved.refreshTimeoutMs + LOCK_MARGIN_MS,
-          }),
+          store,
           pool,
           rotation: this.#rotation,
           now,
@@ -163,6 +170,17 @@ export class OAuthKeyManager {
         })
       : undefined;
     this.#loaded = this.#storeSync === undefined;
+    this.#storeWatch =
+      store?.shares && this.#storeSync
+        ? new StoreWatch({
+            store,
+            sync: this.#storeSync,
+            pool,
+            health: new SharedHealth({ store, pool, now, events, lifetime }),
+            now,
+            lifetime,
+          })
+        : undefined;
     this.#refresher = new Refresher({
       provider: providerName,
       pool,
@@ -508,6 +526,8 @@ export class OAuthKeyManager {
     this.#readyPromise ??= (async () => {
       try {
         await this.#storeSync?.load();
+        // Cooldowns other processes set hold here from the first request on.
+        await this.#storeWatch?.loadHealth();
       } finally {
         this.#loaded = true;
         this.#loop.beforeFirstUse = undefined;
@@ -560,6 +580,7 @@ export class OAuthKeyManager {
     this.#closed = true;
     const stopping = this.#upkeep.stop();
     this.#lifetime.abort(this.#closedError());
+    this.#storeWatch?.close();
     await stopping;
     await this.#loop.idle();
     // One last try for refreshed tokens the store refused, each bounded by the store timeout.

@@ -11,7 +11,7 @@ import {
   uniquePrefix,
 } from "../../../test/support/redis.js";
 import { isLockTimeoutError, LockTimeoutError, StoreError } from "../../errors.js";
-import { testTokenStore } from "../test-support/token-store-contract.js";
+import { deferred, testTokenStore } from "../test-support/token-store-contract.js";
 import { RedisTokenStore } from "./redis-store.js";
 
 let redis: TestRedis;
@@ -50,14 +50,6 @@ function rawClient(): Redis {
   client.on("error", () => {});
   clients.push(client);
   return client;
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }
 
 testTokenStore("RedisTokenStore", async () => {
