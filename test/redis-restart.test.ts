@@ -3,7 +3,8 @@
  * free port, is killed and started again on the same port: requests with a fresh token keep
  * being served from memory all along, the store's calls fail as StoreError while it is down (a
  * refresh then goes on without the lock, reported and counted), and once it is back a refresh is
- * stored again.
+ * stored again. With two replicas, an emptied Redis is seeded again from their memory; when both
+ * refreshed while it was down, the newer token is the one stored and taken by both.
  */
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -122,6 +123,88 @@ describe("a RedisTokenStore whose Redis is killed and restarted", () => {
     } finally {
       await manager.close();
       await store.close();
+    }
+  }, 60_000);
+
+  it("two replicas: requests go on throughout, no connection error escapes, and after an empty restart Redis is seeded again, with the newer token, which both end up with", async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on("unhandledRejection", onRejection);
+    const url = `redis://127.0.0.1:${port}`;
+    const options = { url, prefix: "restart-test-2:", commandTimeoutMs: 500, lockLeaseMs: 1_000 };
+    const replicas = ["A", "B"].map((name) => {
+      const store = new RedisTokenStore(options);
+      const refreshes: string[] = [];
+      const manager = new OAuthKeyManager(
+        "P",
+        [
+          {
+            id: "a",
+            accessToken: "at-0",
+            refreshToken: "rt-0",
+            expiresAt: new Date(Date.now() + HOUR),
+          },
+        ],
+        async (cred: Readonly<OAuthCredentialSet>) => {
+          refreshes.push(name);
+          return {
+            ...cred,
+            accessToken: `at-${name}-${refreshes.length}`,
+            refreshToken: `rt-${name}-${refreshes.length}`,
+            expiresAt: new Date(Date.now() + HOUR),
+          };
+        },
+        { store, logger: quiet },
+      );
+      return { store, manager, refreshes };
+    });
+    const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+    const token = (r: typeof a) => r.manager.getCredentials()[0]?.accessToken;
+    try {
+      if (!server) server = await startRedisServer(port);
+      await Promise.all(replicas.map((r) => r.manager.ready()));
+      await vi.waitFor(async () => expect((await a.store.load("P/a"))?.accessToken).toBe("at-0"));
+
+      // Restarted empty with nothing changed meanwhile: the replicas seed it again.
+      await stopRedisServer(server!);
+      server = await startRedisServer(port);
+      await vi.waitFor(
+        async () => expect((await loadOnceBack(a.store, "P/a"))?.accessToken).toBe("at-0"),
+        { timeout: 20_000, interval: 50 },
+      );
+
+      await stopRedisServer(server!);
+      server = undefined;
+
+      // Down: both serve from memory; each must refresh and does so without the lock, A first.
+      for (const r of replicas) expect(await serve(r.manager)).toEqual(new Set(["at-0"]));
+      expect((await a.manager.refreshCredential("a", { force: true })).accessToken).toBe("at-A-1");
+      expect((await b.manager.refreshCredential("a", { force: true })).accessToken).toBe("at-B-1");
+      expect(await serve(a.manager)).toEqual(new Set(["at-A-1"]));
+      expect(await serve(b.manager)).toEqual(new Set(["at-B-1"]));
+
+      server = await startRedisServer(port);
+
+      // Back and empty: the newer token (B's) is what Redis ends up with and what A takes,
+      // whichever replica writes first; requests go on meanwhile.
+      await vi.waitFor(
+        async () => {
+          expect(await serve(a.manager)).toHaveProperty("size", 1);
+          expect((await loadOnceBack(a.store, "P/a"))?.accessToken).toBe("at-B-1");
+          expect(token(a)).toBe("at-B-1");
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+      expect(token(b)).toBe("at-B-1");
+      expect(a.refreshes).toEqual(["A"]);
+      expect(b.refreshes).toEqual(["B"]);
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onRejection);
+      for (const r of replicas) {
+        await r.manager.close();
+        await r.store.close();
+      }
     }
   }, 60_000);
 });

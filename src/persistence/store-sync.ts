@@ -284,7 +284,16 @@ export class StoreSync {
     const delay = cappedExponentialMs(unsaved.failures, SAVE_RETRY_BASE_MS, SAVE_RETRY_MAX_MS);
     unsaved.cancelRetry = scheduleAt(now, now() + delay, () => {
       unsaved.cancelRetry = undefined;
-      if (!lifetime.aborted) void this.persist(entry);
+      if (lifetime.aborted) return;
+      // Under the lock and after a re-read, like a first write: while the store was away another
+      // process may have stored a newer token, which a blind retry would overwrite.
+      void this.#storeUnlessNewer(entry).then(() => {
+        // Saved, or nothing to save (the store holds newer tokens, or another process is
+        // refreshing): done, unless the write failed again and is due once more.
+        if (!unsaved.cancelRetry && this.#unsaved.get(entry) === unsaved) {
+          this.#unsaved.delete(entry);
+        }
+      });
     });
   }
 }

@@ -142,6 +142,11 @@ export class ChangeFeed {
     };
   }
 
+  /** Tells the watchers to re-read (the store's connection is back after a loss). */
+  resync(): void {
+    if (!this.#closed) this.#emit({ type: "resync" });
+  }
+
   /** Closes the subscriber connection and stops every call. Idempotent. */
   close(): void {
     this.#closed = true;

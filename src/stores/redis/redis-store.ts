@@ -209,6 +209,7 @@ export class RedisTokenStore implements TokenStore, SharedStateStore {
       const { host, port, path, password } = client.options;
       this.#name = `RedisTokenStore (${path ?? `${host}:${port}`})`;
       this.#secrets = password ? [password] : [];
+      this.#watchReconnects();
       return;
     }
 
@@ -227,6 +228,7 @@ export class RedisTokenStore implements TokenStore, SharedStateStore {
     // Without a listener ioredis prints every failed reconnect; each call that needed the
     // connection reports the failure as a StoreError instead.
     this.#client.on("error", () => {});
+    this.#watchReconnects();
   }
 
   /**
@@ -493,6 +495,23 @@ export class RedisTokenStore implements TokenStore, SharedStateStore {
       await abortableDelay(Math.min(delay * (0.5 + Math.random()), left), signal);
       delay = Math.min(delay * 2, LAST_POLL_MS);
     }
+  }
+
+  /**
+   * Once the connection is back after a loss, watchers re-read: what they wrote meanwhile may be
+   * missing (a Redis restarted empty) and what others wrote was not announced to them. The
+   * subscriber connection does the same when it comes back; either may be first.
+   */
+  #watchReconnects(): void {
+    let lost = false;
+    this.#client.on("close", () => {
+      lost = true;
+    });
+    this.#client.on("ready", () => {
+      if (!lost) return;
+      lost = false;
+      this.#feed.resync();
+    });
   }
 
   /** Deletes the lock if it is still `owner`'s, and announces it to the waiters. */
