@@ -13,6 +13,7 @@ import { sharesState } from "../src/stores/shared-state.js";
 import { deferred } from "../src/stores/test-support/token-store-contract.js";
 import type { OAuthCredentialSet, RefreshFunc } from "../src/types.js";
 import { deleteKeys, type TestRedis, testRedis, uniquePrefix } from "./support/redis.js";
+import { runFixture } from "./support/run-fixture.js";
 
 const HOUR = 3_600_000;
 const quiet = { warn() {}, error() {} };
@@ -283,4 +284,24 @@ describe("health shared between replicas", () => {
     expect(tokenOf(b, "x")).toBe("at-x-reauth");
     expect((await other.loadHealthMarks("P/")).get("P/x")).toBeUndefined();
   });
+});
+
+describe("closing", () => {
+  it.each([
+    ["built from a url", []],
+    ["given a client", ["client"]],
+  ])(
+    "a process whose store (%s) watched and was closed exits on its own",
+    async (_, args) => {
+      const { code, out } = await runFixture(
+        "redis-closed-store.ts",
+        redis.url,
+        freshPrefix(),
+        ...args,
+      );
+      expect(out).toContain("served by a, closed");
+      expect(code).toBe(0);
+    },
+    30_000,
+  );
 });

@@ -11,6 +11,7 @@ import {
   uniquePrefix,
 } from "../../../test/support/redis.js";
 import { isLockTimeoutError, LockTimeoutError, StoreError } from "../../errors.js";
+import type { StoreChange } from "../shared-state.js";
 import { deferred, testTokenStore } from "../test-support/token-store-contract.js";
 import { RedisTokenStore } from "./redis-store.js";
 
@@ -297,5 +298,90 @@ describe("RedisTokenStore options", () => {
     expect(() => new RedisTokenStore({ prefix: "" })).toThrow(TypeError);
     expect(() => new RedisTokenStore({ lockLeaseMs: 0 })).toThrow(RangeError);
     expect(() => new RedisTokenStore({ commandTimeoutMs: 1.5 })).toThrow(RangeError);
+  });
+});
+
+/** Resolves once `store` hears announcements; later changes are collected in the returned list. */
+async function listening(store: RedisTokenStore, prefix = ""): Promise<StoreChange[]> {
+  const changes: StoreChange[] = [];
+  const up = deferred();
+  store.watch(prefix, (change) => {
+    if (change.type === "resync") up.resolve();
+    else changes.push(change);
+  });
+  await up.promise;
+  return changes;
+}
+
+describe("RedisTokenStore sharing", () => {
+  it("announces other stores' saves, deletes and health marks under the watched prefix, never its own", async () => {
+    const prefix = freshPrefix();
+    const a = open({ prefix });
+    const b = open({ prefix });
+    const heard = await listening(a, "p/");
+    const done = deferred();
+    a.watch("q/", (change) => {
+      if (change.type === "saved") done.resolve();
+    });
+    await a.save("p/own", { accessToken: "mine" });
+    await b.save("p/x", { accessToken: "t" });
+    await b.saveHealthMark("p/x", { kind: "cooldown", remainingMs: 60_000, scope: "model-1" });
+    await b.delete("p/x");
+    await b.save("q/last", { accessToken: "t" });
+    // Messages on one channel arrive in order: the last one heard means the others were too.
+    await done.promise;
+    expect(heard).toEqual([
+      { type: "saved", key: "p/x", version: 1 },
+      {
+        type: "health",
+        key: "p/x",
+        mark: { kind: "cooldown", remainingMs: 60_000, scope: "model-1" },
+      },
+      { type: "deleted", key: "p/x" },
+    ]);
+  });
+
+  it("keeps health marks with their end: never shortened, apart by scope, expiring with the last, gone with the record", async () => {
+    const prefix = freshPrefix();
+    const store = open({ prefix });
+    const raw = rawClient();
+    await store.save("p/a", { accessToken: "t" });
+    await store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 60_000 });
+    await store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 1_000 });
+    await store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 5_000, scope: "m" });
+    await store.saveHealthMark("p/a", { kind: "needs_reauth", remainingMs: 30_000 });
+    const marks = (await store.loadHealthMarks("p/")).get("p/a") ?? [];
+    const byField = new Map(marks.map((m) => [`${m.kind}@${m.scope ?? ""}`, m.remainingMs]));
+    expect([...byField.keys()].sort()).toEqual(["cooldown@", "cooldown@m", "needs_reauth@"]);
+    expect(byField.get("cooldown@")).toBeGreaterThan(30_000);
+    expect(byField.get("cooldown@")).toBeLessThanOrEqual(60_000);
+    expect(byField.get("cooldown@m")).toBeLessThanOrEqual(5_000);
+    const ttl = await raw.pttl(`${prefix}health:p/a`);
+    expect(ttl).toBeGreaterThan(30_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+
+    // A new token ends the re-authentication mark, not the cooldowns.
+    await store.save("p/a", { accessToken: "t2" });
+    const after = (await store.loadHealthMarks("p/")).get("p/a") ?? [];
+    expect(after.map((m) => m.kind).sort()).toEqual(["cooldown", "cooldown"]);
+
+    await store.delete("p/a");
+    expect((await store.loadHealthMarks("")).size).toBe(0);
+    await expect(raw.exists(`${prefix}health:p/a`)).resolves.toBe(0);
+  });
+
+  it("refuses a malformed health mark or watcher", async () => {
+    const store = open();
+    await expect(store.saveHealthMark("p/a", { kind: "nope" } as never)).rejects.toThrow(TypeError);
+    await expect(store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 0 })).rejects.toThrow(
+      RangeError,
+    );
+    await expect(store.saveHealthMark("p/a", { kind: "cooldown" } as never)).rejects.toThrow(
+      RangeError,
+    );
+    await expect(
+      store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 5, scope: "" }),
+    ).rejects.toThrow(TypeError);
+    expect(() => store.watch("", "nope" as never)).toThrow(TypeError);
   });
 });

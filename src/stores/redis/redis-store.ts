@@ -664,7 +664,8 @@ function checkMark(mark: unknown): HealthMark {
       `Expected \`mark.kind\` to be "cooldown" or "needs_reauth", got ${describe(m?.kind)}`,
     );
   }
-  checkMs("mark.remainingMs", m.remainingMs, 1);
+  // Required: no fallback stands in for a missing duration.
+  checkMs("mark.remainingMs", m.remainingMs ?? Number.NaN, 1);
   if (m.scope !== undefined && (typeof m.scope !== "string" || m.scope === "")) {
     throw new TypeError(
       `Expected \`mark.scope\` to be a non-empty string, got ${describe(m.scope)}`,
