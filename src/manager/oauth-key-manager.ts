@@ -519,7 +519,8 @@ export class OAuthKeyManager {
 
   /**
    * Loads the store now (it is otherwise loaded before the first operation): stored tokens and
-   * rotation state newer than the configured ones win.
+   * rotation state newer than the configured ones win; with a store shared by several processes,
+   * the cooldowns and re-authentication marks they set hold here too.
    * @throws the store's error; requests still go on from memory afterwards
    */
   ready(): Promise<void> {
