@@ -9,6 +9,7 @@ import { createConnection } from "node:net";
 import { Redis } from "ioredis";
 import { OAuthKeyManager } from "oauthmanager";
 import { RedisTokenStore } from "oauthmanager/redis";
+import { subscribed } from "../test/support/redis.js";
 import { freshCredentials, op } from "./fixtures.js";
 import { type MeasureOptions, measure, type Timing } from "./timing.js";
 
@@ -68,14 +69,7 @@ export async function measureRedisStore(
   const store = new RedisTokenStore({ client, prefix });
   // The subscription (its own connection) up before the manager watches: the re-read it makes
   // when it comes up is then behind us, and the next one resyncIntervalMs (30 s) away.
-  await new Promise<void>((resolve) => {
-    const stop = store.watch("", (change) => {
-      if (change.type === "resync") {
-        stop();
-        resolve();
-      }
-    });
-  });
+  await subscribed(store);
   const memory = new OAuthKeyManager("bench", freshCredentials(3));
   const redis = new OAuthKeyManager("bench", freshCredentials(3), undefined, { store });
   try {

@@ -55,35 +55,53 @@ async function loadOnceBack(store: RedisTokenStore, key: string) {
   }
 }
 
+interface Replica {
+  store: RedisTokenStore;
+  manager: OAuthKeyManager;
+  /** Who refreshed, in order. */
+  refreshes: string[];
+}
+
+/**
+ * A manager on a store of its own under `prefix`, holding credential `a` (`at-0`, `rt-0`). Its
+ * refreshes give `at-<name>-<n>` (`at-<n>` without a name) and rotate the refresh token alike.
+ */
+function replica(prefix: string, name = ""): Replica {
+  const store = new RedisTokenStore({
+    url: `redis://127.0.0.1:${port}`,
+    prefix,
+    commandTimeoutMs: 500,
+    lockLeaseMs: 1_000,
+  });
+  const refreshes: string[] = [];
+  const manager = new OAuthKeyManager(
+    "P",
+    [
+      {
+        id: "a",
+        accessToken: "at-0",
+        refreshToken: "rt-0",
+        expiresAt: new Date(Date.now() + HOUR),
+      },
+    ],
+    async (cred: Readonly<OAuthCredentialSet>) => {
+      refreshes.push(name);
+      const tag = name ? `${name}-${refreshes.length}` : String(refreshes.length);
+      return {
+        ...cred,
+        accessToken: `at-${tag}`,
+        refreshToken: `rt-${tag}`,
+        expiresAt: new Date(Date.now() + HOUR),
+      };
+    },
+    { store, logger: quiet },
+  );
+  return { store, manager, refreshes };
+}
+
 describe("a RedisTokenStore whose Redis is killed and restarted", () => {
   it("keeps serving from memory while Redis is down, and stores refreshes again once it is back", async () => {
-    const store = new RedisTokenStore({
-      url: `redis://127.0.0.1:${port}`,
-      prefix: "restart-test:",
-      commandTimeoutMs: 500,
-      lockLeaseMs: 1_000,
-    });
-    let refreshes = 0;
-    const manager = new OAuthKeyManager(
-      "P",
-      [
-        {
-          id: "a",
-          accessToken: "at-0",
-          refreshToken: "rt-0",
-          expiresAt: new Date(Date.now() + HOUR),
-        },
-      ],
-      async (cred: Readonly<OAuthCredentialSet>) => {
-        refreshes++;
-        return {
-          ...cred,
-          accessToken: `at-${refreshes}`,
-          expiresAt: new Date(Date.now() + HOUR),
-        };
-      },
-      { store, logger: quiet },
-    );
+    const { store, manager } = replica("restart-test:");
     const storeErrors: string[] = [];
     manager.on("store_error", (e) => storeErrors.push(e.operation));
     try {
@@ -130,36 +148,10 @@ describe("a RedisTokenStore whose Redis is killed and restarted", () => {
     const rejections: unknown[] = [];
     const onRejection = (reason: unknown) => rejections.push(reason);
     process.on("unhandledRejection", onRejection);
-    const url = `redis://127.0.0.1:${port}`;
-    const options = { url, prefix: "restart-test-2:", commandTimeoutMs: 500, lockLeaseMs: 1_000 };
-    const replicas = ["A", "B"].map((name) => {
-      const store = new RedisTokenStore(options);
-      const refreshes: string[] = [];
-      const manager = new OAuthKeyManager(
-        "P",
-        [
-          {
-            id: "a",
-            accessToken: "at-0",
-            refreshToken: "rt-0",
-            expiresAt: new Date(Date.now() + HOUR),
-          },
-        ],
-        async (cred: Readonly<OAuthCredentialSet>) => {
-          refreshes.push(name);
-          return {
-            ...cred,
-            accessToken: `at-${name}-${refreshes.length}`,
-            refreshToken: `rt-${name}-${refreshes.length}`,
-            expiresAt: new Date(Date.now() + HOUR),
-          };
-        },
-        { store, logger: quiet },
-      );
-      return { store, manager, refreshes };
-    });
-    const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
-    const token = (r: typeof a) => r.manager.getCredentials()[0]?.accessToken;
+    const a = replica("restart-test-2:", "A");
+    const b = replica("restart-test-2:", "B");
+    const replicas = [a, b];
+    const token = (r: Replica) => r.manager.getCredentials()[0]?.accessToken;
     try {
       if (!server) server = await startRedisServer(port);
       await Promise.all(replicas.map((r) => r.manager.ready()));

@@ -5,61 +5,27 @@
  * was lost is read at the next resync, and cooldowns and dead grants hold on both.
  */
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import { MemoryTokenStore } from "../src/stores/memory-store.js";
 import { RedisTokenStore, type RedisTokenStoreOptions } from "../src/stores/redis/index.js";
 import { sharesState } from "../src/stores/shared-state.js";
 import { deferred } from "../src/stores/test-support/token-store-contract.js";
 import type { OAuthCredentialSet, RefreshFunc } from "../src/types.js";
-import { deleteKeys, type TestRedis, testRedis, uniquePrefix } from "./support/redis.js";
+import { subscribed } from "./support/redis.js";
+import { redisPerTest } from "./support/redis-per-test.js";
 import { runFixture } from "./support/run-fixture.js";
 
 const HOUR = 3_600_000;
 const quiet = { warn() {}, error() {} };
 
-let redis: TestRedis;
-const prefixes: string[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  redis = await testRedis();
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await Promise.all(prefixes.splice(0).map((p) => deleteKeys(redis.url, p)));
-});
-
-afterAll(async () => {
-  await redis.stop();
-});
-
-function freshPrefix(): string {
-  const prefix = uniquePrefix();
-  prefixes.push(prefix);
-  return prefix;
-}
+const env = redisPerTest();
+const { freshPrefix, onCleanup } = env;
 
 function openStore(prefix: string, options: RedisTokenStoreOptions = {}): RedisTokenStore {
-  const store = new RedisTokenStore({ url: redis.url, prefix, ...options });
-  cleanups.push(() => store.close());
+  const store = new RedisTokenStore({ url: env.redis.url, prefix, ...options });
+  onCleanup(() => store.close());
   return store;
-}
-
-/**
- * Resolves once `store` hears announcements (its subscription is up). Only a watcher that is
- * there when it comes up is told.
- */
-function subscribed(store: RedisTokenStore): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = store.watch("", (change) => {
-      if (change.type === "resync") {
-        stop();
-        resolve();
-      }
-    });
-  });
 }
 
 function cred(id: string, over: Partial<OAuthCredentialSet> = {}): OAuthCredentialSet {
@@ -104,7 +70,7 @@ async function replica(
     },
     { store, logger: quiet },
   );
-  cleanups.push(() => manager.close());
+  onCleanup(() => manager.close());
   await manager.ready();
   return { manager, store, refreshes };
 }
@@ -133,9 +99,9 @@ describe("a lock waiter is woken by the release", () => {
     const prefix = freshPrefix();
     const holder = openStore(prefix);
     // The waiter's own client, to see its first try for the lock fail.
-    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const client = new Redis(env.redis.url, { maxRetriesPerRequest: 1 });
     client.on("error", () => {});
-    cleanups.push(() => client.disconnect());
+    onCleanup(() => client.disconnect());
     const refused = deferred();
     const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
     client.evalsha = (async (...args: unknown[]) => {
@@ -144,7 +110,7 @@ describe("a lock waiter is woken by the release", () => {
       return reply;
     }) as typeof client.evalsha;
     const waiter = new RedisTokenStore({ client, prefix, lockRetryMs: 600_000 });
-    cleanups.push(() => waiter.close());
+    onCleanup(() => waiter.close());
     await subscribed(waiter);
 
     const letGo = deferred();
@@ -210,9 +176,9 @@ describe("propagation between replicas", () => {
     const b = await replica(prefix, [cred("x")], undefined, { resyncIntervalMs: 50 });
     await stored(a.store, "P/x", "at-x-0");
     // A write nobody announces: straight into the hash, as a lost message leaves it.
-    const raw = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const raw = new Redis(env.redis.url, { maxRetriesPerRequest: 1 });
     raw.on("error", () => {});
-    cleanups.push(() => raw.disconnect());
+    onCleanup(() => raw.disconnect());
     const data = JSON.parse((await raw.hget(`${prefix}token:P/x`, "data")) ?? "{}");
     data.access_token = "at-x-unannounced";
     data.last_refresh = new Date(Date.now() + 1_000).toISOString();
@@ -295,7 +261,7 @@ describe("closing", () => {
     async (_, args) => {
       const { code, out } = await runFixture(
         "redis-closed-store.ts",
-        redis.url,
+        env.redis.url,
         freshPrefix(),
         ...args,
       );

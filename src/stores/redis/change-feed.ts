@@ -6,6 +6,7 @@
  * @module
  */
 import type { Redis } from "ioredis";
+import { parseRecord } from "../../describe.js";
 import type { HealthMark, StoreChange } from "../shared-state.js";
 
 /** What {@link ChangeFeed} needs. */
@@ -194,15 +195,8 @@ export class ChangeFeed {
 }
 
 function parse(text: string): Message | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null) return undefined;
-  const m = value as Partial<Message>;
-  if (typeof m.t !== "string" || typeof m.k !== "string" || typeof m.o !== "string") {
+  const m = parseRecord(text) as Partial<Message> | undefined;
+  if (!m || typeof m.t !== "string" || typeof m.k !== "string" || typeof m.o !== "string") {
     return undefined;
   }
   return m as Message;

@@ -1,63 +1,41 @@
 import { once } from "node:events";
 import { createServer, type Socket } from "node:net";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   deleteKeys,
   freePort,
   keysUnder,
-  type TestRedis,
-  testRedis,
+  subscribed,
   uniquePrefix,
 } from "../../../test/support/redis.js";
+import { redisPerTest } from "../../../test/support/redis-per-test.js";
 import { isLockTimeoutError, LockTimeoutError, StoreError } from "../../errors.js";
 import type { StoreChange } from "../shared-state.js";
 import { deferred, testTokenStore } from "../test-support/token-store-contract.js";
 import { RedisTokenStore } from "./redis-store.js";
 
-let redis: TestRedis;
-const prefixes: string[] = [];
-const opened: RedisTokenStore[] = [];
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  redis = await testRedis();
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-  for (const c of clients.splice(0)) c.disconnect();
-  await Promise.all(prefixes.splice(0).map((p) => deleteKeys(redis.url, p)));
-});
-
-afterAll(async () => {
-  await redis.stop();
-});
-
-function freshPrefix(): string {
-  const prefix = uniquePrefix();
-  prefixes.push(prefix);
-  return prefix;
-}
+const env = redisPerTest();
+const { freshPrefix, onCleanup } = env;
 
 function open(options: ConstructorParameters<typeof RedisTokenStore>[0] = {}): RedisTokenStore {
-  const store = new RedisTokenStore({ url: redis.url, prefix: freshPrefix(), ...options });
-  opened.push(store);
+  const store = new RedisTokenStore({ url: env.redis.url, prefix: freshPrefix(), ...options });
+  onCleanup(() => store.close());
   return store;
 }
 
 function rawClient(): Redis {
-  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  const client = new Redis(env.redis.url, { maxRetriesPerRequest: 1 });
   client.on("error", () => {});
-  clients.push(client);
+  onCleanup(() => client.disconnect());
   return client;
 }
 
 testTokenStore("RedisTokenStore", async () => {
   const prefix = uniquePrefix();
   return {
-    store: new RedisTokenStore({ url: redis.url, prefix }),
-    cleanup: () => deleteKeys(redis.url, prefix),
+    store: new RedisTokenStore({ url: env.redis.url, prefix }),
+    cleanup: () => deleteKeys(env.redis.url, prefix),
   };
 });
 
@@ -68,9 +46,9 @@ describe("RedisTokenStore keys", () => {
     const keys = ["p/a", "p/ä-ü", "p[*]?/x", "p/\u{1F511}", "q/a"];
     for (const key of keys) await store.save(key, { accessToken: "t" });
     await store.withLock("p/a", async () => {
-      expect((await keysUnder(redis.url, prefix)).some((k) => k.includes("lock:"))).toBe(true);
+      expect((await keysUnder(env.redis.url, prefix)).some((k) => k.includes("lock:"))).toBe(true);
     });
-    const written = await keysUnder(redis.url, prefix);
+    const written = await keysUnder(env.redis.url, prefix);
     expect(written.length).toBeGreaterThan(0);
     for (const k of written) expect(k.startsWith(prefix)).toBe(true);
 
@@ -226,7 +204,7 @@ describe("RedisTokenStore connection", () => {
     await given.close();
     await expect(client.ping()).resolves.toBe("PONG");
 
-    const own = new RedisTokenStore({ url: redis.url, prefix: freshPrefix() });
+    const own = new RedisTokenStore({ url: env.redis.url, prefix: freshPrefix() });
     await own.load("p/a");
     await own.close();
     await own.close();
@@ -239,7 +217,7 @@ describe("RedisTokenStore connection", () => {
       prefix: freshPrefix(),
       commandTimeoutMs: 2_000,
     });
-    opened.push(store);
+    onCleanup(() => store.close());
     const calls: Promise<unknown>[] = [
       store.load("p/a"),
       store.loadAll("p/"),
@@ -273,7 +251,7 @@ describe("RedisTokenStore connection", () => {
         prefix: freshPrefix(),
         commandTimeoutMs: 200,
       });
-      opened.push(store);
+      onCleanup(() => store.close());
       await expect(store.load("p/a")).rejects.toThrow(StoreError);
       const err = await store.withLock("p/a", async () => 1).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreError);
@@ -294,7 +272,7 @@ describe("RedisTokenStore options", () => {
       expect.objectContaining({ message: expect.not.stringContaining("pw-canary") }),
     );
     expect(() => new RedisTokenStore({ client: {} as never })).toThrow(/ioredis client/);
-    expect(() => new RedisTokenStore({ url: redis.url, client: rawClient() })).toThrow(/both/);
+    expect(() => new RedisTokenStore({ url: env.redis.url, client: rawClient() })).toThrow(/both/);
     expect(() => new RedisTokenStore({ prefix: "" })).toThrow(TypeError);
     expect(() => new RedisTokenStore({ lockLeaseMs: 0 })).toThrow(RangeError);
     expect(() => new RedisTokenStore({ commandTimeoutMs: 1.5 })).toThrow(RangeError);
@@ -303,13 +281,11 @@ describe("RedisTokenStore options", () => {
 
 /** Resolves once `store` hears announcements; later changes are collected in the returned list. */
 async function listening(store: RedisTokenStore, prefix = ""): Promise<StoreChange[]> {
+  await subscribed(store);
   const changes: StoreChange[] = [];
-  const up = deferred();
   store.watch(prefix, (change) => {
-    if (change.type === "resync") up.resolve();
-    else changes.push(change);
+    if (change.type !== "resync") changes.push(change);
   });
-  await up.promise;
   return changes;
 }
 
