@@ -85,6 +85,8 @@ export class ChangeFeed {
         () => {},
       );
     });
+    // A copy of a client made with `lazyConnect` would wait for a command that never comes.
+    if (subscriber.status === "wait") subscriber.connect().catch(() => {});
   }
 
   /** Calls `listener` with other stores' changes to keys under `prefix`; returns a stop function. */

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { createServer, type Socket } from "node:net";
 import { Redis } from "ioredis";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   deleteKeys,
   freePort,
@@ -344,6 +344,18 @@ describe("RedisTokenStore sharing", () => {
     await store.delete("p/a");
     expect((await store.loadHealthMarks("")).size).toBe(0);
     await expect(raw.exists(`${prefix}health:p/a`)).resolves.toBe(0);
+  });
+
+  it("hears announcements through a given client made with lazyConnect", async () => {
+    const client = new Redis(env.redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+    client.on("error", () => {});
+    onCleanup(() => client.disconnect());
+    const prefix = freshPrefix();
+    const store = new RedisTokenStore({ client, prefix });
+    onCleanup(() => store.close());
+    const heard = await listening(store);
+    await open({ prefix }).save("p/x", { accessToken: "t" });
+    await vi.waitFor(() => expect(heard).toEqual([{ type: "saved", key: "p/x", version: 1 }]));
   });
 
   it("refuses a malformed health mark or watcher", async () => {
