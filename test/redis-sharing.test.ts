@@ -94,24 +94,34 @@ describe("sharing is a capability of the Redis store only", () => {
   });
 });
 
+/**
+ * A store on a client of its own that polls for a held lock only every 10 minutes, listening;
+ * `refused` resolves when one of its tries for a lock has found it held.
+ */
+async function slowPoller(
+  prefix: string,
+): Promise<{ waiter: RedisTokenStore; refused: Promise<void> }> {
+  const client = new Redis(env.redis.url, { maxRetriesPerRequest: 1 });
+  client.on("error", () => {});
+  onCleanup(() => client.disconnect());
+  const refused = deferred();
+  const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  client.evalsha = (async (...args: unknown[]) => {
+    const reply = await evalsha(...args);
+    if (reply === -1) refused.resolve();
+    return reply;
+  }) as typeof client.evalsha;
+  const waiter = new RedisTokenStore({ client, prefix, lockRetryMs: 600_000 });
+  onCleanup(() => waiter.close());
+  await subscribed(waiter);
+  return { waiter, refused: refused.promise };
+}
+
 describe("a lock waiter is woken by the release", () => {
   it("with polling made too slow to matter, the waiter gets the lock as soon as the holder lets go", async () => {
     const prefix = freshPrefix();
     const holder = openStore(prefix);
-    // The waiter's own client, to see its first try for the lock fail.
-    const client = new Redis(env.redis.url, { maxRetriesPerRequest: 1 });
-    client.on("error", () => {});
-    onCleanup(() => client.disconnect());
-    const refused = deferred();
-    const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
-    client.evalsha = (async (...args: unknown[]) => {
-      const reply = await evalsha(...args);
-      if (reply === -1) refused.resolve();
-      return reply;
-    }) as typeof client.evalsha;
-    const waiter = new RedisTokenStore({ client, prefix, lockRetryMs: 600_000 });
-    onCleanup(() => waiter.close());
-    await subscribed(waiter);
+    const { waiter, refused } = await slowPoller(prefix);
 
     const letGo = deferred();
     const entered = deferred();
@@ -121,11 +131,35 @@ describe("a lock waiter is woken by the release", () => {
     });
     await entered.promise;
     const waited = waiter.withLock("P/a", async () => "mine", { timeoutMs: 300_000 });
-    await refused.promise;
+    await refused;
     letGo.resolve();
     await held;
     // Without the announcement the next try would be minutes away.
     await expect(waited).resolves.toBe("mine");
+  }, 15_000);
+
+  it("a waiter whose signal aborts stops waiting at once, with the signal's reason", async () => {
+    const prefix = freshPrefix();
+    const holder = openStore(prefix);
+    const { waiter, refused } = await slowPoller(prefix);
+    const letGo = deferred();
+    const entered = deferred();
+    const held = holder.withLock("P/a", async () => {
+      entered.resolve();
+      await letGo.promise;
+    });
+    await entered.promise;
+    const controller = new AbortController();
+    const waited = waiter.withLock("P/a", async () => "mine", {
+      timeoutMs: 300_000,
+      signal: controller.signal,
+    });
+    await refused;
+    const reason = new Error("caller gave up");
+    controller.abort(reason);
+    await expect(waited).rejects.toBe(reason);
+    letGo.resolve();
+    await held;
   }, 15_000);
 });
 

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Redis } from "ioredis";
+import { onAbort } from "../../abort.js";
 import { parseRecord } from "../../describe.js";
 import type { HealthMark, StoreChange } from "../shared-state.js";
 
@@ -127,19 +128,17 @@ export class ChangeFeed {
         if (fired) return Promise.resolve();
         if (signal?.aborted) return Promise.reject(signal.reason);
         return new Promise<void>((resolve, reject) => {
-          const onAbort = () => {
-            finish();
-            reject(signal?.reason);
-          };
-          const timer = setTimeout(() => finish(), ms);
-          const finish = () => {
+          let stopWatching = (): void => {};
+          const settle = (aborted: boolean) => {
             clearTimeout(timer);
-            signal?.removeEventListener("abort", onAbort);
+            stopWatching();
             done = undefined;
-            resolve();
+            if (aborted) reject(signal?.reason);
+            else resolve();
           };
-          done = finish;
-          signal?.addEventListener("abort", onAbort, { once: true });
+          const timer = setTimeout(() => settle(false), ms);
+          done = () => settle(false);
+          if (signal) stopWatching = onAbort(signal, () => settle(true));
         });
       },
     };
