@@ -117,19 +117,24 @@ async function slowPoller(
   return { waiter, refused: refused.promise };
 }
 
+/** Lock `P/a` held by one store (until `letGo`), and a slow poller about to wait for it. */
+async function contended() {
+  const prefix = freshPrefix();
+  const holder = openStore(prefix);
+  const { waiter, refused } = await slowPoller(prefix);
+  const letGo = deferred();
+  const entered = deferred();
+  const held = holder.withLock("P/a", async () => {
+    entered.resolve();
+    await letGo.promise;
+  });
+  await entered.promise;
+  return { waiter, refused, letGo, held };
+}
+
 describe("a lock waiter is woken by the release", () => {
   it("with polling made too slow to matter, the waiter gets the lock as soon as the holder lets go", async () => {
-    const prefix = freshPrefix();
-    const holder = openStore(prefix);
-    const { waiter, refused } = await slowPoller(prefix);
-
-    const letGo = deferred();
-    const entered = deferred();
-    const held = holder.withLock("P/a", async () => {
-      entered.resolve();
-      await letGo.promise;
-    });
-    await entered.promise;
+    const { waiter, refused, letGo, held } = await contended();
     const waited = waiter.withLock("P/a", async () => "mine", { timeoutMs: 300_000 });
     await refused;
     letGo.resolve();
@@ -139,16 +144,7 @@ describe("a lock waiter is woken by the release", () => {
   }, 15_000);
 
   it("a waiter whose signal aborts stops waiting at once, with the signal's reason", async () => {
-    const prefix = freshPrefix();
-    const holder = openStore(prefix);
-    const { waiter, refused } = await slowPoller(prefix);
-    const letGo = deferred();
-    const entered = deferred();
-    const held = holder.withLock("P/a", async () => {
-      entered.resolve();
-      await letGo.promise;
-    });
-    await entered.promise;
+    const { waiter, refused, letGo, held } = await contended();
     const controller = new AbortController();
     const waited = waiter.withLock("P/a", async () => "mine", {
       timeoutMs: 300_000,
