@@ -20,6 +20,8 @@ import { Upkeep } from "../refresh/upkeep.js";
 import { UpkeepPlan } from "../refresh/upkeep-plan.js";
 import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
 import { Rotation } from "../rotation/rotation.js";
+import { SharedHealth } from "../sharing/shared-health.js";
+import { StoreWatch } from "../sharing/store-watch.js";
 import type {
   CredentialHealthInfo,
   CredentialMetrics,
@@ -89,6 +91,8 @@ export class OAuthKeyManager {
   readonly #monitor: Monitor;
   readonly #refresher: Refresher;
   readonly #storeSync: StoreSync | undefined;
+  /** With a store shared by several processes: their changes and health marks, taken here. */
+  readonly #storeWatch: StoreWatch | undefined;
   readonly #rotation: Rotation;
   readonly #alerts: AlertCheck;
   readonly #upkeep: Upkeep;
@@ -176,12 +180,15 @@ export class OAuthKeyManager {
               resolved.store && ((entry) => this.#storeSync?.saveUsage(entry) ?? Promise.resolve()),
           });
     this.#budget = budget?.active ? budget : undefined;
-    this.#storeSync = resolved.store
+    const store =
+      resolved.store &&
+      new BoundedStore(resolved.store, providerName, {
+        timeoutMs: resolved.storeTimeoutMs,
+        lockTimeoutMs: resolved.refreshTimeoutMs + LOCK_MARGIN_MS,
+      });
+    this.#storeSync = store
       ? new StoreSync({
-          store: new BoundedStore(resolved.store, providerName, {
-            timeoutMs: resolved.storeTimeoutMs,
-            lockTimeoutMs: resolved.refreshTimeoutMs + LOCK_MARGIN_MS,
-          }),
+          store,
           pool,
           rotation: this.#rotation,
           now,
@@ -202,6 +209,17 @@ export class OAuthKeyManager {
             options: resolveRefreshAnomaly(resolved.refreshAnomaly, providerName),
             bufferFor: (entry, at) => this.#refresher.bufferFor(entry, at),
           });
+    this.#storeWatch =
+      store?.shares && this.#storeSync
+        ? new StoreWatch({
+            store,
+            sync: this.#storeSync,
+            pool,
+            health: new SharedHealth({ store, pool, now, events, lifetime }),
+            now,
+            lifetime,
+          })
+        : undefined;
     this.#refresher = new Refresher({
       provider: providerName,
       pool,
@@ -570,13 +588,16 @@ export class OAuthKeyManager {
 
   /**
    * Loads the store now (it is otherwise loaded before the first operation): stored tokens and
-   * rotation state newer than the configured ones win.
+   * rotation state newer than the configured ones win; with a store shared by several processes,
+   * the cooldowns and re-authentication marks they set hold here too.
    * @throws the store's error; requests still go on from memory afterwards
    */
   ready(): Promise<void> {
     this.#readyPromise ??= (async () => {
       try {
         await this.#storeSync?.load();
+        // Cooldowns other processes set hold here from the first request on.
+        await this.#storeWatch?.loadHealth();
       } finally {
         this.#loaded = true;
         this.#loop.beforeFirstUse = undefined;
@@ -629,6 +650,7 @@ export class OAuthKeyManager {
     this.#closed = true;
     const stopping = this.#upkeep.stop();
     this.#lifetime.abort(this.#closedError());
+    this.#storeWatch?.close();
     await stopping;
     await this.#prober?.stop();
     await this.#loop.idle();

@@ -78,14 +78,50 @@ export class StoreSync {
   /** Loads every stored record: newer tokens and stored rotation state win; new ones are stored. */
   async load(): Promise<void> {
     try {
-      const stored = await this.#deps.store.loadAll();
-      for (const entry of this.#deps.pool.entries.values()) {
-        const token = stored.get(entry.id);
-        if (token) this.#apply(entry, token);
-        else void this.#storeUnlessNewer(entry);
-      }
+      this.#reconcile(await this.#deps.store.loadAll(), () => true);
     } finally {
       this.#loaded = true;
+    }
+  }
+
+  /**
+   * Reads every stored record again, when changes of other processes may have been missed (the
+   * store's feed was down, or Redis came back empty): newer records are taken; a credential the
+   * store lost is written back (under its lock, re-read first), so an emptied store is seeded
+   * again and an older token never replaces a newer one. A refreshable credential whose record
+   * is older is written back too; a static one is not (each process keeps its configured key).
+   */
+  async resync(): Promise<void> {
+    if (!this.#loaded) return;
+    let stored: Map<string, StoredToken>;
+    try {
+      stored = await this.#deps.store.loadAll();
+    } catch (err) {
+      this.failed(undefined, "load", err);
+      return;
+    }
+    this.#reconcile(stored, (entry) => entry.view.refreshToken !== undefined);
+  }
+
+  /**
+   * Takes `entry`'s record as another process just saved it, when it holds newer tokens (and
+   * its rotation state). Never writes back: that process announced the newest it has.
+   * @returns whether other tokens were taken into memory
+   */
+  async takeSaved(entry: PoolEntry): Promise<boolean> {
+    const token = await this.read(entry);
+    if (!token || entry.removed) return false;
+    if (token.rotation) this.#deps.rotation.restore(entry.id, token.rotation);
+    if (!storedIsNewer(token, entry)) return false;
+    adoptStored(entry, token);
+    return true;
+  }
+
+  #reconcile(stored: Map<string, StoredToken>, writeBack: (entry: PoolEntry) => boolean): void {
+    for (const entry of this.#deps.pool.entries.values()) {
+      const token = stored.get(entry.id);
+      if (!token) void this.#storeUnlessNewer(entry);
+      else this.#apply(entry, token, writeBack(entry));
     }
   }
 
@@ -233,13 +269,13 @@ export class StoreSync {
       .catch((err: unknown) => this.failed(undefined, "delete", err));
   }
 
-  #apply(entry: PoolEntry, token: StoredToken): void {
+  #apply(entry: PoolEntry, token: StoredToken, writeBack = true): void {
     if (token.rotation) this.#deps.rotation.restore(entry.id, token.rotation);
     // Stored counts were counted, and alerted on, by whichever process stored them.
     this.#deps.usage?.merge(entry, token.usage, true);
     // The configuration is newer (a re-authentication, a changed key): store it, so no process
     // takes the stale record back in later.
-    if (this.#takeTokens(entry, token)) void this.#storeUnlessNewer(entry);
+    if (this.#takeTokens(entry, token) && writeBack) void this.#storeUnlessNewer(entry);
   }
 
   /**
@@ -293,7 +329,16 @@ export class StoreSync {
     const delay = cappedExponentialMs(unsaved.failures, SAVE_RETRY_BASE_MS, SAVE_RETRY_MAX_MS);
     unsaved.cancelRetry = scheduleAt(now, now() + delay, () => {
       unsaved.cancelRetry = undefined;
-      if (!lifetime.aborted) void this.persist(entry);
+      if (lifetime.aborted) return;
+      // Under the lock and after a re-read, like a first write: while the store was away another
+      // process may have stored a newer token, which a blind retry would overwrite.
+      void this.#storeUnlessNewer(entry).then(() => {
+        // Saved, or nothing to save (the store holds newer tokens, or another process is
+        // refreshing): done, unless the write failed again and is due once more.
+        if (!unsaved.cancelRetry && this.#unsaved.get(entry) === unsaved) {
+          this.#unsaved.delete(entry);
+        }
+      });
     });
   }
 }

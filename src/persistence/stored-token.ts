@@ -70,3 +70,11 @@ function withStoredTokens(
   if (stored.providerData) next.providerData = copyProviderData(stored.providerData);
   return next;
 }
+
+/**
+ * A credential made from a stored record alone (one another process added): its tokens, expiry,
+ * scopes and provider facts; no client secret, weight or callbacks, which are never stored.
+ */
+export function credentialFromStored(id: string, stored: StoredToken): OAuthCredentialSet {
+  return withStoredTokens({ id, accessToken: stored.accessToken }, stored);
+}

@@ -54,6 +54,8 @@ export interface LockOptions {
 /**
  * Persists tokens by key (the manager uses `"<provider>/<credentialId>"`).
  * Implementations: `MemoryTokenStore` and `FileTokenStore`; write your own for other storage.
+ * A store that several processes share may also implement `SharedStateStore`, so their managers
+ * hear each other's changes and honour each other's cooldowns.
  */
 export interface TokenStore {
   /** The stored token, or undefined when none. Rejects with a `StoreError` on unreadable data. */

@@ -15,7 +15,7 @@ export interface TokenStoreFixture {
 }
 
 /** A promise with its resolver outside, for ordering steps without sleeping. */
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => {
     resolve = r;
