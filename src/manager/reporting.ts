@@ -29,7 +29,7 @@ export function healthInfo(
   const info: CredentialHealthInfo = {
     id: entry.id,
     isHealthy: health.isHealthy(),
-    isAvailable: health.isAvailable(now),
+    isAvailable: entry.isAvailable(now),
     state: health.state(now),
     failureCount: health.failureCount,
     successRate: metrics.successRate,
@@ -128,7 +128,7 @@ export function prometheusSample(
       refreshes: metrics.refreshCount,
       refreshFailures: metrics.refreshFailures,
       healthy: health.isHealthy(),
-      available: health.isAvailable(now),
+      available: entry.isAvailable(now),
       inBackoff: health.inBackoff(now),
       state: health.state(now),
       expiresAtSeconds: entry.expiresAtMs === undefined ? undefined : entry.expiresAtMs / 1000,

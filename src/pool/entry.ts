@@ -22,6 +22,12 @@ export class PoolEntry implements RingNode {
   linked = false;
   /** Out of the pool: never selected again, in-flight requests finish. */
   removed = false;
+  /** Taken out of selection by hand until enabled again; health and metrics are kept. */
+  disabled = false;
+  /** Whether a request may pick it now: neither disabled, waiting for re-authentication, nor resting. */
+  isAvailable(now: number): boolean {
+    return !this.disabled && this.health.isAvailable(now);
+  }
   /** The credential as operations see it: frozen, replaced as a whole on refresh. */
   view: Readonly<OAuthCredentialSet>;
   /** `view.expiresAt` in epoch ms, read on every request. */

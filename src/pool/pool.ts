@@ -30,6 +30,7 @@ export class CredentialPool {
     (entry, deadline) =>
       !entry.removed &&
       !entry.linked &&
+      !entry.disabled &&
       !entry.health.needsReauth &&
       entry.health.backoffUntil === deadline,
   );
@@ -123,7 +124,7 @@ export class CredentialPool {
   /** Re-evaluates where `entry` belongs after its health changed. */
   update(entry: PoolEntry, now: number): void {
     if (entry.removed) return;
-    if (entry.health.needsReauth) {
+    if (entry.health.needsReauth || entry.disabled) {
       this.#ring.unlink(entry);
     } else if (entry.health.backoffUntil > now) {
       if (entry.linked) this.#ring.unlink(entry);
@@ -160,7 +161,7 @@ export class CredentialPool {
   }
 
   readonly #relink = (entry: PoolEntry): void => {
-    if (!entry.health.needsReauth) this.#ring.link(entry);
+    if (!entry.health.needsReauth && !entry.disabled) this.#ring.link(entry);
   };
 }
 
