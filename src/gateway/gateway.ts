@@ -148,7 +148,7 @@ export class Gateway {
     try {
       transition = buildState(await this.#load(), this.#state);
     } catch (err) {
-      this.#log(`reload refused, the current configuration keeps serving: ${messageOf(err)}`);
+      this.#log(`reload refused, the current configuration keeps serving: ${oneLine(err)}`);
       return { ok: false, error: err };
     }
     const old = this.#state;
@@ -343,6 +343,15 @@ export class Gateway {
     res.end(page.html);
     return { status: 200 };
   }
+}
+
+/** An error's message with its issues on the same line: one log line per event. */
+function oneLine(err: unknown): string {
+  return messageOf(err)
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join("; ");
 }
 
 function unauthorized(res: ServerResponse): { status: number } {
