@@ -16,7 +16,7 @@ const STOP_SIGNALS = ["SIGTERM", "SIGINT"] as const;
 export const serveCommand: Command = {
   name: "serve",
   args: "--config FILE [--host H] [--port N]",
-  summary: "run the gateway: one HTTP endpoint that pools every provider's credentials",
+  summary: "run the HTTP gateway in front of every provider's pool",
   options: {
     config: {
       type: "string",
