@@ -26,11 +26,7 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 const NOT_FORWARDED: ReadonlySet<string> = new Set([...HOP_BY_HOP, ...CLIENT_KEY_HEADERS]);
 
 /** Response fields not passed back: hop-by-hop ones, and an upstream session for a pooled account. */
-const NOT_RETURNED: ReadonlySet<string> = new Set([
-  ...HOP_BY_HOP,
-  "set-cookie",
-  // Node frames the answer itself; a length from upstream is kept below.
-]);
+const NOT_RETURNED: ReadonlySet<string> = new Set([...HOP_BY_HOP, "set-cookie"]);
 
 /** Names a `Connection` header lists: hop-by-hop for this message too. */
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
@@ -42,29 +38,32 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
   return listed.length === 0 ? undefined : new Set(listed);
 }
 
+/** `headers` without the names in `dropped` and those their own `Connection` header lists. */
+function without(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  dropped: ReadonlySet<string>,
+): Record<string, string | string[]> {
+  const listed = connectionListed(headers.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || dropped.has(name) || listed?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
 /** The client's headers as they go upstream: no hop-by-hop field, no client key. */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
 ): Record<string, string | string[]> {
-  const listed = connectionListed(incoming.connection);
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || NOT_FORWARDED.has(name) || listed?.has(name)) continue;
-    out[name] = value;
-  }
-  return out;
+  return without(incoming, NOT_FORWARDED);
 }
 
 /** The upstream's response headers as they go to the client. */
 export function clientResponseHeaders(
   upstream: Record<string, string | string[] | undefined>,
 ): Record<string, string | string[]> {
-  const listed = connectionListed(upstream.connection);
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstream)) {
-    if (value === undefined || NOT_RETURNED.has(name) || listed?.has(name)) continue;
-    out[name] = value;
-  }
+  const out = without(upstream, NOT_RETURNED);
   const length = upstream["content-length"];
   if (typeof length === "string" && upstream["transfer-encoding"] === undefined) {
     out["content-length"] = length;
