@@ -265,6 +265,27 @@ describe("gateway: bodies, timeouts, streams", () => {
     expect(info?.state).toBe("healthy");
   });
 
+  it("a client that leaves before the upstream answers aborts the attempt, with no failover and no penalty", async () => {
+    upstream = await startUpstream();
+    gw = await startGateway(keysConfig(upstream.url, ["k1", "k2"]));
+    const arrived = deferred();
+    const upstreamClosed = deferred();
+    upstream.reply((_req, res) => {
+      arrived.resolve();
+      res.on("close", () => upstreamClosed.resolve());
+    });
+    const client = new AbortController();
+    const pending = call(`${gw.url}/p/slow`, KEY, { signal: client.signal });
+    await arrived.promise;
+    client.abort();
+    await expect(pending).rejects.toThrow();
+    await upstreamClosed.promise;
+    const manager = gw.gateway.managers.get("p");
+    expect(manager?.getCredentialHealthInfo("key-1")?.failureCount).toBe(0);
+    expect(upstream.seen).toHaveLength(1);
+    expect(upstream.unexpected).toEqual([]);
+  });
+
   it("streams SSE events in order as they come: event 1 reaches the client before event 2 is sent", async () => {
     upstream = await startUpstream();
     gw = await startGateway(keysConfig(upstream.url, ["k1"]));
