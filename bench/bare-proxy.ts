@@ -1,13 +1,14 @@
 /**
  * The baseline of section 9: a bare pass-through proxy, node:http and the same undici client as
- * the gateway (one Agent, keep-alive), with no credential pool, no key check and no log. Run as
+ * the gateway (one Agent, keep-alive) and the same streaming of answers, with no credential
+ * pool, no key check and no log. Run as
  * a child process: `node --import tsx bench/bare-proxy.ts UPSTREAM`; prints its URL.
  * @module
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { pipeline } from "node:stream/promises";
 import { Agent, type Dispatcher } from "undici";
+import { relayBody, writeHead } from "../src/gateway/relay.js";
 
 const upstream = new URL(process.argv[2] ?? "");
 const agent = new Agent({ keepAliveTimeout: 30_000 });
@@ -35,9 +36,8 @@ const server = createServer({ noDelay: true }, async (req, res) => {
     }
     const length = answer.headers["content-length"];
     if (typeof length === "string") out["content-length"] = length;
-    res.writeHead(answer.statusCode, out);
-    res.flushHeaders();
-    await pipeline(answer.body, res);
+    writeHead(res, answer.statusCode, out);
+    await relayBody(answer.body, res);
   } catch {
     if (!res.headersSent) res.writeHead(502).end();
     else res.destroy();

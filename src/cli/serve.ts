@@ -47,6 +47,7 @@ export const serveCommand: Command = {
     }
     const port = portOption(values.port);
     const host = typeof values.host === "string" ? values.host : undefined;
+    const log = batchedLines(output.out);
     let gateway: Gateway;
     try {
       const config = await loadConfig(path);
@@ -54,14 +55,18 @@ export const serveCommand: Command = {
         load: () => loadConfig(path),
         ...(host === undefined ? {} : { host }),
         ...(port === undefined ? {} : { port }),
-        log: output.out,
+        log: log.write,
       });
     } catch (e) {
       reportFailure(e, output);
       return EXIT_FAILURE;
     }
     output.out(`oauthmanager gateway listening on ${gateway.url}`);
-    return serveUntilStopped(gateway, output);
+    try {
+      return await serveUntilStopped(gateway, output);
+    } finally {
+      log.flush();
+    }
   },
 };
 
@@ -86,6 +91,28 @@ function serveUntilStopped(gateway: Gateway, output: Output): Promise<number> {
     process.on("SIGHUP", reload);
     for (const s of STOP_SIGNALS) process.on(s, stop);
   });
+}
+
+/**
+ * Lines handed to `out` once per turn of the event loop, joined: one write per burst of requests
+ * instead of one per request (a write to a pipe or file is a system call, and the log would
+ * otherwise cost more than the proxying).
+ */
+function batchedLines(out: (line: string) => void) {
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const lines = pending;
+    pending = [];
+    out(lines.join("\n"));
+  };
+  return {
+    write(line: string) {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(line);
+    },
+    flush,
+  };
 }
 
 function portOption(value: string | true | undefined): number | undefined {

@@ -6,7 +6,6 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { pipeline } from "node:stream/promises";
 import type { Dispatcher } from "undici";
 import {
   CredentialsUnavailableError,
@@ -17,6 +16,7 @@ import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import type { OAuthCredentialSet, OperationResult } from "../types.js";
 import { BodyTooLargeError, readBody } from "./body.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+import { relayBody, writeHead } from "./relay.js";
 import { sendError } from "./respond.js";
 import type { ProviderRoute } from "./route.js";
 import type { GatewaySettings } from "./settings.js";
@@ -149,16 +149,10 @@ async function relay(
 ): Promise<ForwardOutcome> {
   const outcome: ForwardOutcome = { status: response.statusCode };
   if (credentialId !== undefined) outcome.credentialId = credentialId;
-  res.writeHead(response.statusCode, clientResponseHeaders(response.headers));
-  // Headers of a stream go out at once, so the client sees the answer begin.
-  res.flushHeaders();
-  try {
-    await pipeline(response.body, res);
-  } catch {
-    // The client left, or the upstream broke off mid-answer: nothing can be replayed now.
-    if (!aborted.aborted) res.destroy();
-    if (aborted.aborted) outcome.status = 499;
-  }
+  writeHead(res, response.statusCode, clientResponseHeaders(response.headers));
+  // Once begun, a broken answer is not replayed: the client sees it cut.
+  const whole = await relayBody(response.body, res);
+  if (!whole && aborted.aborted) outcome.status = 499;
   return outcome;
 }
 
