@@ -47,4 +47,23 @@ describe("disableCredential / enableCredential", () => {
     expect(manager.getCredentialHealthInfo("a")?.isAvailable).toBe(true);
     await manager.close();
   });
+
+  it("a credential disabled while in backoff stays out of selection when its backoff ends", async () => {
+    let now = NOW;
+    const manager = new OAuthKeyManager("p", creds, undefined, { now: () => now });
+    const used: string[] = [];
+    const op = async (cred: { id: string }) => {
+      used.push(cred.id);
+      return { result: cred.id };
+    };
+    manager.reportFailure(
+      "a",
+      Object.assign(new Error("slow down"), { status: 429, headers: { "retry-after": "60" } }),
+    );
+    manager.disableCredential("a");
+    now += 61_000;
+    for (let i = 0; i < 3; i++) await manager.executeWithFailover(op);
+    expect(used).toEqual(["b", "b", "b"]);
+    await manager.close();
+  });
 });
