@@ -56,6 +56,15 @@
  *    requests (0), distinct tokens the requests saw and the replicas found stored (1), and the
  *    wall time from "go" to the last replica's answer (includes each replica's exit work).
  *    Skipped, with a line saying so, when no Redis answers.
+ * 9. The gateway (`oauthmanager serve`) against a bare pass-through proxy (node:http and the same
+ *    undici client, no credential pool, no key check, no log), each in a child process of its
+ *    own in front of one upstream on 127.0.0.1, in the same run. Load from autocannon (32
+ *    connections, 5 s per figure, after 3,000 requests of each kind through each): small JSON answers, and SSE
+ *    streams of 6 events. "ratio" = gateway req/s ÷ bare req/s (target ≥ 0.9); "added p99" =
+ *    gateway p99 − bare p99 (target < 1 ms). Beside them the CPU time each proxy process spent per
+ *    request (/proc utime + stime), which unlike req/s does not depend on the rest of the
+ *    machine. Then 1,000 SSE streams held open at once through each proxy: the growth of its
+ *    resident memory (VmRSS) per stream.
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
  * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
@@ -70,6 +79,7 @@ import {
   type Size,
 } from "./compare.js";
 import { fixed, int, printTable, signed } from "./format.js";
+import { type LoadFigures, measureGateway, type StreamMemory } from "./gateway.js";
 import { measureMemory } from "./memory.js";
 import { measureBackoff, measureOverhead, measureScoped } from "./overhead.js";
 import { peerVersions } from "./peers.js";
@@ -314,6 +324,52 @@ if (rs) {
   );
 }
 
+// 9. the gateway against a bare pass-through proxy
+const g = await measureGateway(5, 32, 1_000);
+const loadRow = (label: string, bare: LoadFigures, gateway: LoadFigures) => [
+  label,
+  fixed(bare.requestsPerSecond, 0),
+  fixed(gateway.requestsPerSecond, 0),
+  fixed(gateway.requestsPerSecond / bare.requestsPerSecond, 2),
+  fixed(bare.p99Ms, 0),
+  fixed(gateway.p99Ms, 0),
+  signed(gateway.p99Ms - bare.p99Ms),
+  fixed(bare.cpuMicrosPerRequest, 0),
+  fixed(gateway.cpuMicrosPerRequest, 0),
+  int(bare.failures + gateway.failures),
+];
+printTable(
+  `9. gateway vs bare pass-through proxy (autocannon, ${g.connections} connections, ${g.durationSeconds} s each)   target: ratio ≥ 0.9, added p99 < 1 ms`,
+  [
+    "answers",
+    "bare req/s",
+    "gateway req/s",
+    "ratio",
+    "bare p99 ms",
+    "gateway p99 ms",
+    "added p99 ms",
+    "bare CPU µs/req",
+    "gateway CPU µs/req",
+    "failures",
+  ],
+  [
+    loadRow("small JSON", g.json.bare, g.json.gateway),
+    loadRow("SSE, 6 events", g.sse.bare, g.sse.gateway),
+  ],
+);
+const memRow = (label: string, m: StreamMemory) => [
+  label,
+  int(m.opened),
+  fixed(m.rssBeforeBytes / 1048576, 1),
+  fixed(m.rssDuringBytes / 1048576, 1),
+  int(m.perStreamBytes),
+];
+printTable(
+  `9a. ${int(g.streams)} SSE streams held open at once: resident memory of the proxy process`,
+  ["proxy", "streams open", "RSS before MiB", "RSS during MiB", "B per stream"],
+  [memRow("bare", g.memory.bare), memRow("gateway", g.memory.gateway)],
+);
+
 console.log(`\ntotal bench time ${fixed((performance.now() - began) / 1000, 1)} s`);
 console.log(`
 summary
@@ -335,4 +391,5 @@ ${
   rs
     ? `Redis stampede: ${int(rs.processes)} processes × ${int(rs.requestsPerProcess)} requests, ${int(rs.tokenEndpointCalls)} refresh${rs.tokenEndpointCalls === 1 ? "" : "es"}, ${int(rs.failures)} failures, ${int(rs.distinctTokens)} distinct token${rs.distinctTokens === 1 ? "" : "s"}, ${fixed(rs.wallMs, 0)} ms`
     : "Redis stampede: skipped, no Redis"
-}`);
+}
+gateway vs bare proxy: JSON ${fixed(g.json.gateway.requestsPerSecond, 0)} vs ${fixed(g.json.bare.requestsPerSecond, 0)} req/s (ratio ${fixed(g.json.gateway.requestsPerSecond / g.json.bare.requestsPerSecond, 2)}, added p99 ${signed(g.json.gateway.p99Ms - g.json.bare.p99Ms)} ms, CPU ${fixed(g.json.gateway.cpuMicrosPerRequest, 0)} vs ${fixed(g.json.bare.cpuMicrosPerRequest, 0)} µs/req); SSE ${fixed(g.sse.gateway.requestsPerSecond, 0)} vs ${fixed(g.sse.bare.requestsPerSecond, 0)} req/s (ratio ${fixed(g.sse.gateway.requestsPerSecond / g.sse.bare.requestsPerSecond, 2)}, added p99 ${signed(g.sse.gateway.p99Ms - g.sse.bare.p99Ms)} ms); ${int(g.streams)} open streams: ${int(g.memory.gateway.perStreamBytes)} B each (bare ${int(g.memory.bare.perStreamBytes)} B)`);

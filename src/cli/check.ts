@@ -4,9 +4,9 @@
  * @module
  */
 import { loadConfig } from "../config/parse.js";
-import { messageOf } from "../errors.js";
 import { UsageError } from "./args.js";
-import { type Command, EXIT_FAILURE, EXIT_OK, type Output } from "./command.js";
+import { type Command, EXIT_FAILURE, EXIT_OK } from "./command.js";
+import { reportFailure } from "./report.js";
 
 /** The `check` command. */
 export const checkCommand: Command = {
@@ -56,11 +56,4 @@ function configPath(args: readonly string[], option: string | true | undefined):
     throw new UsageError("check needs a configuration file: oauthmanager check FILE", "check");
   }
   return path;
-}
-
-/** The first line of the message after the prefix, and each further line (an issue) indented. */
-function reportFailure(e: unknown, output: Output): void {
-  const [first, ...rest] = messageOf(e).split("\n");
-  output.err(`oauthmanager: ${first}`);
-  for (const line of rest) output.err(`  ${line}`);
 }

@@ -32,7 +32,7 @@ async function expectUsageError(argv: string[], message: string) {
   expect(result).toMatchObject({ code: 2, out: "" });
   expect(result.err.split("\n")).toEqual([
     `oauthmanager: ${message}`,
-    expect.stringMatching(/^Run "oauthmanager (check )?--help" for usage\.$/),
+    expect.stringMatching(/^Run "oauthmanager (check |serve )?--help" for usage\.$/),
   ]);
 }
 
@@ -146,7 +146,14 @@ describe("oauthmanager usage", () => {
     await expectUsageError(["help", "frobnicate"], 'unknown command "frobnicate"');
     await expectUsageError(["check", "--bogus", EXAMPLE], "unknown option --bogus");
     await expectUsageError(["--help=yes"], "option --help takes no value");
-    await expectUsageError(["serve"], "serve is not available in this version");
+    await expectUsageError(
+      ["serve"],
+      "serve needs a configuration file: oauthmanager serve --config FILE",
+    );
+    await expectUsageError(
+      ["serve", "--config", EXAMPLE, "--port", "99999"],
+      "option --port needs a whole number from 0 to 65535",
+    );
   });
 
   it("never echoes the value given to an unknown option, nor a long unknown command", async () => {

@@ -1,7 +1,7 @@
 /**
  * The `oauthmanager` command: the command line in, an exit code out. Commands are entries of a
  * table, each with its own options and usage, so that a new one needs no change to the parsing.
- * Today: `check` validates a configuration file; the `serve` gateway comes in a later release.
+ * `check` validates a configuration file; `serve` runs the gateway.
  * @module
  */
 import { readFileSync } from "node:fs";
@@ -9,18 +9,16 @@ import { messageOf } from "../errors.js";
 import { type OptionSpecs, splitCommandLine, UsageError } from "./args.js";
 import { checkCommand } from "./check.js";
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Output } from "./command.js";
+import { serveCommand } from "./serve.js";
 import { commandUsage, programUsage } from "./usage.js";
 
-const COMMANDS: readonly Command[] = [checkCommand];
+const COMMANDS: readonly Command[] = [checkCommand, serveCommand];
 
 /** Options every command takes. */
 const GLOBAL_OPTIONS: OptionSpecs = {
   help: { type: "boolean", short: "h", description: "show this text" },
   version: { type: "boolean", description: "print the version" },
 };
-
-/** Commands announced but not in this release: refused with a clearer word than "unknown". */
-const LATER = new Set(["serve"]);
 
 const ALL_OPTIONS: OptionSpecs = Object.assign(
   {},
@@ -94,7 +92,6 @@ const usage = (command: Command | undefined) =>
 const SHOWN_NAME = /^[A-Za-z][\w-]{0,23}$/;
 
 function unknownCommand(name: string): UsageError {
-  if (LATER.has(name)) return new UsageError(`${name} is not available in this version`);
   return new UsageError(SHOWN_NAME.test(name) ? `unknown command "${name}"` : "unknown command");
 }
 

@@ -71,6 +71,8 @@ const SELECTIONS = [
 const EVENTS = WEBHOOK_EVENT_TYPES;
 const AUTH_NAMES = ["bearer", "x-api-key", "x-goog-api-key"] as const;
 const STORE_TYPES = ["memory", "file", "redis"] as const;
+/** 1 GiB: a gateway holds each request body in memory to replay it on another credential. */
+const MAX_BODY_BYTES_LIMIT = 1024 * 1024 * 1024;
 
 /** Provider names become Prometheus label values and URL path segments: keep them plain. */
 const PROVIDER_NAME = /^[a-z0-9_-]{1,64}$/;
@@ -595,6 +597,10 @@ const server = strict({
   admin_key: secret().optional(),
   host: str({ nonEmpty: true }).optional(),
   port: num({ integer: true, min: 0, max: 65_535 }).optional(),
+  max_body_bytes: num({ integer: true, min: 0, max: MAX_BODY_BYTES_LIMIT }).optional(),
+  upstream_timeout: duration().optional(),
+  stream_idle_timeout: duration().optional(),
+  drain_timeout: duration({ allowZero: true }).optional(),
 }).transform(
   (v): ServerConfig =>
     defined<ServerConfig>({
@@ -602,6 +608,10 @@ const server = strict({
       adminKey: v.admin_key,
       host: v.host,
       port: v.port,
+      maxBodyBytes: v.max_body_bytes,
+      upstreamTimeoutMs: v.upstream_timeout,
+      streamIdleTimeoutMs: v.stream_idle_timeout,
+      drainTimeoutMs: v.drain_timeout,
     }),
 );
 

@@ -81,8 +81,24 @@ export interface ServerConfig {
   clientKeys: string[];
   /** Enables `/admin` when set. */
   adminKey?: string;
+  /** @default "127.0.0.1" */
   host?: string;
+  /** 0 picks a free port. @default 8787 */
   port?: number;
+  /**
+   * The largest request body the gateway accepts (it is held in memory so that it can be sent
+   * again on another credential); a larger one gets 413. @default 33_554_432 (32 MiB)
+   */
+  maxBodyBytes?: number;
+  /**
+   * How long one attempt waits for the upstream's response headers; an upstream that says
+   * nothing for this long counts as a timeout (failover, then 504). @default 300_000 (5 min)
+   */
+  upstreamTimeoutMs?: number;
+  /** How long a response body may stay silent before it is cut off. @default 300_000 (5 min) */
+  streamIdleTimeoutMs?: number;
+  /** On SIGTERM, how long requests in flight may take to finish. @default 30_000 (30 s) */
+  drainTimeoutMs?: number;
 }
 
 /** A whole validated configuration file. */

@@ -421,6 +421,38 @@ export class OAuthKeyManager {
     return this.#pool.remove(id) !== undefined;
   }
 
+  /**
+   * Takes a credential out of selection until {@link enableCredential}: requests in flight on it
+   * finish, its token, health, metrics and stored record stay, and its health info says
+   * `isAvailable: false`. An operator's switch, kept in memory only.
+   * @returns whether the credential is present
+   */
+  disableCredential(id: string): boolean {
+    return this.#setDisabled(id, true);
+  }
+
+  /**
+   * Puts a credential taken out by {@link disableCredential} back into selection (unless it is in
+   * backoff or needs re-authentication, which still apply).
+   * @returns whether the credential is present
+   */
+  enableCredential(id: string): boolean {
+    return this.#setDisabled(id, false);
+  }
+
+  /** Whether `id` was taken out of selection by {@link disableCredential}. */
+  isCredentialDisabled(id: string): boolean {
+    return this.#pool.get(id)?.disabled ?? false;
+  }
+
+  #setDisabled(id: string, disabled: boolean): boolean {
+    const entry = this.#pool.get(id);
+    if (!entry) return false;
+    entry.disabled = disabled;
+    this.#pool.update(entry, this.#now());
+    return true;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Rotation
 

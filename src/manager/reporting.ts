@@ -37,7 +37,7 @@ export function healthInfo(
   const info: CredentialHealthInfo = {
     id: entry.id,
     isHealthy: health.isHealthy(),
-    isAvailable: health.isAvailable(now) && !held,
+    isAvailable: entry.isAvailable(now),
     state: health.state(now),
     failureCount: health.failureCount,
     successRate: metrics.successRate,
@@ -168,7 +168,7 @@ export function prometheusSample(
       refreshes: metrics.refreshCount,
       refreshFailures: metrics.refreshFailures,
       healthy: health.isHealthy(),
-      available: health.isAvailable(now) && entry.heldUntil <= now,
+      available: entry.isAvailable(now),
       inBackoff: health.inBackoff(now),
       state: health.state(now),
       expiresAtSeconds: entry.expiresAtMs === undefined ? undefined : entry.expiresAtMs / 1000,

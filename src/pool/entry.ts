@@ -26,6 +26,15 @@ export class PoolEntry implements RingNode {
   halfOpen = false;
   /** A trial request runs on it: out of selection until that request settles. */
   onTrial = false;
+  /** Taken out of selection by hand until enabled again; health and metrics are kept. */
+  disabled = false;
+  /**
+   * Whether a request may pick it now: neither disabled, waiting for re-authentication, resting,
+   * nor held out (a used-up budget).
+   */
+  isAvailable(now: number): boolean {
+    return !this.disabled && this.heldUntil <= now && this.health.isAvailable(now);
+  }
   /** The credential as operations see it: frozen, replaced as a whole on refresh. */
   view: Readonly<OAuthCredentialSet>;
   /** `view.expiresAt` in epoch ms, read on every request. */

@@ -39,7 +39,11 @@ export class CredentialPool {
   readonly #ring = new LinkedRing<PoolEntry>();
   readonly #backoff = new BackoffQueue<PoolEntry>(
     (entry, deadline) =>
-      !entry.removed && !entry.linked && !entry.health.needsReauth && outUntil(entry) === deadline,
+      !entry.removed &&
+      !entry.linked &&
+      !entry.disabled &&
+      !entry.health.needsReauth &&
+      outUntil(entry) === deadline,
   );
   readonly #listeners: PoolListener[] = [];
   readonly #selector: Selector;
@@ -260,7 +264,7 @@ export class CredentialPool {
   update(entry: PoolEntry, now: number): void {
     if (entry.removed) return;
     const until = outUntil(entry);
-    if (entry.health.needsReauth) {
+    if (entry.health.needsReauth || entry.disabled) {
       this.#unlink(entry);
     } else if (until > now) {
       if (entry.linked) this.#unlink(entry);
@@ -308,7 +312,7 @@ export class CredentialPool {
   }
 
   readonly #relink = (entry: PoolEntry): void => {
-    if (entry.health.needsReauth || entry.onTrial) return;
+    if (entry.health.needsReauth || entry.onTrial || entry.disabled) return;
     if (this.#onDue !== undefined) {
       this.#onDue(entry);
       return;
@@ -318,7 +322,8 @@ export class CredentialPool {
   };
 
   #link(entry: PoolEntry): void {
-    if (entry.linked) return;
+    // Every way back into selection passes here: a disabled credential takes none of them.
+    if (entry.linked || entry.disabled) return;
     this.#ring.link(entry);
     if (this.#scopes.size > 0) this.#scopes.link(entry);
   }

@@ -1,0 +1,269 @@
+/**
+ * Section 9: the gateway against a bare pass-through proxy (bare-proxy.ts: node:http and the same
+ * undici client, no credential pool), each in a child process of its own, in front of the same
+ * upstream on 127.0.0.1. Load from autocannon: small JSON answers and short SSE streams. Then
+ * 1,000 SSE streams held open at once through each, and the child's resident memory with them.
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import { Agent } from "undici";
+
+const CLIENT_KEY = "bench-client-key-0123456789";
+const JSON_BODY = JSON.stringify({
+  id: "chatcmpl-bench",
+  object: "chat.completion",
+  model: "bench",
+  choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }],
+});
+const SSE_EVENTS = 5;
+
+/** One proxy's figures under load. */
+export interface LoadFigures {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Answers that were not 2xx, and connection errors. */
+  failures: number;
+  /**
+   * CPU time the proxy process spent per request (user + system): unlike req/s, it does not
+   * depend on how busy the rest of the machine is.
+   */
+  cpuMicrosPerRequest: number;
+}
+
+/** Resident memory of a proxy process, before and while holding the streams open. */
+export interface StreamMemory {
+  rssBeforeBytes: number;
+  rssDuringBytes: number;
+  perStreamBytes: number;
+  /** Streams whose first event arrived through the proxy. */
+  opened: number;
+}
+
+export interface GatewayBenchFigures {
+  connections: number;
+  durationSeconds: number;
+  json: { bare: LoadFigures; gateway: LoadFigures };
+  sse: { bare: LoadFigures; gateway: LoadFigures };
+  streams: number;
+  memory: { bare: StreamMemory; gateway: StreamMemory };
+}
+
+/** The upstream: `/json`, `/sse` (5 events, then the end), `/hold` (one event, then held open). */
+async function startUpstream() {
+  const held = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "").split("?", 1)[0];
+    req.resume();
+    if (path?.endsWith("/json")) {
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(JSON_BODY),
+      });
+      res.end(JSON_BODY);
+    } else if (path?.endsWith("/sse")) {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      for (let i = 0; i < SSE_EVENTS; i++) res.write(`data: {"n":${i}}\n\n`);
+      res.end("data: [DONE]\n\n");
+    } else {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write('data: {"n":0}\n\n');
+      held.add(res);
+      res.on("close", () => held.delete(res));
+    }
+  });
+  server.keepAliveTimeout = 30_000;
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    releaseAll() {
+      for (const res of held) res.end("data: [DONE]\n\n");
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface Proxy {
+  url: string;
+  /** The path prefix requests go through (`/bench` on the gateway). */
+  prefix: string;
+  child: ChildProcess;
+}
+
+/** Starts `args` with tsx and waits for the URL it prints; its output keeps being read. */
+async function startProxy(args: string[], prefix: string): Promise<Proxy> {
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let seen = "";
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString("utf8");
+      const found = /http:\/\/127\.0\.0\.1:\d+/.exec(seen)?.[0];
+      if (found) {
+        // Keep draining: a proxy whose log pipe fills up would stall.
+        child.stdout?.off("data", onData);
+        child.stdout?.resume();
+        resolve(found);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
+  });
+  return { url, prefix, child };
+}
+
+async function stopProxy(proxy: Proxy): Promise<void> {
+  const exited = once(proxy.child, "exit");
+  proxy.child.kill("SIGTERM");
+  await exited;
+}
+
+/** Requests sent before measuring, per proxy and path. */
+const WARM_UP_REQUESTS = 3_000;
+
+async function warmUp(proxy: Proxy, path: string, connections: number): Promise<void> {
+  await autocannon({
+    url: `${proxy.url}${proxy.prefix}${path}`,
+    connections,
+    amount: WARM_UP_REQUESTS,
+    headers: { authorization: `Bearer ${CLIENT_KEY}` },
+  });
+}
+
+/** User + system CPU time of a process so far, in microseconds (Linux /proc). */
+async function cpuMicrosOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces), from field 3 on: utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Linux's USER_HZ, which /proc reports CPU times in. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+async function load(proxy: Proxy, path: string, connections: number, seconds: number) {
+  const pid = proxy.child.pid ?? 0;
+  const cpuBefore = await cpuMicrosOf(pid);
+  const result = await autocannon({
+    url: `${proxy.url}${proxy.prefix}${path}`,
+    connections,
+    duration: seconds,
+    headers: { authorization: `Bearer ${CLIENT_KEY}` },
+  });
+  const cpu = (await cpuMicrosOf(pid)) - cpuBefore;
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    failures: result.non2xx + result.errors + result.timeouts,
+    cpuMicrosPerRequest: cpu / Math.max(1, result.requests.total),
+  } satisfies LoadFigures;
+}
+
+async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? Number.NaN);
+  return kb * 1024;
+}
+
+/** Opens `count` held streams through `proxy`, waits for each one's first event, measures, releases. */
+async function holdStreams(
+  proxy: Proxy,
+  upstream: { releaseAll(): void },
+  count: number,
+): Promise<StreamMemory> {
+  const pid = proxy.child.pid ?? 0;
+  const rssBeforeBytes = await rssOf(pid);
+  const client = new Agent({ connections: count + 10, keepAliveTimeout: 1_000 });
+  let opened = 0;
+  const bodies = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const res = await client.request({
+        origin: proxy.url,
+        path: `${proxy.prefix}/hold`,
+        method: "GET",
+        headers: { authorization: `Bearer ${CLIENT_KEY}` },
+      });
+      await once(res.body, "readable");
+      opened++;
+      return res.body;
+    }),
+  );
+  const rssDuringBytes = await rssOf(pid);
+  upstream.releaseAll();
+  await Promise.all(bodies.map((b) => b.dump()));
+  await client.close();
+  return {
+    rssBeforeBytes,
+    rssDuringBytes,
+    perStreamBytes: (rssDuringBytes - rssBeforeBytes) / count,
+    opened,
+  };
+}
+
+/**
+ * Section 9.
+ * @param seconds autocannon's duration per figure
+ * @param streams held open at once for the memory figure
+ */
+export async function measureGateway(
+  seconds = 5,
+  connections = 32,
+  streams = 1_000,
+): Promise<GatewayBenchFigures> {
+  const upstream = await startUpstream();
+  const config = join(tmpdir(), `oauthmanager-bench-gateway-${process.pid}.yaml`);
+  await writeFile(
+    config,
+    `server:
+  client_keys: ["${CLIENT_KEY}"]
+providers:
+  bench:
+    upstream: ${upstream.url}
+    api_keys: ["bench-upstream-key-1", "bench-upstream-key-2", "bench-upstream-key-3"]
+`,
+  );
+  const bin = fileURLToPath(new URL("../src/cli/bin.ts", import.meta.url));
+  const bareEntry = fileURLToPath(new URL("./bare-proxy.ts", import.meta.url));
+  const bare = await startProxy([bareEntry, upstream.url], "");
+  const gateway = await startProxy([bin, "serve", "--config", config, "--port", "0"], "/bench");
+  try {
+    // Warm both up (JIT, connection pools) before anything counts: by count, not by time, so
+    // that a busy machine still gets the code optimised.
+    for (const proxy of [bare, gateway]) {
+      for (const path of ["/json", "/sse"]) await warmUp(proxy, path, connections);
+    }
+    const json = {
+      bare: await load(bare, "/json", connections, seconds),
+      gateway: await load(gateway, "/json", connections, seconds),
+    };
+    const sse = {
+      bare: await load(bare, "/sse", connections, seconds),
+      gateway: await load(gateway, "/sse", connections, seconds),
+    };
+    const memory = {
+      bare: await holdStreams(bare, upstream, streams),
+      gateway: await holdStreams(gateway, upstream, streams),
+    };
+    return { connections, durationSeconds: seconds, json, sse, streams, memory };
+  } finally {
+    await Promise.allSettled([stopProxy(bare), stopProxy(gateway)]);
+    await upstream.close();
+    await rm(config, { force: true });
+  }
+}
