@@ -29,6 +29,8 @@ const NUMERIC = new Set(["requests", "success", "p95"]);
 
 const connection = document.getElementById("connection-state");
 const updated = document.getElementById("updated");
+const updatedAt = document.getElementById("updated-at");
+const updatedAgo = document.getElementById("updated-ago");
 const form = document.getElementById("key-form");
 const keyInput = document.getElementById("key");
 const keyError = document.getElementById("key-error");
@@ -101,16 +103,17 @@ function setConnection(state, label) {
 
 function showConnection() {
   if (failure !== "") {
-    setConnection("lost", "Connection lost: " + failure + ". Retrying every " + POLL_MS / 1000 + " s…");
+    setConnection("lost", "Connection lost: " + failure + ". Retrying every " + POLL_MS / 1000 + " s.");
   } else if (snapshot !== null) {
     setConnection("live", "Live");
   }
-  if (snapshot === null) {
-    setText(updated, "");
-  } else {
+  updated.hidden = snapshot === null;
+  if (snapshot !== null) {
     const at = parseTime(snapshot.generated_at);
-    const time = at === undefined ? "—" : new Date(at).toLocaleTimeString();
-    setText(updated, "Last update " + time + " (" + agoText(snapshot.generated_at, serverNow()) + ")");
+    if (at === undefined) updatedAt.removeAttribute("datetime");
+    else if (updatedAt.dateTime !== snapshot.generated_at) updatedAt.dateTime = snapshot.generated_at;
+    setText(updatedAt, at === undefined ? "—" : new Date(at).toLocaleTimeString());
+    setText(updatedAgo, agoText(snapshot.generated_at, serverNow()));
   }
   if (failure === "") delete root.dataset.stale;
   else root.dataset.stale = "";

@@ -79,7 +79,7 @@ function document(style: string, script: string): string {
 <header>
   <div>
     <h1>oauthmanager</h1>
-    <p class="connection"><span id="connection-state" role="status" data-state="connecting">Loading…</span><span id="updated"></span></p>
+    <p class="connection"><span id="connection-state" role="status" data-state="connecting">Loading…</span><span id="updated" hidden>Last update <time id="updated-at"></time> (<span id="updated-ago"></span>)</span></p>
   </div>
   <button id="change-key" type="button" hidden>Change key</button>
 </header>

@@ -43,12 +43,12 @@ h2 { font-size: 1.1rem; margin: 0; overflow-wrap: anywhere; }
 #connection-state[data-state=live]::before { background: var(--ok); }
 #connection-state[data-state=lost], #connection-state[data-state=key] { color: var(--bad); }
 #connection-state[data-state=lost]::before { background: var(--bad); }
-#updated:not(:empty)::before { content: " · "; }
+#updated::before { content: " · "; }
 section, .key-form {
   background: var(--card); border: 1px solid var(--line); border-radius: 10px;
   padding: 1rem; margin-bottom: 1rem;
 }
-#providers[data-stale] section { opacity: .6; }
+#providers[data-stale] section { opacity: .75; }
 .summary { margin: .2rem 0 .6rem; color: var(--muted); }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: .5rem .6rem; text-align: left; vertical-align: top; border-top: 1px solid var(--line); }
@@ -104,7 +104,10 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
   tbody tr[data-tone=bad] { border-left-color: var(--bad); }
   tbody th, tbody td { border: 0; padding: .25rem .75rem; }
   td { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem; text-align: right; }
-  td::before { content: attr(data-label); flex: none; color: var(--muted); font-size: .85rem; text-align: left; }
+  td::before {
+    content: attr(data-label); flex: none; color: var(--muted); font-size: .85rem; font-weight: 400;
+    text-align: left;
+  }
   .state { align-items: flex-end; }
 }
 `;
