@@ -55,6 +55,7 @@ function credential(id: string, fields: Record<string, unknown>): Record<string,
     latency_p50: 0,
     latency_p95: 0,
     latency_p99: 0,
+    disabled: false,
     ...fields,
   };
 }
@@ -116,7 +117,9 @@ function snapshot(): Record<string, unknown> {
       latency_p95: 15_200,
       marked_for_rotation: true,
     }),
-    credential("a-credential-id-long-enough-to-push-a-phone-screen-sideways-if-it-could", {}),
+    credential("a-credential-id-long-enough-to-push-a-phone-screen-sideways-if-it-could", {
+      disabled: true,
+    }),
   ];
   if (world.hostile) anthropic.push(credential(HOSTILE_ID, { request_count: 3 }));
   const providers: Record<string, unknown> = {
@@ -353,6 +356,12 @@ describe("the status page in Chromium", () => {
       "44.4%",
       "15.2 s",
     ]);
+    expect(
+      await row(
+        "anthropic",
+        "a-credential-id-long-enough-to-push-a-phone-screen-sideways-if-it-could",
+      ),
+    ).toEqual(["Disabled", "—", "—", "0", "—", "—"]);
     expect(await page.locator(".summary").allTextContents()).toEqual([
       "2 of 3 healthy · 2 unavailable · 47 requests · 57.2% success",
       "2 of 3 healthy · 0 unavailable · 1,243 requests · 99.5% success",

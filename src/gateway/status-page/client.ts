@@ -275,8 +275,9 @@ function createRow(id) {
 
 function updateRow(row) {
   const data = row.data;
-  const tone = stateTone(data.state);
-  setText(row.badge, stateLabel(data.state));
+  const state = shownState(data);
+  const tone = stateTone(state);
+  setText(row.badge, stateLabel(state));
   setTone(row.badge, tone);
   setTone(row.element, tone);
   setText(row.note, stateNote(data));

@@ -10,6 +10,7 @@ import {
   latencyText,
   parseTime,
   rateText,
+  shownState,
   splitKeyFragment,
   stateLabel,
   stateNote,
@@ -119,6 +120,16 @@ describe("states", () => {
       "Needs re-auth",
       "bad",
     ]);
+  });
+
+  it("a credential an operator disabled shows as Disabled, whatever its health", () => {
+    const disabled = { state: "healthy", disabled: true };
+    expect([stateLabel(shownState(disabled)), stateTone(shownState(disabled))]).toEqual([
+      "Disabled",
+      "none",
+    ]);
+    expect(shownState({ state: "cooling", disabled: false })).toBe("cooling");
+    expect(shownState({ state: "cooling" })).toBe("cooling");
   });
 
   it("a state this page does not know shows as it came, an absent one as Unknown", () => {

@@ -27,9 +27,19 @@ export function clockOffset(generatedAt: unknown, receivedAt: number): number {
   return server === undefined ? 0 : server - receivedAt;
 }
 
+/**
+ * The state a credential's badge shows: `"disabled"` when an operator took it out of the pool
+ * (`disabled: true`, which the gateway adds), else its health state.
+ */
+export function shownState(credential: Record<string, unknown>): unknown {
+  return credential.disabled === true ? "disabled" : credential.state;
+}
+
 /** The label of a credential state; a state this page does not know shows as it came. */
 export function stateLabel(state: unknown): string {
   switch (state) {
+    case "disabled":
+      return "Disabled";
     case "healthy":
       return "Healthy";
     case "cooling":

@@ -76,6 +76,7 @@ describe("statusPage", () => {
       ["countText", [9_876_543]],
       ["rateText", [0.98765, 10]],
       ["latencyText", [1234, 3]],
+      ["shownState", [{ state: "healthy", disabled: true }]],
       ["stateLabel", ["needs_reauth"]],
       ["stateTone", ["cooling"]],
       ["stateNote", [credential]],
