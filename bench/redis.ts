@@ -9,6 +9,7 @@ import { createConnection } from "node:net";
 import { Redis } from "ioredis";
 import { OAuthKeyManager } from "oauthmanager";
 import { RedisTokenStore } from "oauthmanager/redis";
+import { subscribed } from "../test/support/redis.js";
 import { freshCredentials, op } from "./fixtures.js";
 import { type MeasureOptions, measure, type Timing } from "./timing.js";
 
@@ -66,6 +67,9 @@ export async function measureRedisStore(
   // A prefix of this run's own, deleted at the end: the benchmark may share a Redis.
   const prefix = `oauthmanager-bench:${process.pid}:${Date.now()}:`;
   const store = new RedisTokenStore({ client, prefix });
+  // The subscription (its own connection) up before the manager watches: the re-read it makes
+  // when it comes up is then behind us, and the next one resyncIntervalMs (30 s) away.
+  await subscribed(store);
   const memory = new OAuthKeyManager("bench", freshCredentials(3));
   const redis = new OAuthKeyManager("bench", freshCredentials(3), undefined, { store });
   try {

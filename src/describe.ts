@@ -42,3 +42,16 @@ export function describeSetting(value: unknown): string {
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/**
+ * The JSON object `text` holds, or undefined when it is not JSON or not an object. Never throws,
+ * so the parser's message, which may quote the text, goes nowhere.
+ */
+export function parseRecord(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isRecord(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -4,6 +4,14 @@
  * `oauthmanager/config`.
  * @module
  */
+
+export type {
+  BudgetLimit,
+  BudgetLimits,
+  BudgetOptions,
+  BudgetWindow,
+  ModelPrice,
+} from "./budget/options.js";
 export {
   ALL_UNAVAILABLE,
   CLOSED,
@@ -48,6 +56,7 @@ export type {
 } from "./manager/options.js";
 export { METRIC_NAMES, type PrometheusCollector } from "./metrics/prometheus.js";
 export { defaultMonitoringConfig } from "./monitoring/config.js";
+export type { RefreshAnomalyOptions } from "./refresh/refresh-anomaly.js";
 export {
   adaptiveRefreshStrategy,
   calculateBufferTime,
@@ -67,8 +76,10 @@ export {
   weighted,
 } from "./selection/selector.js";
 export type {
+  BudgetUsage,
   CredentialHealthInfo,
   CredentialMetrics,
+  CredentialSource,
   CredentialState,
   ExecuteOptions,
   ExecuteResult,

@@ -41,3 +41,25 @@ export function closest(input: string, candidates: readonly string[]): string | 
   const limit = Math.max(2, Math.floor(Math.max(needle.length, best.length) / 3));
   return bestDistance <= limit ? best : undefined;
 }
+
+/**
+ * Refuses keys that are not options: a misspelt option would otherwise be ignored in silence and
+ * its default used instead.
+ * @param prefix put before each key in the message (`"backoff."`)
+ * @throws {TypeError} naming the first key of `options` not in `known` (and the nearest known one)
+ */
+export function rejectUnknownKeys(
+  options: Record<string, unknown>,
+  known: readonly string[],
+  prefix: string,
+): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = closest(key, known);
+    throw new TypeError(
+      near === undefined
+        ? `Unknown option \`${prefix}${key}\`; known options are ${known.join(", ")}`
+        : `Unknown option \`${prefix}${key}\`; did you mean \`${prefix}${near}\`?`,
+    );
+  }
+}

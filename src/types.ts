@@ -38,6 +38,14 @@ export interface OAuthCredentialSet {
    * replace the ones given before; fields it leaves out are kept.
    */
   providerData?: ProviderData;
+  /**
+   * Who refreshes this token. `"external"`: another program (a provider's CLI) refreshes it and
+   * the manager never calls the refresh function for it; with a `source`, the manager re-reads
+   * that file when the token nears expiry or is refused. @default "manager"
+   */
+  owner?: "manager" | "external";
+  /** Where an external credential's tokens come from: the file its CLI keeps refreshing. */
+  source?: CredentialSource;
   /** Called after every successful refresh, after the store (if any) was written. */
   onTokenRefresh?: (
     id: string,
@@ -47,11 +55,20 @@ export interface OAuthCredentialSet {
   ) => void | Promise<void>;
 }
 
+/** A login file a provider's CLI writes and keeps refreshing (see `importCredentials`). */
+export interface CredentialSource {
+  /** Which CLI writes the file, which sets its format. */
+  format: "gemini-cli" | "qwen-code" | "claude-code" | "codex";
+  path: string;
+}
+
 /** Token usage an operation may report. */
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
   totalTokens?: number;
+  /** The model that served the request: prices the tokens under a usage budget with costs. */
+  model?: string;
 }
 
 /**
@@ -159,6 +176,26 @@ export interface CredentialHealthInfo {
   expiresAt?: Date;
   markedForRotation: boolean;
   decommissionAt?: Date;
+  /** Its usage budget per window, when budgets are configured. */
+  budget?: BudgetUsage[];
+  /** Out of selection until then: a usage budget used up (with `budgets.enforce`). */
+  budgetHeldUntil?: Date;
+}
+
+/** A usage budget's figures for one window, as a snapshot. */
+export interface BudgetUsage {
+  window: "hour" | "day" | "month";
+  /** The window's bounds (UTC hours, days, months). */
+  start: Date;
+  end: Date;
+  /** Prompt + completion tokens counted in the window. */
+  tokens: number;
+  /** Their cost by the configured per-model prices (0 without prices). */
+  cost: number;
+  tokenLimit?: number;
+  costLimit?: number;
+  /** The larger of tokens / tokenLimit and cost / costLimit. */
+  share: number;
 }
 
 /** Where a credential stands in the pool. */
@@ -179,6 +216,8 @@ export interface HealthSummary {
    * scopes with a credential cooling now, the most recently cooled first, at most 50.
    */
   scopedCooldowns?: Record<string, Record<string, Date>>;
+  /** The whole pool's usage budget per window, when a provider budget is configured. */
+  budget?: BudgetUsage[];
 }
 
 /** Per-credential totals, each keyed by credential id (`exportPrometheus`). */

@@ -4,53 +4,13 @@
  * in everything the package produces.
  */
 
-import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { Registry } from "prom-client";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import type { MonitoringConfig, OAuthCredentialSet } from "../src/types.js";
-import { closeServer } from "./support/close-server.js";
-
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-interface Receiver {
-  url: string;
-  received: Received[];
-  /** Resolves once `n` requests have arrived. */
-  waitFor(n: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function startReceiver(mode: "ok" | "hang" = "ok"): Promise<Receiver> {
-  const received: Received[] = [];
-  const waiters: { n: number; resolve: () => void }[] = [];
-  const server: Server = createServer(async (req, res) => {
-    let body = "";
-    for await (const chunk of req) body += chunk;
-    received.push({ headers: req.headers, body });
-    for (const w of waiters.filter((w) => received.length >= w.n)) w.resolve();
-    if (mode === "hang") return; // never answers
-    res.writeHead(200).end();
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    received,
-    waitFor(n) {
-      if (received.length >= n) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ n, resolve }));
-    },
-    close: () => closeServer(server),
-  };
-}
+import { type Receiver, startReceiver } from "./support/webhook-receiver.js";
 
 const receivers: Receiver[] = [];
 afterEach(async () => {

@@ -8,7 +8,13 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import { RedisTokenStore } from "../src/stores/redis/index.js";
-import { deleteKeys, type TestRedis, testRedis, uniquePrefix } from "./support/redis.js";
+import {
+  deleteKeys,
+  subscribed,
+  type TestRedis,
+  testRedis,
+  uniquePrefix,
+} from "./support/redis.js";
 
 const CALLS = 1_000;
 const HOUR = 3_600_000;
@@ -42,6 +48,9 @@ describe("a manager on a RedisTokenStore, token fresh", () => {
     client.on("error", () => {});
     const commands = countCommands(client);
     const store = new RedisTokenStore({ client, prefix });
+    // The subscription up before the manager watches: the re-read it makes when it comes up
+    // (through this client) is then behind us, and the next one is resyncIntervalMs away.
+    await subscribed(store);
     const manager = new OAuthKeyManager(
       "P",
       [

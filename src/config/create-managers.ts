@@ -35,6 +35,7 @@ export function providerCredentials(provider: ProviderConfig): OAuthCredentialSe
     ...provider.oauthCredentials.map((cred) => ({
       ...cred,
       ...(cred.scopes ? { scopes: [...cred.scopes] } : {}),
+      ...(cred.source ? { source: { ...cred.source } } : {}),
       ...(cred.providerData ? { providerData: { ...cred.providerData } } : {}),
     })),
     ...provider.apiKeys.map((key, i) => ({ id: apiKeyId(i), accessToken: key })),
@@ -57,6 +58,10 @@ function managerOptions(provider: ProviderConfig, store: TokenStore | undefined)
   }
   if (store !== undefined) options.store = store;
   copyFailoverOptions(provider, options);
+  if (provider.budgets !== undefined) options.budgets = structuredClone(provider.budgets);
+  if (provider.refreshAnomaly !== undefined)
+    options.refreshAnomaly = { ...provider.refreshAnomaly };
+  if (provider.sourceRecheckMs !== undefined) options.sourceRecheckMs = provider.sourceRecheckMs;
   return options;
 }
 

@@ -2,7 +2,10 @@
  * The configuration schema: snake_case YAML in, the camelCase {@link OAuthManagerConfig} out.
  * @module
  */
+import { homedir } from "node:os";
+import { join } from "node:path";
 import * as z from "zod";
+import type { BudgetLimits, BudgetOptions, ModelPrice } from "../budget/options.js";
 import { ConfigError } from "../errors.js";
 import type { BackoffOptions, SessionOptions } from "../manager/options.js";
 import {
@@ -10,6 +13,7 @@ import {
   WEBHOOK_EVENT_TYPES,
   webhookSecretIssue,
 } from "../monitoring/config.js";
+import type { RefreshAnomalyOptions } from "../refresh/refresh-anomaly.js";
 import {
   adaptiveRefreshStrategy,
   conservativeRefreshStrategy,
@@ -19,6 +23,7 @@ import { defaultRotationPolicy } from "../rotation/policy.js";
 import type { SelectionName } from "../selection/selector.js";
 import { parseEncryptionKey } from "../stores/crypto.js";
 import type {
+  CredentialSource,
   MonitoringConfig,
   OAuthCredentialSet,
   ProviderData,
@@ -122,6 +127,19 @@ const providerData = strict({
 
 const given = (value: unknown) => value !== undefined && value !== null && value !== "";
 
+const SOURCE_FORMATS = ["gemini-cli", "qwen-code", "claude-code", "codex"] as const;
+
+/** The login file a CLI keeps refreshing; `~/` is the home directory. */
+const credentialSource = strict({
+  format: oneOf(SOURCE_FORMATS),
+  path: str({ nonEmpty: true }),
+}).transform(
+  (v): CredentialSource => ({
+    format: v.format,
+    path: v.path.startsWith("~/") ? join(homedir(), v.path.slice(2)) : v.path,
+  }),
+);
+
 const credentialSchema = strict(
   {
     id: str({
@@ -141,10 +159,21 @@ const credentialSchema = strict(
     scopes: scopes().optional(),
     weight: num({ min: 0 }).optional(),
     provider_data: providerData.optional(),
+    owner: oneOf(["manager", "external"]).optional(),
+    source: credentialSource.optional(),
   },
   (value, ctx) => {
-    if (!given(value.access_token) && !given(value.refresh_token)) {
+    // An external credential with a source takes its first token from that file.
+    const fromSource = value.owner === "external" && value.source !== undefined;
+    if (!given(value.access_token) && !given(value.refresh_token) && !fromSource) {
       ctx.addIssue({ code: "custom", message: "needs an access_token or a refresh_token" });
+    }
+    if (value.source !== undefined && value.owner !== "external") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["source"],
+        message: "is only read for owner: external",
+      });
     }
   },
 ).transform(
@@ -160,6 +189,8 @@ const credentialSchema = strict(
       scopes: v.scopes,
       weight: v.weight,
       providerData: v.provider_data,
+      owner: v.owner,
+      source: v.source,
     }),
 );
 
@@ -322,6 +353,66 @@ function failoverConfig(v: FailoverFields) {
     sessions: v.sessions,
   };
 }
+// ---------------------------------------------------------------- budgets and refresh anomalies
+
+const budgetLimit = strict({
+  tokens: num({ min: 0, minExclusive: true }).optional(),
+  cost: num({ min: 0, minExclusive: true }).optional(),
+});
+
+const budgetLimits = strict({
+  hour: budgetLimit.optional(),
+  day: budgetLimit.optional(),
+  month: budgetLimit.optional(),
+}).transform((v): BudgetLimits => {
+  const out: BudgetLimits = {};
+  for (const window of ["hour", "day", "month"] as const) {
+    const limit = v[window];
+    if (limit) out[window] = defined({ tokens: limit.tokens, cost: limit.cost });
+  }
+  return out;
+});
+
+const modelPrice = strict({
+  input: num({ min: 0 }),
+  output: num({ min: 0 }),
+}).transform((v): ModelPrice => ({ input: v.input, output: v.output }));
+
+const budgets = strict({
+  credential: budgetLimits.optional(),
+  credentials: z.record(z.string(), budgetLimits).optional(),
+  provider: budgetLimits.optional(),
+  prices: z.record(z.string(), modelPrice).optional(),
+  alert_at: num({ min: 0, minExclusive: true, max: 1 }).optional(),
+  enforce: bool().optional(),
+  flush_interval: duration().optional(),
+}).transform(
+  (v): BudgetOptions =>
+    defined<BudgetOptions>({
+      credential: v.credential,
+      credentials: v.credentials,
+      provider: v.provider,
+      prices: v.prices,
+      alertAt: v.alert_at,
+      enforce: v.enforce,
+      flushIntervalMs: v.flush_interval,
+    }),
+);
+
+const refreshAnomaly = strict({
+  min_refreshes: num({ integer: true, min: 2 }).optional(),
+  window: duration().optional(),
+  factor: num({ min: 0, minExclusive: true }).optional(),
+  refresh_token_max_idle: duration({ max: MAX_LONG_DURATION_MS }).optional(),
+}).transform(
+  (v): RefreshAnomalyOptions =>
+    defined<RefreshAnomalyOptions>({
+      minRefreshes: v.min_refreshes,
+      windowMs: v.window,
+      factor: v.factor,
+      refreshTokenMaxIdleMs: v.refresh_token_max_idle,
+    }),
+);
 
 // ---------------------------------------------------------------- gateway fields
 
@@ -376,6 +467,9 @@ const provider = strict(
     client_auth: oneOf(["body", "basic"]).optional(),
     body_format: oneOf(["form", "json"]).optional(),
     ...failoverFields,
+    budgets: budgets.optional(),
+    refresh_anomaly: refreshAnomaly.optional(),
+    source_recheck: duration({ allowZero: true }).optional(),
   },
   (value, ctx) => {
     const none = (list: unknown) =>
@@ -405,6 +499,9 @@ const provider = strict(
       clientAuth: v.client_auth,
       bodyFormat: v.body_format,
       ...failoverConfig(v),
+      budgets: v.budgets,
+      refreshAnomaly: v.refresh_anomaly,
+      sourceRecheckMs: v.source_recheck,
     }),
 );
 

@@ -4,8 +4,10 @@
  * @module
  */
 
+import type { BudgetOptions } from "../budget/options.js";
 import type { BackoffOptions, SessionOptions } from "../manager/options.js";
 import type { AuthStyle } from "../providers/auth.js";
+import type { RefreshAnomalyOptions } from "../refresh/refresh-anomaly.js";
 import type { SelectionName } from "../selection/selector.js";
 import type {
   MonitoringConfig,
@@ -59,6 +61,12 @@ export interface ProviderConfig {
   halfOpen?: boolean;
   maxScopes?: number;
   sessions?: SessionOptions;
+  /** Usage budgets (`budgets`). Absent: none. */
+  budgets?: BudgetOptions;
+  /** Refresh-anomaly alerts (`refresh_anomaly`). Absent: off. */
+  refreshAnomaly?: RefreshAnomalyOptions;
+  /** `source_recheck`: the least time between re-reads of an external credential's file. */
+  sourceRecheckMs?: number;
 }
 
 /** Where tokens are persisted. */

@@ -22,6 +22,8 @@ export interface AlertCheckDeps {
   events: TypedEmitter<ManagerEvents>;
   /** Whether tokens can be refreshed at all (a refresh function is configured). */
   canRefresh: boolean;
+  /** More rules, evaluated with the built-in ones; their alerts go the same way. */
+  rules?: readonly ((now: number) => WebhookEvent[])[];
 }
 
 export class AlertCheck implements ScheduledCheck {
@@ -48,6 +50,10 @@ export class AlertCheck implements ScheduledCheck {
     const { pool, monitor, now, events, canRefresh } = this.#deps;
     this.#nextAt = now() + ALERT_CHECK_INTERVAL_MS;
     const raised = monitor.check(alertSubjects(pool, canRefresh));
+    const at = now();
+    for (const rule of this.#deps.rules ?? []) {
+      for (const alert of rule(at)) if (monitor.raise(alert)) raised.push(alert);
+    }
     for (const alert of raised) {
       if (alert.type === "expiry_warning") {
         const expiresAt = pool.get(alert.credentialId)?.view.expiresAt;

@@ -10,6 +10,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { abortableDelay, raceAbort } from "../abort.js";
+import type { UsageBudget } from "../budget/usage-budget.js";
 import type { Clock } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import {
@@ -54,6 +55,8 @@ export interface FailoverDeps {
   failover: ResolvedFailoverOptions;
   /** Aborted by close(): requests waiting for a credential stop waiting. */
   lifetime: AbortSignal;
+  /** Usage budgets, when configured: counts the tokens of each success. */
+  budget?: UsageBudget | undefined;
 }
 
 /** A call's scope, session key and panic mode, checked. */
@@ -488,7 +491,12 @@ export class FailoverLoop {
     const { refresher, now } = this.#deps;
     let fresh = entry.view;
     if (fresh.accessToken === used.accessToken) {
-      if (!refresher.configured || refresher.recentlyRefreshed(entry, now())) {
+      // An external credential's file is re-read at once: a local read, it cannot loop upstream.
+      const external = entry.external;
+      if (
+        !refresher.canRefresh(entry) ||
+        (!external && refresher.recentlyRefreshed(entry, now()))
+      ) {
         return this.#fail(entry, used, AUTH_FAILURE, err, start, call);
       }
       try {
@@ -496,6 +504,10 @@ export class FailoverLoop {
       } catch (refreshErr) {
         if (signal?.aborted) throw signal.reason;
         return new AttemptFailed(refreshErr, false);
+      }
+      // The file still holds the refused token: nothing to retry with.
+      if (external && fresh.accessToken === used.accessToken) {
+        return this.#fail(entry, used, AUTH_FAILURE, err, start, call);
       }
     }
     const retryStart = now();
@@ -622,6 +634,7 @@ export class FailoverLoop {
       const completion = usage.completionTokens;
       entry.metrics.record((prompt || 0) + (completion || 0), now - start, true, now);
       entry.metrics.recordTokens(prompt, completion);
+      this.#deps.budget?.record(entry, prompt, completion, usage.model, now);
     }
     const health = entry.health;
     if (health.failureCount === 0 && health.backoffUntil === 0) {

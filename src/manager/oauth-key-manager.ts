@@ -1,3 +1,4 @@
+import { UsageBudget } from "../budget/usage-budget.js";
 import type { Clock } from "../clock.js";
 import { describe } from "../describe.js";
 import { ClosedError, type PooledKind, RefreshError, redactSecrets } from "../errors.js";
@@ -11,12 +12,16 @@ import { BoundedStore } from "../persistence/bounded-store.js";
 import { StoreSync } from "../persistence/store-sync.js";
 import { cloneCredential } from "../pool/credential-copy.js";
 import { CredentialPool } from "../pool/pool.js";
+import { readCredentialSource } from "../providers/import.js";
+import { RefreshAnomaly, resolveRefreshAnomaly } from "../refresh/refresh-anomaly.js";
 import { Refresher } from "../refresh/refresher.js";
 import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
 import { Upkeep } from "../refresh/upkeep.js";
 import { UpkeepPlan } from "../refresh/upkeep-plan.js";
 import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
 import { Rotation } from "../rotation/rotation.js";
+import { SharedHealth } from "../sharing/shared-health.js";
+import { StoreWatch } from "../sharing/store-watch.js";
 import type {
   CredentialHealthInfo,
   CredentialMetrics,
@@ -86,11 +91,15 @@ export class OAuthKeyManager {
   readonly #monitor: Monitor;
   readonly #refresher: Refresher;
   readonly #storeSync: StoreSync | undefined;
+  /** With a store shared by several processes: their changes and health marks, taken here. */
+  readonly #storeWatch: StoreWatch | undefined;
   readonly #rotation: Rotation;
   readonly #alerts: AlertCheck;
   readonly #upkeep: Upkeep;
   /** Checks credentials whose backoff ended, once started; undefined without a `probe`. */
   readonly #prober: Prober | undefined;
+  /** Usage budgets, when configured. */
+  readonly #budget: UsageBudget | undefined;
   #collector: PrometheusCollector | undefined;
   #readyPromise: Promise<void> | undefined;
   /** The store was loaded (or there is none): the hot path checks only this. */
@@ -159,12 +168,27 @@ export class OAuthKeyManager {
       notifier,
       policy: resolved.rotationPolicy,
     });
-    this.#storeSync = resolved.store
+    const budget =
+      resolved.budgets === undefined
+        ? undefined
+        : new UsageBudget({
+            pool,
+            notifier,
+            now,
+            options: resolved.budgets,
+            save:
+              resolved.store && ((entry) => this.#storeSync?.saveUsage(entry) ?? Promise.resolve()),
+          });
+    this.#budget = budget?.active ? budget : undefined;
+    const store =
+      resolved.store &&
+      new BoundedStore(resolved.store, providerName, {
+        timeoutMs: resolved.storeTimeoutMs,
+        lockTimeoutMs: resolved.refreshTimeoutMs + LOCK_MARGIN_MS,
+      });
+    this.#storeSync = store
       ? new StoreSync({
-          store: new BoundedStore(resolved.store, providerName, {
-            timeoutMs: resolved.storeTimeoutMs,
-            lockTimeoutMs: resolved.refreshTimeoutMs + LOCK_MARGIN_MS,
-          }),
+          store,
           pool,
           rotation: this.#rotation,
           now,
@@ -172,9 +196,30 @@ export class OAuthKeyManager {
           events,
           notifier,
           lifetime,
+          usage: this.#budget,
         })
       : undefined;
     this.#loaded = this.#storeSync === undefined;
+    const anomaly =
+      resolved.refreshAnomaly === undefined
+        ? undefined
+        : new RefreshAnomaly({
+            pool,
+            notifier,
+            options: resolveRefreshAnomaly(resolved.refreshAnomaly, providerName),
+            bufferFor: (entry, at) => this.#refresher.bufferFor(entry, at),
+          });
+    this.#storeWatch =
+      store?.shares && this.#storeSync
+        ? new StoreWatch({
+            store,
+            sync: this.#storeSync,
+            pool,
+            health: new SharedHealth({ store, pool, now, events, lifetime }),
+            now,
+            lifetime,
+          })
+        : undefined;
     this.#refresher = new Refresher({
       provider: providerName,
       pool,
@@ -188,6 +233,9 @@ export class OAuthKeyManager {
       strategy: resolved.refreshStrategy,
       minRefreshIntervalMs: resolved.minRefreshIntervalMs,
       refreshTimeoutMs: resolved.refreshTimeoutMs,
+      readSource: readCredentialSource,
+      sourceRecheckMs: resolved.sourceRecheckMs,
+      onRefreshed: anomaly && ((entry, at) => anomaly.onRefreshed(entry, at)),
     });
     this.#loop = new FailoverLoop({
       provider: providerName,
@@ -199,6 +247,7 @@ export class OAuthKeyManager {
       events,
       failover: resolved.failover,
       lifetime,
+      budget: this.#budget,
     });
     const { probe } = resolved.failover;
     this.#prober = probe
@@ -222,6 +271,7 @@ export class OAuthKeyManager {
       now,
       events,
       canRefresh: refreshFunc !== undefined,
+      rules: anomaly ? [(at) => anomaly.idleAlerts(at)] : [],
     });
     const plan = new UpkeepPlan({
       pool,
@@ -301,7 +351,11 @@ export class OAuthKeyManager {
    * @param tokensUsed prompt + completion tokens
    */
   recordRequest(id: string, tokensUsed: number, latencyMs: number, success: boolean): void {
-    this.#pool.get(id)?.metrics.record(tokensUsed, latencyMs, success, this.#now());
+    const entry = this.#pool.get(id);
+    if (!entry) return;
+    const now = this.#now();
+    entry.metrics.record(tokensUsed, latencyMs, success, now);
+    this.#budget?.record(entry, tokensUsed, 0, undefined, now);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -444,14 +498,14 @@ export class OAuthKeyManager {
   /** `id`'s health, usage and rotation at a glance, or undefined for an unknown credential. */
   getCredentialHealthInfo(id: string): CredentialHealthInfo | undefined {
     const entry = this.#pool.get(id);
-    return entry && healthInfo(entry, this.#rotation.peek(id), this.#now());
+    return entry && healthInfo(entry, this.#rotation.peek(id), this.#now(), this.#budget);
   }
 
   /** Every credential's health, with totals over the pool. */
   getHealthSummary(): HealthSummary {
     const now = this.#now();
     return withScopedCooldowns(
-      healthSummary(this.providerName, this.#pool, this.#rotationOf, now),
+      healthSummary(this.providerName, this.#pool, this.#rotationOf, now, this.#budget),
       this.#pool,
       now,
     );
@@ -485,6 +539,7 @@ export class OAuthKeyManager {
         this.#now(),
         this.#loop.calls(),
         this.#refresher.unlockedRefreshes,
+        this.#budget,
       );
       sample.labels = this.#metricsLabels;
       return sample;
@@ -533,13 +588,16 @@ export class OAuthKeyManager {
 
   /**
    * Loads the store now (it is otherwise loaded before the first operation): stored tokens and
-   * rotation state newer than the configured ones win.
+   * rotation state newer than the configured ones win; with a store shared by several processes,
+   * the cooldowns and re-authentication marks they set hold here too.
    * @throws the store's error; requests still go on from memory afterwards
    */
   ready(): Promise<void> {
     this.#readyPromise ??= (async () => {
       try {
         await this.#storeSync?.load();
+        // Cooldowns other processes set hold here from the first request on.
+        await this.#storeWatch?.loadHealth();
       } finally {
         this.#loaded = true;
         this.#loop.beforeFirstUse = undefined;
@@ -592,9 +650,12 @@ export class OAuthKeyManager {
     this.#closed = true;
     const stopping = this.#upkeep.stop();
     this.#lifetime.abort(this.#closedError());
+    this.#storeWatch?.close();
     await stopping;
     await this.#prober?.stop();
     await this.#loop.idle();
+    // Usage counted until now goes to the store, so a restart goes on from it.
+    await this.#budget?.close();
     // One last try for refreshed tokens the store refused, each bounded by the store timeout.
     const unsaved = this.#storeSync?.stopRetries() ?? [];
     await Promise.all(unsaved.map((entry) => this.#storeSync?.persist(entry)));

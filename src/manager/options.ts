@@ -4,6 +4,7 @@
  * default filled in, or throws naming the offending key.
  * @module
  */
+import { type BudgetOptions, type ResolvedBudgets, resolveBudgets } from "../budget/options.js";
 import { type Clock, systemClock } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import {
@@ -11,11 +12,12 @@ import {
   type ErrorClassification,
 } from "../health/classify.js";
 import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
+import type { RefreshAnomalyOptions } from "../refresh/refresh-anomaly.js";
 import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
 import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
 import { type SelectionName, type Selector, toSelector } from "../selection/selector.js";
 import type { TokenStore } from "../stores/types.js";
-import { closest } from "../suggest.js";
+import { rejectUnknownKeys } from "../suggest.js";
 import type {
   Logger,
   MonitoringConfig,
@@ -84,6 +86,12 @@ export interface ManagerOptions {
   sessions?: SessionOptions;
   /** Scopes whose cooldowns are kept at most; beyond it the least recently cooled is forgotten. @default 64 */
   maxScopes?: number;
+  /**
+   * Usage budgets per credential and per pool: tokens and cost per UTC hour, day and month, an
+   * alert at a share of a limit, and optionally the credential out of selection until the window
+   * ends. @default undefined (no budgets)
+   */
+  budgets?: BudgetOptions;
 }
 
 /** Checks one credential in the background; see {@link ManagerOptions.probe}. */
@@ -124,6 +132,17 @@ export interface OAuthKeyManagerOptions extends ManagerOptions {
   refreshTimeoutMs?: number;
   /** Each store load, save and delete gives up after this long; the manager goes on from memory. @default 5_000 */
   storeTimeoutMs?: number;
+  /**
+   * The least time between two re-reads of an external credential's source file while its token
+   * is due (a refused token is re-read at once). @default 10_000
+   */
+  sourceRecheckMs?: number;
+  /**
+   * Alerts for refresh anomalies (with monitoring on): a credential refreshing far more often
+   * than its token lifetime implies, and a refresh token unused so long it may expire.
+   * `{}` turns them on with their defaults. @default undefined (off)
+   */
+  refreshAnomaly?: RefreshAnomalyOptions;
 }
 
 /** {@link OAuthKeyManagerOptions} checked, with every default filled in. */
@@ -136,12 +155,16 @@ export interface ResolvedOptions {
   /** Checked by the monitor when it takes it. */
   readonly monitoring: MonitoringConfig | undefined;
   readonly metricsLabels: Readonly<Record<string, string>>;
+  readonly budgets: ResolvedBudgets | undefined;
   readonly refreshStrategy: RefreshStrategy;
   readonly rotationPolicy: RotationPolicy;
   readonly store: TokenStore | undefined;
   readonly minRefreshIntervalMs: number;
   readonly refreshTimeoutMs: number;
   readonly storeTimeoutMs: number;
+  readonly sourceRecheckMs: number;
+  /** Checked by the manager, which knows the provider's defaults. */
+  readonly refreshAnomaly: RefreshAnomalyOptions | undefined;
   readonly failover: ResolvedFailoverOptions;
 }
 
@@ -174,6 +197,7 @@ const SHARED_KEYS = [
   "probeTimeoutMs",
   "sessions",
   "maxScopes",
+  "budgets",
 ] as const satisfies readonly (keyof ManagerOptions)[];
 
 /** Options that only make sense for tokens that are refreshed, rotated and stored. */
@@ -184,6 +208,8 @@ const OAUTH_ONLY_KEYS = [
   "minRefreshIntervalMs",
   "refreshTimeoutMs",
   "storeTimeoutMs",
+  "sourceRecheckMs",
+  "refreshAnomaly",
 ] as const satisfies readonly Exclude<keyof OAuthKeyManagerOptions, keyof ManagerOptions>[];
 
 const OAUTH_KEYS: readonly string[] = [...SHARED_KEYS, ...OAUTH_ONLY_KEYS];
@@ -215,6 +241,7 @@ export function resolveOptions(options: OAuthKeyManagerOptions | undefined): Res
     logger: resolveLogger(o.logger),
     monitoring: o.monitoring,
     metricsLabels: resolveMetricsLabels(o.metricsLabels),
+    budgets: o.budgets === undefined ? undefined : resolveBudgets(o.budgets),
     refreshStrategy:
       o.refreshStrategy === undefined
         ? defaultRefreshStrategy()
@@ -227,6 +254,8 @@ export function resolveOptions(options: OAuthKeyManagerOptions | undefined): Res
     minRefreshIntervalMs: nonNegative(o.minRefreshIntervalMs ?? 30_000, "minRefreshIntervalMs"),
     refreshTimeoutMs: nonNegative(o.refreshTimeoutMs ?? 30_000, "refreshTimeoutMs"),
     storeTimeoutMs: nonNegative(o.storeTimeoutMs ?? 5_000, "storeTimeoutMs"),
+    sourceRecheckMs: nonNegative(o.sourceRecheckMs ?? 10_000, "sourceRecheckMs"),
+    refreshAnomaly: o.refreshAnomaly,
     failover: resolveFailover(o),
   };
 }
@@ -363,23 +392,6 @@ function checkObject<T extends object>(value: T, name: string): T & Record<strin
     throw new TypeError(`Expected \`${name}\` to be an object, got ${describe(value)}`);
   }
   return value as T & Record<string, unknown>;
-}
-
-/** A misspelt option would otherwise be ignored in silence and its default used instead. */
-function rejectUnknownKeys(
-  options: Record<string, unknown>,
-  known: readonly string[],
-  prefix: string,
-): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const near = closest(key, known);
-    throw new TypeError(
-      near === undefined
-        ? `Unknown option \`${prefix}${key}\`; known options are ${known.join(", ")}`
-        : `Unknown option \`${prefix}${key}\`; did you mean \`${prefix}${near}\`?`,
-    );
-  }
 }
 
 function optionalFunction<F>(value: F | undefined, name: string): F | undefined {

@@ -4,6 +4,7 @@
  * at. Ids, counts and times only: nothing here carries a secret.
  * @module
  */
+import type { UsageBudget } from "../budget/usage-budget.js";
 import type {
   CallOutcome,
   CredentialSample,
@@ -29,12 +30,14 @@ export function healthInfo(
   entry: PoolEntry,
   rotation: Readonly<RotationState> | undefined,
   now: number,
+  budget?: UsageBudget,
 ): CredentialHealthInfo {
   const { health, metrics, view } = entry;
+  const held = entry.heldUntil > now;
   const info: CredentialHealthInfo = {
     id: entry.id,
     isHealthy: health.isHealthy(),
-    isAvailable: health.isAvailable(now),
+    isAvailable: health.isAvailable(now) && !held,
     state: health.state(now),
     failureCount: health.failureCount,
     successRate: metrics.successRate,
@@ -54,6 +57,9 @@ export function healthInfo(
   if (rotation?.decommissionAt !== undefined) {
     info.decommissionAt = new Date(rotation.decommissionAt.getTime());
   }
+  const usage = budget?.credentialUsage(entry, now);
+  if (usage) info.budget = usage;
+  if (held) info.budgetHeldUntil = new Date(entry.heldUntil);
   return info;
 }
 
@@ -63,6 +69,7 @@ export function healthSummary(
   pool: CredentialPool,
   rotation: RotationLookup,
   now: number,
+  budget?: UsageBudget,
 ): HealthSummary {
   const credentials: Record<string, CredentialHealthInfo> = {};
   let healthy = 0;
@@ -70,14 +77,14 @@ export function healthSummary(
   let requests = 0;
   let successes = 0;
   for (const [id, entry] of pool.entries) {
-    const info = healthInfo(entry, rotation(id), now);
+    const info = healthInfo(entry, rotation(id), now, budget);
     credentials[id] = info;
     if (info.isHealthy) healthy++;
     if (!info.isAvailable) unavailable++;
     requests += entry.metrics.requestCount;
     successes += entry.metrics.successCount;
   }
-  return {
+  const summary: HealthSummary = {
     provider,
     totalCredentials: pool.size,
     healthyCredentials: healthy,
@@ -88,6 +95,9 @@ export function healthSummary(
     successRate: requests === 0 ? 1 : successes / requests,
     credentials,
   };
+  const usage = budget?.providerUsage(now);
+  if (usage) summary.budget = usage;
+  return summary;
 }
 
 /**
@@ -141,6 +151,7 @@ export function prometheusSample(
   now: number,
   calls: Record<CallOutcome, number>,
   unlockedRefreshes: number,
+  budget?: UsageBudget,
 ): ProviderSample {
   const credentials: CredentialSample[] = [];
   for (const entry of pool.entries.values()) {
@@ -157,11 +168,12 @@ export function prometheusSample(
       refreshes: metrics.refreshCount,
       refreshFailures: metrics.refreshFailures,
       healthy: health.isHealthy(),
-      available: health.isAvailable(now),
+      available: health.isAvailable(now) && entry.heldUntil <= now,
       inBackoff: health.inBackoff(now),
       state: health.state(now),
       expiresAtSeconds: entry.expiresAtMs === undefined ? undefined : entry.expiresAtMs / 1000,
       latency: metrics.latency(),
+      budget: budget?.credentialUsage(entry, now),
     });
   }
   const stats = monitor.stats();
@@ -170,6 +182,7 @@ export function prometheusSample(
     scopes.push({ scope, cooling: Object.keys(until).length });
   }
   return {
+    budget: budget?.providerUsage(now),
     provider,
     credentials,
     scopes,
@@ -193,7 +206,9 @@ export function alertSubjects(pool: CredentialPool, canRefresh: boolean): AlertS
       requestCount: entry.metrics.requestCount,
       errorCount: entry.metrics.errorCount,
       successRate: entry.metrics.successRate,
-      canRefresh: canRefresh && Boolean(entry.view.refreshToken),
+      canRefresh: entry.external
+        ? entry.view.source !== undefined
+        : canRefresh && Boolean(entry.view.refreshToken),
       needsReauth: entry.health.needsReauth,
       refreshFailing: entry.health.refreshFailCount > 0,
     };

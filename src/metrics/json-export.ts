@@ -3,7 +3,7 @@
  * durations in milliseconds. Holds ids, counts and times only: nothing secret.
  * @module
  */
-import type { CredentialHealthInfo, HealthSummary } from "../types.js";
+import type { BudgetUsage, CredentialHealthInfo, HealthSummary } from "../types.js";
 
 /** One credential on the wire. */
 export function healthInfoToWire(info: CredentialHealthInfo): Record<string, unknown> {
@@ -29,6 +29,23 @@ export function healthInfoToWire(info: CredentialHealthInfo): Record<string, unk
   if (info.backoffUntil) wire.backoff_until = iso(info.backoffUntil);
   if (info.expiresAt) wire.expires_at = iso(info.expiresAt);
   if (info.decommissionAt) wire.decommission_at = iso(info.decommissionAt);
+  if (info.budget) wire.budget = info.budget.map(budgetToWire);
+  if (info.budgetHeldUntil) wire.budget_held_until = iso(info.budgetHeldUntil);
+  return wire;
+}
+
+/** One usage-budget window on the wire; a limit not configured is absent. */
+export function budgetToWire(u: BudgetUsage): Record<string, unknown> {
+  const wire: Record<string, unknown> = {
+    window: u.window,
+    start: iso(u.start),
+    end: iso(u.end),
+    tokens: u.tokens,
+    cost: u.cost,
+    share: u.share,
+  };
+  if (u.tokenLimit !== undefined) wire.token_limit = u.tokenLimit;
+  if (u.costLimit !== undefined) wire.cost_limit = u.costLimit;
   return wire;
 }
 
@@ -37,7 +54,7 @@ export function healthSummaryToWire(summary: HealthSummary): Record<string, unkn
   const credentials: Record<string, unknown> = {};
   for (const [id, info] of Object.entries(summary.credentials))
     credentials[id] = healthInfoToWire(info);
-  return {
+  const wire: Record<string, unknown> = {
     provider: summary.provider,
     total_credentials: summary.totalCredentials,
     healthy_credentials: summary.healthyCredentials,
@@ -48,6 +65,8 @@ export function healthSummaryToWire(summary: HealthSummary): Record<string, unkn
     credentials,
     ...scopedCooldownsToWire(summary.scopedCooldowns),
   };
+  if (summary.budget) wire.budget = summary.budget.map(budgetToWire);
+  return wire;
 }
 
 /** `scoped_cooldowns`: scope → credential id → when its cooldown there ends; absent when none. */

@@ -147,6 +147,12 @@ describe("createCollector", () => {
       oauthmanager_webhook_deliveries_total: "counter",
       oauthmanager_scope_cooling_credentials: "gauge",
       oauthmanager_unlocked_refreshes_total: "counter",
+      oauthmanager_budget_tokens: "gauge",
+      oauthmanager_budget_cost: "gauge",
+      oauthmanager_budget_share: "gauge",
+      oauthmanager_provider_budget_tokens: "gauge",
+      oauthmanager_provider_budget_cost: "gauge",
+      oauthmanager_provider_budget_share: "gauge",
     });
     for (const name of exp.types.keys()) expect(exp.help.get(name)).toBeTruthy();
   });

@@ -22,6 +22,12 @@
  * | `oauthmanager_webhook_deliveries_total` | counter | `provider`, `outcome` | webhook events by outcome: `sent`, `failed`, `dropped`, `disabled` |
  * | `oauthmanager_scope_cooling_credentials` | gauge | `provider`, `scope` | credentials cooling down in a scope (a 429 under `executeWithFailover`'s `scope`); the 50 most recently cooled scopes with a credential cooling |
  * | `oauthmanager_unlocked_refreshes_total` | counter | `provider` | token refreshes made without the store's lock because the store could not lock at all (down, or forbidden): other processes may have refreshed the same credential at the same moment |
+ * | `oauthmanager_budget_tokens` | gauge | `provider`, `credential`, `window` | tokens counted in the current usage-budget window (`hour`, `day`, `month`, UTC); with budgets only |
+ * | `oauthmanager_budget_cost` | gauge | `provider`, `credential`, `window` | their cost by the configured prices |
+ * | `oauthmanager_budget_share` | gauge | `provider`, `credential`, `window` | the share of the window's limit used (1 = used up) |
+ * | `oauthmanager_provider_budget_tokens` | gauge | `provider`, `window` | the same for the whole pool, with a provider budget |
+ * | `oauthmanager_provider_budget_cost` | gauge | `provider`, `window` | |
+ * | `oauthmanager_provider_budget_share` | gauge | `provider`, `window` | |
  *
  * Labels hold the provider name and the credential id (user-chosen, bounded, never a token).
  * A credential's series disappear from the next scrape once it is no longer in the snapshot.
@@ -30,7 +36,7 @@
 import type { Metric, RegistryContentType } from "prom-client";
 import { Registry } from "prom-client";
 import type { FailureKind } from "../events.js";
-import type { CredentialState } from "../types.js";
+import type { BudgetUsage, CredentialState } from "../types.js";
 
 /** What a failed request is counted as: its failure kind, or `other` when none was given. */
 export type ErrorKind = FailureKind | "other";
@@ -97,6 +103,8 @@ export interface CredentialSample {
   /** When the access token expires, Unix seconds; absent for tokens that never expire. */
   expiresAtSeconds?: number | undefined;
   latency: LatencySnapshot;
+  /** Its usage budget per window, when budgets are configured. */
+  budget?: readonly BudgetUsage[] | undefined;
 }
 
 /** Credentials cooling down in one scope at scrape time. */
@@ -119,6 +127,8 @@ export interface ProviderSample {
   unlockedRefreshes?: number | undefined;
   /** Scopes with credentials cooling down in them. */
   scopes?: ScopeSample[] | undefined;
+  /** The pool's usage budget per window, when a provider budget is configured. */
+  budget?: readonly BudgetUsage[] | undefined;
 }
 
 /** What {@link createCollector} reads on every scrape. */
@@ -336,7 +346,63 @@ const DEFINITIONS: readonly Definition[] = [
       return [...totals].map(([provider, value]) => ({ value, labels: { provider } }));
     },
   },
+  ...budgetDefinitions(),
 ];
+
+/** The usage-budget gauges, per credential and per pool, one series per window. */
+function budgetDefinitions(): Definition[] {
+  const fields = [
+    ["tokens", "Tokens counted in the current usage-budget window.", (u: BudgetUsage) => u.tokens],
+    ["cost", "Cost counted in the current usage-budget window.", (u: BudgetUsage) => u.cost],
+    ["share", "Share of the usage-budget window's limit used.", (u: BudgetUsage) => u.share],
+  ] as const;
+  const out: Definition[] = [];
+  for (const [field, help, read] of fields) {
+    out.push({
+      name: `${PREFIX}budget_${field}`,
+      help,
+      kind: "gauge",
+      labelNames: ["provider", "credential", "window"],
+      values(samples) {
+        const values: Value[] = [];
+        forEachCredential(samples, (provider, c) => {
+          for (const u of c.budget ?? []) {
+            values.push({
+              value: finite(read(u)),
+              labels: { provider, credential: c.credential, window: u.window },
+            });
+          }
+        });
+        return values;
+      },
+    });
+  }
+  for (const [field, help, read] of fields) {
+    out.push({
+      name: `${PREFIX}provider_budget_${field}`,
+      help: `${help} The whole pool.`,
+      kind: "gauge",
+      labelNames: ["provider", "window"],
+      values(samples) {
+        // One series per (provider, window): a provider in two managers keeps the first.
+        const seen = new Set<string>();
+        const values: Value[] = [];
+        for (const s of samples) {
+          if (seen.has(s.provider) || !s.budget) continue;
+          seen.add(s.provider);
+          for (const u of s.budget) {
+            values.push({
+              value: finite(read(u)),
+              labels: { provider: s.provider, window: u.window },
+            });
+          }
+        }
+        return values;
+      },
+    });
+  }
+  return out;
+}
 
 /**
  * One series per (provider, outcome). Two managers of one provider in one registry are summed,

@@ -151,13 +151,14 @@ export class Monitor {
    * type is in `webhookEvents`; if its delivery then fails (or it is dropped from a full queue),
    * the cooldown is released so it can be raised again. Never throws.
    *
+   * @param cooldownMs replaces the configured cooldown for this alert
    * @returns whether the alert was raised (false: monitoring off, or suppressed by the cooldown).
    */
-  raise(alert: WebhookEvent): boolean {
+  raise(alert: WebhookEvent, cooldownMs?: number): boolean {
     const config = this.#config;
     if (!config || this.#closePromise) return false;
     const key = alertKey(alert);
-    const cooldown = config.alertCooldown ?? DEFAULT_ALERT_COOLDOWN_MS;
+    const cooldown = cooldownMs ?? config.alertCooldown ?? DEFAULT_ALERT_COOLDOWN_MS;
     if (!this.#cooldown.tryAcquire(key, alert.credentialId, cooldown)) return false;
     const sender = this.#sender;
     if (sender && config.webhookEvents.includes(alert.type)) {

@@ -41,8 +41,16 @@ export class Notifier {
     });
   }
 
-  /** Raises a `failure` alert, deduplicated by the cooldown; emitted as an `alert` event when raised. */
-  raise(credentialId: string, message: string, details: Record<string, unknown>): void {
+  /**
+   * Raises a `failure` alert, deduplicated by the cooldown; emitted as an `alert` event when raised.
+   * @param cooldownMs replaces the configured cooldown (0: none, for alerts deduplicated otherwise)
+   */
+  raise(
+    credentialId: string,
+    message: string,
+    details: Record<string, unknown>,
+    cooldownMs?: number,
+  ): void {
     if (!this.#monitor.enabled) return;
     const alert: WebhookEvent = {
       type: "failure",
@@ -51,6 +59,6 @@ export class Notifier {
       message,
       details,
     };
-    if (this.#monitor.raise(alert)) this.#events.emit("alert", alert);
+    if (this.#monitor.raise(alert, cooldownMs)) this.#events.emit("alert", alert);
   }
 }

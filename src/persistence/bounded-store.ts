@@ -6,6 +6,12 @@
 import { raceTimeout } from "../clock.js";
 import { isLockTimeoutError, LockTimeoutError, StoreError } from "../errors.js";
 import { errnoCode } from "../stores/errno.js";
+import {
+  type HealthMark,
+  type SharedStateStore,
+  type StoreChange,
+  sharesState,
+} from "../stores/shared-state.js";
 import type { StoredToken, TokenStore } from "../stores/types.js";
 
 /** Options of {@link BoundedStore}. */
@@ -21,11 +27,45 @@ export class BoundedStore {
   readonly #store: TokenStore;
   readonly #prefix: string;
   readonly #options: BoundedStoreOptions;
+  readonly #shared: SharedStateStore | undefined;
 
   constructor(store: TokenStore, provider: string, options: BoundedStoreOptions) {
     this.#store = store;
     this.#prefix = `${provider}/`;
     this.#options = options;
+    this.#shared = sharesState(store) ? store : undefined;
+  }
+
+  /** Whether the store shares changes and health marks between processes. */
+  get shares(): boolean {
+    return this.#shared !== undefined;
+  }
+
+  /**
+   * Calls `listener` with other processes' changes to this provider's records, keyed by
+   * credential id (and with `resync`). A store that does not share never calls it.
+   * @returns a function that stops the calls
+   */
+  watch(listener: (change: StoreChange) => void): () => void {
+    if (!this.#shared) return () => {};
+    const cut = this.#prefix.length;
+    return this.#shared.watch(this.#prefix, (change) =>
+      listener(change.type === "resync" ? change : { ...change, key: change.key.slice(cut) }),
+    );
+  }
+
+  /** Stores and announces a health mark on `id`; nothing for a store that does not share. */
+  async saveHealthMark(id: string, mark: HealthMark): Promise<void> {
+    if (this.#shared) await this.#bounded("save", this.#shared.saveHealthMark(this.#key(id), mark));
+  }
+
+  /** The health marks holding on this provider's credentials, by id. */
+  async loadHealthMarks(): Promise<Map<string, HealthMark[]>> {
+    const byId = new Map<string, HealthMark[]>();
+    if (!this.#shared) return byId;
+    const all = await this.#bounded("load", this.#shared.loadHealthMarks(this.#prefix));
+    for (const [key, marks] of all) byId.set(key.slice(this.#prefix.length), marks);
+    return byId;
   }
 
   #key(id: string): string {

@@ -10,7 +10,7 @@ import { cappedExponentialMs } from "../health/backoff.js";
 import type { Notifier } from "../monitoring/notifier.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
-import type { StoredRotation, StoredToken } from "../stores/types.js";
+import type { StoredRotation, StoredToken, StoredUsage } from "../stores/types.js";
 import type { Logger, RotationState } from "../types.js";
 import { type BoundedStore, isLockContention } from "./bounded-store.js";
 import { adoptStored, storedIsNewer, toStored } from "./stored-token.js";
@@ -27,6 +27,16 @@ export interface RotationRecords {
   restore(id: string, stored: StoredRotation): void;
 }
 
+/** The usage-budget counters stored beside each token, and how they meet the stored ones. */
+export interface UsageRecords {
+  /** The counters to store for `entry`, merged with the `stored` ones when they were read. */
+  forSave(entry: PoolEntry, stored?: readonly StoredUsage[]): StoredUsage[] | undefined;
+  /** Those counters are in the store now. */
+  saved(entry: PoolEntry, usage: readonly StoredUsage[]): void;
+  /** Takes stored counters into memory; thresholds they reach count as alerted already. */
+  merge(entry: PoolEntry, stored: readonly StoredUsage[] | undefined, silent: boolean): void;
+}
+
 /** What {@link StoreSync} works with. */
 export interface StoreSyncDeps {
   store: BoundedStore;
@@ -38,6 +48,8 @@ export interface StoreSyncDeps {
   notifier: Notifier;
   /** Aborted by `close()`: no save is retried after it. */
   lifetime: AbortSignal;
+  /** Usage-budget counters, when budgets are configured. */
+  usage?: UsageRecords | undefined;
 }
 
 /** A credential whose save failed, until a save succeeds and no retry is pending. */
@@ -66,14 +78,50 @@ export class StoreSync {
   /** Loads every stored record: newer tokens and stored rotation state win; new ones are stored. */
   async load(): Promise<void> {
     try {
-      const stored = await this.#deps.store.loadAll();
-      for (const entry of this.#deps.pool.entries.values()) {
-        const token = stored.get(entry.id);
-        if (token) this.#apply(entry, token);
-        else void this.#storeUnlessNewer(entry);
-      }
+      this.#reconcile(await this.#deps.store.loadAll(), () => true);
     } finally {
       this.#loaded = true;
+    }
+  }
+
+  /**
+   * Reads every stored record again, when changes of other processes may have been missed (the
+   * store's feed was down, or Redis came back empty): newer records are taken; a credential the
+   * store lost is written back (under its lock, re-read first), so an emptied store is seeded
+   * again and an older token never replaces a newer one. A refreshable credential whose record
+   * is older is written back too; a static one is not (each process keeps its configured key).
+   */
+  async resync(): Promise<void> {
+    if (!this.#loaded) return;
+    let stored: Map<string, StoredToken>;
+    try {
+      stored = await this.#deps.store.loadAll();
+    } catch (err) {
+      this.failed(undefined, "load", err);
+      return;
+    }
+    this.#reconcile(stored, (entry) => entry.view.refreshToken !== undefined);
+  }
+
+  /**
+   * Takes `entry`'s record as another process just saved it, when it holds newer tokens (and
+   * its rotation state). Never writes back: that process announced the newest it has.
+   * @returns whether other tokens were taken into memory
+   */
+  async takeSaved(entry: PoolEntry): Promise<boolean> {
+    const token = await this.read(entry);
+    if (!token || entry.removed) return false;
+    if (token.rotation) this.#deps.rotation.restore(entry.id, token.rotation);
+    if (!storedIsNewer(token, entry)) return false;
+    adoptStored(entry, token);
+    return true;
+  }
+
+  #reconcile(stored: Map<string, StoredToken>, writeBack: (entry: PoolEntry) => boolean): void {
+    for (const entry of this.#deps.pool.entries.values()) {
+      const token = stored.get(entry.id);
+      if (!token) void this.#storeUnlessNewer(entry);
+      else this.#apply(entry, token, writeBack(entry));
     }
   }
 
@@ -84,11 +132,14 @@ export class StoreSync {
    */
   async persist(entry: PoolEntry): Promise<void> {
     if (entry.removed) return;
+    const usage = this.#deps.usage;
     try {
+      const counts = usage?.forSave(entry);
       await this.#deps.store.save(
         entry.id,
-        toStored(entry.view, this.#deps.rotation.getRotationState(entry.id)),
+        toStored(entry.view, this.#deps.rotation.getRotationState(entry.id), counts),
       );
+      if (counts) usage?.saved(entry, counts);
       const unsaved = this.#unsaved.get(entry);
       if (unsaved) {
         unsaved.failures = 0;
@@ -103,6 +154,34 @@ export class StoreSync {
       unsaved.failures++;
       this.failed(entry, "save", err);
       this.#scheduleRetry(entry, unsaved);
+    }
+  }
+
+  /**
+   * Writes `entry`'s usage counters: under its lock, the stored record is read, its counters
+   * merged with this process's (other processes count the same credential), its tokens taken
+   * when newer, and the whole written back.
+   * @throws the store's error, reported already
+   */
+  async saveUsage(entry: PoolEntry): Promise<void> {
+    const { store, rotation, usage } = this.#deps;
+    if (!usage || entry.removed) return;
+    try {
+      await store.withLock(entry.id, async () => {
+        if (entry.removed) return;
+        const token = await store.load(entry.id);
+        if (token && storedIsNewer(token, entry)) adoptStored(entry, token);
+        const counts = usage.forSave(entry, token?.usage);
+        if (!counts) return;
+        await store.save(
+          entry.id,
+          toStored(entry.view, rotation.getRotationState(entry.id), counts),
+        );
+        usage.saved(entry, counts);
+      });
+    } catch (err) {
+      this.failed(entry, "save_usage", err);
+      throw err;
     }
   }
 
@@ -190,11 +269,13 @@ export class StoreSync {
       .catch((err: unknown) => this.failed(undefined, "delete", err));
   }
 
-  #apply(entry: PoolEntry, token: StoredToken): void {
+  #apply(entry: PoolEntry, token: StoredToken, writeBack = true): void {
     if (token.rotation) this.#deps.rotation.restore(entry.id, token.rotation);
+    // Stored counts were counted, and alerted on, by whichever process stored them.
+    this.#deps.usage?.merge(entry, token.usage, true);
     // The configuration is newer (a re-authentication, a changed key): store it, so no process
     // takes the stale record back in later.
-    if (this.#takeTokens(entry, token)) void this.#storeUnlessNewer(entry);
+    if (this.#takeTokens(entry, token) && writeBack) void this.#storeUnlessNewer(entry);
   }
 
   /**
@@ -248,7 +329,16 @@ export class StoreSync {
     const delay = cappedExponentialMs(unsaved.failures, SAVE_RETRY_BASE_MS, SAVE_RETRY_MAX_MS);
     unsaved.cancelRetry = scheduleAt(now, now() + delay, () => {
       unsaved.cancelRetry = undefined;
-      if (!lifetime.aborted) void this.persist(entry);
+      if (lifetime.aborted) return;
+      // Under the lock and after a re-read, like a first write: while the store was away another
+      // process may have stored a newer token, which a blind retry would overwrite.
+      void this.#storeUnlessNewer(entry).then(() => {
+        // Saved, or nothing to save (the store holds newer tokens, or another process is
+        // refreshing): done, unless the write failed again and is due once more.
+        if (!unsaved.cancelRetry && this.#unsaved.get(entry) === unsaved) {
+          this.#unsaved.delete(entry);
+        }
+      });
     });
   }
 }

@@ -5,16 +5,18 @@
  */
 import type { PoolEntry } from "../pool/entry.js";
 import { copyProviderData } from "../provider-data.js";
-import type { StoredToken } from "../stores/types.js";
+import type { StoredToken, StoredUsage } from "../stores/types.js";
 import type { OAuthCredentialSet, RotationState } from "../types.js";
 
-/** The record a store keeps for a credential: its tokens and its rotation state (a copy). */
+/** The record a store keeps for a credential: its tokens, rotation state and usage counters. */
 export function toStored(
   view: Readonly<OAuthCredentialSet>,
   rotation: RotationState | undefined,
+  usage?: StoredUsage[],
 ): StoredToken {
   const token: StoredToken = { accessToken: view.accessToken };
   if (rotation) token.rotation = rotation;
+  if (usage) token.usage = usage;
   if (view.refreshToken) token.refreshToken = view.refreshToken;
   if (view.expiresAt) token.expiresAt = new Date(view.expiresAt.getTime());
   if (view.lastRefresh) token.lastRefresh = new Date(view.lastRefresh.getTime());
@@ -67,4 +69,12 @@ function withStoredTokens(
   if (stored.scopes) next.scopes = [...stored.scopes];
   if (stored.providerData) next.providerData = copyProviderData(stored.providerData);
   return next;
+}
+
+/**
+ * A credential made from a stored record alone (one another process added): its tokens, expiry,
+ * scopes and provider facts; no client secret, weight or callbacks, which are never stored.
+ */
+export function credentialFromStored(id: string, stored: StoredToken): OAuthCredentialSet {
+  return withStoredTokens({ id, accessToken: stored.accessToken }, stored);
 }

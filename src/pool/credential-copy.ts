@@ -17,6 +17,7 @@ export function freezeCredential(cred: OAuthCredentialSet): Readonly<OAuthCreden
   if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
   if (cred.scopes) copy.scopes = Object.freeze([...cred.scopes]) as string[];
   if (cred.providerData) copy.providerData = Object.freeze(copyProviderData(cred.providerData));
+  if (cred.source) copy.source = Object.freeze({ ...cred.source });
   return Object.freeze(copy);
 }
 
@@ -27,6 +28,7 @@ export function cloneCredential(cred: Readonly<OAuthCredentialSet>): OAuthCreden
   if (cred.lastRefresh) copy.lastRefresh = new Date(cred.lastRefresh.getTime());
   if (cred.scopes) copy.scopes = [...cred.scopes];
   if (cred.providerData) copy.providerData = copyProviderData(cred.providerData);
+  if (cred.source) copy.source = { ...cred.source };
   return copy;
 }
 

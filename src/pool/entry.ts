@@ -34,6 +34,13 @@ export class PoolEntry implements RingNode {
   readonly metrics: MetricsRecorder;
   /** When the credential joined the pool (epoch ms): its age for rotation, unless a store says otherwise. */
   readonly addedAt: number;
+  /**
+   * Out of selection until then (epoch ms), whatever its health: a usage budget used up for the
+   * rest of its window. 0 when not held.
+   */
+  heldUntil = 0;
+  /** Another program refreshes the token (`owner: "external"`): never the refresh function. */
+  readonly external: boolean;
 
   /** @param metrics the pool's table, where this credential's figures get a slot */
   constructor(
@@ -51,6 +58,7 @@ export class PoolEntry implements RingNode {
     this.health = new CredentialHealth(policy);
     this.metrics = new MetricsRecorder(metrics);
     this.addedAt = addedAt;
+    this.external = cred.owner === "external";
   }
 
   /** Replaces the credential operations see (after a refresh, or a newer stored token). */

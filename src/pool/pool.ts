@@ -39,10 +39,7 @@ export class CredentialPool {
   readonly #ring = new LinkedRing<PoolEntry>();
   readonly #backoff = new BackoffQueue<PoolEntry>(
     (entry, deadline) =>
-      !entry.removed &&
-      !entry.linked &&
-      !entry.health.needsReauth &&
-      entry.health.backoffUntil === deadline,
+      !entry.removed && !entry.linked && !entry.health.needsReauth && outUntil(entry) === deadline,
   );
   readonly #listeners: PoolListener[] = [];
   readonly #selector: Selector;
@@ -262,17 +259,27 @@ export class CredentialPool {
   /** Re-evaluates where `entry` belongs after its health changed. */
   update(entry: PoolEntry, now: number): void {
     if (entry.removed) return;
+    const until = outUntil(entry);
     if (entry.health.needsReauth) {
       this.#unlink(entry);
-    } else if (entry.health.backoffUntil > now) {
+    } else if (until > now) {
       if (entry.linked) this.#unlink(entry);
-      this.#backoff.push(entry, entry.health.backoffUntil);
+      this.#backoff.push(entry, until);
       this.#compactIfStale();
     } else {
       if (entry.health.failureCount === 0) entry.halfOpen = false;
       // A trial settles through endTrial; a probe's credential is placed by the probe.
       if (!entry.onTrial) this.#link(entry);
     }
+  }
+
+  /**
+   * Keeps `entry` out of selection until `until` (or releases it, with 0), the way a backoff
+   * does: it waits in the same queue and comes back when the deadline passes.
+   */
+  hold(entry: PoolEntry, until: number, now: number): void {
+    entry.heldUntil = until;
+    this.update(entry, now);
   }
 
   /** Entries waiting in the backoff queue, stale ones included (for diagnostics and tests). */
@@ -331,6 +338,11 @@ export class CredentialPool {
 }
 
 const acceptAll = (): boolean => true;
+
+/** Until when `entry` stays out of selection: its backoff, or a hold, whichever ends later. */
+function outUntil(entry: PoolEntry): number {
+  return Math.max(entry.heldUntil, entry.health.backoffUntil);
+}
 
 /** A filter refusing `ids`. Built apart from `pick`, so a pick without one allocates nothing. */
 function excluding(ids: ReadonlySet<string>): (c: Candidate) => boolean {

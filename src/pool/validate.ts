@@ -46,9 +46,12 @@ export function validateCredentials(
     if (c.refreshToken !== undefined && typeof c.refreshToken !== "string") {
       issues.push({ path: `${name}.refreshToken`, message: "must be a string" });
     }
-    if (!c.accessToken && !c.refreshToken) {
+    // An external credential with a source file takes its first token from that file.
+    const fromSource = c.owner === "external" && c.source !== undefined;
+    if (!c.accessToken && !c.refreshToken && !fromSource) {
       issues.push({ path: name, message: "needs an accessToken or a refreshToken" });
     }
+    issues.push(...ownerIssues(c.owner, c.source, name));
     for (const key of ["expiresAt", "lastRefresh"] as const) {
       const v = c[key];
       if (v !== undefined && (!(v instanceof Date) || Number.isNaN(v.getTime()))) {
@@ -76,5 +79,34 @@ export function validateCredentials(
       issues.push({ path: `${name}.onTokenRefresh`, message: "must be a function" });
     }
   });
+  return issues;
+}
+
+const SOURCE_FORMATS: readonly string[] = ["gemini-cli", "qwen-code", "claude-code", "codex"];
+
+/** What is wrong with a credential's `owner` and `source`. */
+function ownerIssues(owner: unknown, source: unknown, name: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (owner !== undefined && owner !== "manager" && owner !== "external") {
+    issues.push({ path: `${name}.owner`, message: 'must be "manager" or "external"' });
+  }
+  if (source === undefined) return issues;
+  if (owner !== "external") {
+    issues.push({ path: `${name}.source`, message: 'is only read for owner "external"' });
+  }
+  if (typeof source !== "object" || source === null) {
+    issues.push({ path: `${name}.source`, message: "must be an object { format, path }" });
+    return issues;
+  }
+  const { format, path } = source as Record<string, unknown>;
+  if (typeof format !== "string" || !SOURCE_FORMATS.includes(format)) {
+    issues.push({
+      path: `${name}.source.format`,
+      message: `must be one of ${SOURCE_FORMATS.join(", ")}`,
+    });
+  }
+  if (typeof path !== "string" || path === "") {
+    issues.push({ path: `${name}.source.path`, message: "must be a non-empty string" });
+  }
   return issues;
 }

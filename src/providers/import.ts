@@ -18,12 +18,12 @@ import { join, resolve } from "node:path";
 import { describe, isRecord } from "../describe.js";
 import { ConfigError } from "../errors.js";
 import { readSmallFile } from "../read-small-file.js";
-import type { OAuthCredentialSet, ProviderData } from "../types.js";
+import type { CredentialSource, OAuthCredentialSet, ProviderData } from "../types.js";
 import { chatgptAccountId, qwenBaseUrl } from "./catalog.js";
 import { jwtClaims, jwtExpiry } from "./jwt.js";
 
 /** The CLIs whose login files {@link importCredentials} reads. */
-export type ImportKind = "gemini-cli" | "qwen-code" | "claude-code" | "codex";
+export type ImportKind = CredentialSource["format"];
 
 /** Every {@link ImportKind}, in a stable order. */
 export const IMPORT_KINDS: readonly ImportKind[] = Object.freeze([
@@ -103,21 +103,52 @@ export function defaultCredentialsPath(kind: ImportKind): string {
  * Refresh them with the matching preset: `geminiRefresh`, `qwenRefresh`, `anthropicRefresh`,
  * `openaiRefresh`. The CLI may refresh the same login: see the module notes on rotation.
  *
+ * With `{ owner: "external" }` the credential is left to the CLI: it gets `owner: "external"` and
+ * `source: { format: kind, path }` (the path made absolute), so a pool never refreshes it and
+ * re-reads the file for the CLI's newer token instead. Use it for a login the CLI goes on using.
+ *
  * @param kind Which CLI wrote the file.
  * @param path The file. @default defaultCredentialsPath(kind)
- * @throws {TypeError} for an unknown `kind` or a `path` that is not a non-empty string.
+ * @param options.owner Who refreshes the token. @default "manager"
+ * @throws {TypeError} for an unknown `kind` or `owner`, or a `path` that is not a non-empty string.
  * @throws {ConfigError} when the file is missing, unreadable, a directory, over 1 MiB, not JSON,
  *   or not in the CLI's format; the message names the file and the field, never a token.
  */
 export async function importCredentials(
   kind: ImportKind,
   path?: string,
+  options?: { owner?: "manager" | "external" },
 ): Promise<OAuthCredentialSet[]> {
   assertKind(kind);
   if (path !== undefined && (typeof path !== "string" || path === "")) {
     throw new TypeError(`Expected \`path\` to be a non-empty string, got ${describe(path)}`);
   }
+  const owner = options?.owner ?? "manager";
+  if (owner !== "manager" && owner !== "external") {
+    throw new TypeError(
+      `Expected \`options.owner\` to be "manager" or "external", got ${describe(owner)}`,
+    );
+  }
   const file = path ?? defaultCredentialsPath(kind);
+  const cred = await readLogin(kind, file);
+  if (owner === "external") {
+    cred.owner = "external";
+    cred.source = { format: kind, path: resolve(file) };
+  }
+  return [cred];
+}
+
+/**
+ * Reads an external credential's login file again: the tokens, expiry, scopes and provider data
+ * the CLI wrote there last (its `id` is the one the file's login hashes to).
+ * @throws {ConfigError} as {@link importCredentials} does
+ */
+export function readCredentialSource(source: CredentialSource): Promise<OAuthCredentialSet> {
+  assertKind(source.format);
+  return readLogin(source.format, source.path);
+}
+
+async function readLogin(kind: ImportKind, file: string): Promise<OAuthCredentialSet> {
   const text = await readLoginFile(kind, file);
   let json: unknown;
   try {
@@ -127,7 +158,7 @@ export async function importCredentials(
     throw cannotImport(kind, file, "it is not valid JSON");
   }
   try {
-    return [PARSERS[kind](json)];
+    return PARSERS[kind](json);
   } catch (err) {
     if (err instanceof FormatProblem) throw cannotImport(kind, file, err.message);
     throw err;

@@ -3,7 +3,7 @@
  * us over TLS (an account id, an expiry), never for deciding whom to trust.
  * @module
  */
-import { isRecord } from "../describe.js";
+import { parseRecord } from "../describe.js";
 
 /**
  * The payload of a compact JWT (`header.payload.signature`) as an object, or `undefined` when
@@ -15,12 +15,7 @@ export function jwtClaims(token: unknown): Record<string, unknown> | undefined {
   if (parts.length !== 3 || parts.some((part) => part === "")) return undefined;
   const payload = parts[1] as string;
   if (!/^[A-Za-z0-9_-]+={0,2}$/.test(payload)) return undefined;
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
-    return isRecord(claims) ? claims : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseRecord(Buffer.from(payload, "base64url").toString("utf8"));
 }
 
 /** The `exp` claim as a Date (JWT times are seconds since the epoch), when it is a usable one. */

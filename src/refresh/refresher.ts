@@ -6,7 +6,7 @@
  */
 import { onAbort, raceAbort } from "../abort.js";
 import { type Clock, raceTimeout, safeDelay } from "../clock.js";
-import { RefreshError, redactSecrets } from "../errors.js";
+import { messageOf, RefreshError, redactSecrets } from "../errors.js";
 import type { ManagerEvents, TypedEmitter } from "../events.js";
 import type { Notifier } from "../monitoring/notifier.js";
 import { isLockContention } from "../persistence/bounded-store.js";
@@ -16,6 +16,7 @@ import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
 import type { StoredToken } from "../stores/types.js";
 import type { Logger, OAuthCredentialSet, RefreshFunc, RefreshStrategy } from "../types.js";
+import { ExternalSources, type Reread, type SourceReader } from "./external-source.js";
 import { loggable, mergeRefreshed, rotatedRefreshToken, toRefreshError } from "./refresh-result.js";
 import { effectiveBufferTime } from "./strategy.js";
 
@@ -36,6 +37,12 @@ export interface RefresherDeps {
   strategy: RefreshStrategy;
   minRefreshIntervalMs: number;
   refreshTimeoutMs: number;
+  /** Reads the source files of credentials another program refreshes. */
+  readSource: SourceReader;
+  /** The least time between two due re-reads of one external credential's file. */
+  sourceRecheckMs: number;
+  /** Told of every successful refresh (the refresh-anomaly check). */
+  onRefreshed?: ((entry: PoolEntry, now: number) => void) | undefined;
 }
 
 /**
@@ -62,9 +69,11 @@ export class Refresher {
   #fixedBuffer: number | undefined;
   /** Refreshes made without the store's lock because the store could not lock at all. */
   #unlockedRefreshes = 0;
+  readonly #sources: ExternalSources;
 
   constructor(deps: RefresherDeps) {
     this.#deps = deps;
+    this.#sources = new ExternalSources(deps.readSource, deps.sourceRecheckMs);
     this.#minIntervalMs = deps.minRefreshIntervalMs;
     this.#timeoutMs = deps.refreshTimeoutMs;
     this.#strategy = deps.strategy;
@@ -84,6 +93,14 @@ export class Refresher {
     return this.#deps.refreshFunc !== undefined;
   }
 
+  /**
+   * Whether `entry`'s token can be renewed: by the refresh function, or for a credential another
+   * program refreshes, by re-reading its source file.
+   */
+  canRefresh(entry: PoolEntry): boolean {
+    return entry.external ? entry.view.source !== undefined : this.configured;
+  }
+
   /** A copy of the strategy in force. */
   get strategy(): RefreshStrategy {
     return { ...this.#strategy };
@@ -100,14 +117,16 @@ export class Refresher {
     return this.#fixedBuffer ?? effectiveBufferTime(this.#strategy, entry.metrics.forStrategy(now));
   }
 
-  /** Refreshed successfully less than the minimum interval ago. */
+  /** Refreshed successfully (an external credential's file read) less than the minimum interval ago. */
   recentlyRefreshed(entry: PoolEntry, now: number): boolean {
+    if (entry.external) return this.#sources.recentlyChecked(entry, now);
     const last = entry.lastRefreshAt;
     return last !== undefined && now - last < this.#minIntervalMs;
   }
 
   /** The earliest time the next refresh of `entry` may start. */
   notBefore(entry: PoolEntry): number | undefined {
+    if (entry.external) return this.#sources.notBefore(entry);
     const last = entry.lastRefreshAt;
     return last === undefined ? undefined : last + this.#minIntervalMs;
   }
@@ -130,7 +149,7 @@ export class Refresher {
 
   /** A refresh a request needs; without a refresh function it fails (and counts) at once. */
   refreshForUse(entry: PoolEntry): Promise<Readonly<OAuthCredentialSet>> {
-    if (!this.#deps.refreshFunc) {
+    if (!this.#deps.refreshFunc && !entry.external) {
       return Promise.reject(this.#onFailure(entry, notConfigured(entry.id)));
     }
     return this.refresh(entry);
@@ -141,14 +160,74 @@ export class Refresher {
     const running = this.#flights.get(entry);
     if (running) return running;
     const { refreshFunc, lifetime } = this.#deps;
-    if (!refreshFunc) return Promise.reject(notConfigured(entry.id));
+    if (!refreshFunc && !entry.external) return Promise.reject(notConfigured(entry.id));
     // After close() no refresh starts: it could not be aborted and close() would wait for it.
     if (lifetime.aborted) return Promise.reject(lifetime.reason);
-    const flight = this.#coordinated(entry, refreshFunc).finally(() => {
+    // Never the refresh function for a token another program refreshes: it would rotate the
+    // refresh token under that program.
+    const work =
+      entry.external || !refreshFunc
+        ? this.#fromSource(entry)
+        : this.#coordinated(entry, refreshFunc);
+    const flight = work.finally(() => {
       if (this.#flights.get(entry) === flight) this.#flights.delete(entry);
     });
     this.#flights.set(entry, flight);
     return flight;
+  }
+
+  /**
+   * An external credential: its source file is read again and a newer token there taken. The
+   * token in use stays while it is valid; once it has expired with no newer one in the file, the
+   * file counts as stale: an alert, and the attempt fails over.
+   */
+  async #fromSource(entry: PoolEntry): Promise<Readonly<OAuthCredentialSet>> {
+    const { now: clock, pool, notifier } = this.#deps;
+    const source = entry.view.source;
+    if (!source) {
+      throw this.#onFailure(
+        entry,
+        new RefreshError(
+          entry.id,
+          "another program refreshes this credential, and it has no source file to re-read",
+        ),
+      );
+    }
+    let found: Reread;
+    try {
+      found = await this.#sources.reread(entry, source, clock());
+    } catch (err) {
+      throw this.#onFailure(
+        entry,
+        new RefreshError(entry.id, `cannot re-read its source file: ${messageOf(err)}`, {
+          cause: err,
+        }),
+      );
+    }
+    const now = clock();
+    if (found.kind === "unchanged" || entry.removed) return entry.view;
+    if (found.kind === "newer") {
+      entry.setView(found.cred);
+      entry.health.recordRefreshSuccess();
+      pool.update(entry, now);
+      const view = entry.view;
+      this.#deps.events.emit("refresh", {
+        credentialId: entry.id,
+        expiresAt: view.expiresAt && new Date(view.expiresAt.getTime()),
+        refreshCount: view.refreshCount ?? 0,
+      });
+      return view;
+    }
+    notifier.raise(entry.id, "External token source is stale", {
+      reason: "source_stale",
+      source_format: source.format,
+      source_path: source.path,
+      expired_at: found.expiredAt === undefined ? null : new Date(found.expiredAt).toISOString(),
+    });
+    throw this.#onFailure(
+      entry,
+      new RefreshError(entry.id, `its token expired and ${source.path} holds no newer one`),
+    );
   }
 
   /**
@@ -377,6 +456,7 @@ export class Refresher {
     entry.health.recordRefreshSuccess();
     entry.metrics.recordRefresh(now);
     this.#deps.pool.update(entry, now);
+    this.#deps.onRefreshed?.(entry, now);
     const view = entry.view;
     // The store first: a rotated refresh token must outlive this process before anything else.
     await this.#deps.store?.persist(entry);

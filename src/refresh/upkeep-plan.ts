@@ -86,10 +86,10 @@ export class UpkeepPlan implements UpkeepHost {
    */
   #refreshAt(entry: PoolEntry, now: number): number | undefined {
     const refresher = this.#deps.refresher;
-    if (!refresher.configured || entry.health.needsReauth || refresher.isRefreshing(entry)) {
+    if (!refresher.canRefresh(entry) || entry.health.needsReauth || refresher.isRefreshing(entry)) {
       return undefined;
     }
-    if (!entry.view.refreshToken) return undefined;
+    if (!entry.view.refreshToken && !entry.external) return undefined;
     const expiresAt = entry.expiresAtMs;
     if (expiresAt === undefined && entry.view.accessToken !== "") return undefined;
     let at = now;

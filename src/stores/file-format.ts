@@ -112,6 +112,19 @@ const wireProviderData = z.object(
   { error: "expected an object" },
 );
 
+const wireUsage = z.array(
+  z.object(
+    {
+      window: z.enum(["hour", "day", "month"], { error: "expected hour, day or month" }),
+      start: dateString,
+      tokens: z.number({ error: "expected a number >= 0" }).nonnegative(),
+      cost: z.number({ error: "expected a number >= 0" }).nonnegative(),
+    },
+    { error: "expected an object" },
+  ),
+  { error: "expected an array" },
+);
+
 /** One token as written, also the shape `RedisTokenStore` stores. @internal */
 export const wireToken = z.object(
   {
@@ -123,6 +136,7 @@ export const wireToken = z.object(
     scopes: z.array(str, { error: "expected an array of strings" }).optional(),
     provider_data: wireProviderData.optional(),
     rotation: wireRotation.optional(),
+    usage: wireUsage.optional(),
     version: count.optional(),
     updated_at: dateString.optional(),
   },
@@ -261,6 +275,9 @@ export function fromWire(w: WireToken): FileEntry {
   if (w.scopes !== undefined) token.scopes = w.scopes;
   if (w.provider_data !== undefined) token.providerData = providerDataFromWire(w.provider_data);
   if (w.rotation !== undefined) token.rotation = rotationFromWire(w.rotation);
+  if (w.usage !== undefined) {
+    token.usage = w.usage.map((u) => ({ ...u, start: new Date(u.start) }));
+  }
   if (w.version !== undefined) token.version = w.version;
   return { token, updatedAt: w.updated_at };
 }
@@ -312,6 +329,9 @@ export function toWire({ token, updatedAt }: FileEntry): WireToken {
     if (r.replacementId !== undefined) wr.replacement_id = r.replacementId;
     if (r.decommissionAt !== undefined) wr.decommission_at = r.decommissionAt.toISOString();
     w.rotation = wr;
+  }
+  if (token.usage !== undefined) {
+    w.usage = token.usage.map((u) => ({ ...u, start: u.start.toISOString() }));
   }
   if (token.version !== undefined) w.version = token.version;
   if (updatedAt !== undefined) w.updated_at = updatedAt;

@@ -23,6 +23,7 @@ import path from "node:path";
 import lockfile from "proper-lockfile";
 import { abortableDelay } from "../abort.js";
 import { systemClock } from "../clock.js";
+import { parseRecord } from "../describe.js";
 import { StoreError } from "../errors.js";
 import type { Logger } from "../types.js";
 import { errnoCode } from "./errno.js";
@@ -204,15 +205,9 @@ function isOwnHolder(text: string): boolean {
 
 /** A `holder.json`, or undefined when it is not one (being written, or not ours). @internal */
 export function parseHolder(text: string): LockHolder | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null) return undefined;
-  const v = value as Record<string, unknown>;
+  const v = parseRecord(text);
   if (
+    !v ||
     !Number.isSafeInteger(v.pid) ||
     (v.pid as number) <= 0 ||
     typeof v.hostname !== "string" ||

@@ -5,4 +5,17 @@
 export { ENCRYPTION_KEY_ENV } from "./crypto.js";
 export { FileTokenStore, type FileTokenStoreOptions } from "./file-store.js";
 export { DEFAULT_LOCK_TIMEOUT_MS, MemoryTokenStore } from "./memory-store.js";
-export type { LockOptions, StoredRotation, StoredToken, TokenStore } from "./types.js";
+export {
+  type HealthMark,
+  type HealthMarkKind,
+  type SharedStateStore,
+  type StoreChange,
+  sharesState,
+} from "./shared-state.js";
+export type {
+  LockOptions,
+  StoredRotation,
+  StoredToken,
+  StoredUsage,
+  TokenStore,
+} from "./types.js";

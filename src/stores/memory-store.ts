@@ -9,6 +9,7 @@ import { ClosedError, LockTimeoutError } from "../errors.js";
 import { copyProviderData, providerDataIssues } from "../provider-data.js";
 import { copyRotation } from "./rotation-record.js";
 import type { LockOptions, StoredToken, TokenStore } from "./types.js";
+import { copyUsage, usageIssue } from "./usage-record.js";
 
 /** Names what arrived without quoting it, for the file store's messages. @internal */
 
@@ -286,6 +287,10 @@ export function checkToken(token: unknown): asserts token is StoredToken {
       throw new TypeError(`\`token.providerData${issue.path}\` ${issue.message}`);
     }
   }
+  if (t.usage !== undefined) {
+    const issue = usageIssue(t.usage);
+    if (issue) throw new TypeError(`Expected \`token.usage\` to be ${issue}`);
+  }
   if (t.rotation === undefined) return;
   const r = t.rotation;
   if (typeof r !== "object" || r === null || Array.isArray(r)) {
@@ -338,6 +343,7 @@ export function cloneToken(token: StoredToken, version?: number): StoredToken {
   if (token.scopes !== undefined) out.scopes = [...token.scopes];
   if (token.providerData !== undefined) out.providerData = copyProviderData(token.providerData);
   if (token.rotation !== undefined) out.rotation = copyRotation(token.rotation);
+  if (token.usage !== undefined) out.usage = copyUsage(token.usage);
   const v = version ?? token.version;
   if (v !== undefined) out.version = v;
   return out;

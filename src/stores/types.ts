@@ -13,6 +13,17 @@ export interface StoredRotation {
   decommissionAt?: Date;
 }
 
+/** A credential's usage-budget counters for one window (UTC hour, day or month). */
+export interface StoredUsage {
+  window: "hour" | "day" | "month";
+  /** When the window began. */
+  start: Date;
+  /** Prompt + completion tokens counted in the window. */
+  tokens: number;
+  /** Their cost, by the configured per-model prices (0 without prices). */
+  cost: number;
+}
+
 /** What a store keeps for one credential. Secrets live here; never log a StoredToken. */
 export interface StoredToken {
   accessToken: string;
@@ -24,6 +35,8 @@ export interface StoredToken {
   /** The credential's provider facts (no secrets in them). */
   providerData?: ProviderData;
   rotation?: StoredRotation;
+  /** Usage-budget counters, when budgets are configured. */
+  usage?: StoredUsage[];
   /** Set by the store: increases by one on every save of this key. */
   version?: number;
 }
@@ -41,6 +54,8 @@ export interface LockOptions {
 /**
  * Persists tokens by key (the manager uses `"<provider>/<credentialId>"`).
  * Implementations: `MemoryTokenStore` and `FileTokenStore`; write your own for other storage.
+ * A store that several processes share may also implement `SharedStateStore`, so their managers
+ * hear each other's changes and honour each other's cooldowns.
  */
 export interface TokenStore {
   /** The stored token, or undefined when none. Rejects with a `StoreError` on unreadable data. */

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createConnection, createServer } from "node:net";
 import { Redis } from "ioredis";
+import type { StoreChange } from "../../src/stores/shared-state.js";
 
 export interface TestRedis {
   url: string;
@@ -131,4 +132,29 @@ export async function keysUnder(url: string, prefix: string): Promise<string[]> 
   } finally {
     client.disconnect();
   }
+}
+
+/** What announces changes: a `RedisTokenStore`. */
+interface Watchable {
+  watch(prefix: string, listener: (change: StoreChange) => void): () => void;
+}
+
+/** Resolves at the first change `store` passes to a watcher that `match` accepts. */
+export function heard(store: Watchable, match: (change: StoreChange) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = store.watch("", (change) => {
+      if (match(change)) {
+        stop();
+        resolve();
+      }
+    });
+  });
+}
+
+/**
+ * Resolves once `store` hears announcements (its subscription is up). Only a watcher that is
+ * there when it comes up is told; one added later misses none of the announcements after it.
+ */
+export function subscribed(store: Watchable): Promise<void> {
+  return heard(store, (change) => change.type === "resync");
 }

@@ -1,70 +1,41 @@
 import { once } from "node:events";
 import { createServer, type Socket } from "node:net";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   deleteKeys,
   freePort,
   keysUnder,
-  type TestRedis,
-  testRedis,
+  subscribed,
   uniquePrefix,
 } from "../../../test/support/redis.js";
+import { redisPerTest } from "../../../test/support/redis-per-test.js";
 import { isLockTimeoutError, LockTimeoutError, StoreError } from "../../errors.js";
-import { testTokenStore } from "../test-support/token-store-contract.js";
+import type { StoreChange } from "../shared-state.js";
+import { deferred, testTokenStore } from "../test-support/token-store-contract.js";
 import { RedisTokenStore } from "./redis-store.js";
 
-let redis: TestRedis;
-const prefixes: string[] = [];
-const opened: RedisTokenStore[] = [];
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  redis = await testRedis();
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-  for (const c of clients.splice(0)) c.disconnect();
-  await Promise.all(prefixes.splice(0).map((p) => deleteKeys(redis.url, p)));
-});
-
-afterAll(async () => {
-  await redis.stop();
-});
-
-function freshPrefix(): string {
-  const prefix = uniquePrefix();
-  prefixes.push(prefix);
-  return prefix;
-}
+const env = redisPerTest();
+const { freshPrefix, onCleanup } = env;
 
 function open(options: ConstructorParameters<typeof RedisTokenStore>[0] = {}): RedisTokenStore {
-  const store = new RedisTokenStore({ url: redis.url, prefix: freshPrefix(), ...options });
-  opened.push(store);
+  const store = new RedisTokenStore({ url: env.redis.url, prefix: freshPrefix(), ...options });
+  onCleanup(() => store.close());
   return store;
 }
 
 function rawClient(): Redis {
-  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  const client = new Redis(env.redis.url, { maxRetriesPerRequest: 1 });
   client.on("error", () => {});
-  clients.push(client);
+  onCleanup(() => client.disconnect());
   return client;
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }
 
 testTokenStore("RedisTokenStore", async () => {
   const prefix = uniquePrefix();
   return {
-    store: new RedisTokenStore({ url: redis.url, prefix }),
-    cleanup: () => deleteKeys(redis.url, prefix),
+    store: new RedisTokenStore({ url: env.redis.url, prefix }),
+    cleanup: () => deleteKeys(env.redis.url, prefix),
   };
 });
 
@@ -75,9 +46,9 @@ describe("RedisTokenStore keys", () => {
     const keys = ["p/a", "p/ä-ü", "p[*]?/x", "p/\u{1F511}", "q/a"];
     for (const key of keys) await store.save(key, { accessToken: "t" });
     await store.withLock("p/a", async () => {
-      expect((await keysUnder(redis.url, prefix)).some((k) => k.includes("lock:"))).toBe(true);
+      expect((await keysUnder(env.redis.url, prefix)).some((k) => k.includes("lock:"))).toBe(true);
     });
-    const written = await keysUnder(redis.url, prefix);
+    const written = await keysUnder(env.redis.url, prefix);
     expect(written.length).toBeGreaterThan(0);
     for (const k of written) expect(k.startsWith(prefix)).toBe(true);
 
@@ -233,7 +204,7 @@ describe("RedisTokenStore connection", () => {
     await given.close();
     await expect(client.ping()).resolves.toBe("PONG");
 
-    const own = new RedisTokenStore({ url: redis.url, prefix: freshPrefix() });
+    const own = new RedisTokenStore({ url: env.redis.url, prefix: freshPrefix() });
     await own.load("p/a");
     await own.close();
     await own.close();
@@ -246,7 +217,7 @@ describe("RedisTokenStore connection", () => {
       prefix: freshPrefix(),
       commandTimeoutMs: 2_000,
     });
-    opened.push(store);
+    onCleanup(() => store.close());
     const calls: Promise<unknown>[] = [
       store.load("p/a"),
       store.loadAll("p/"),
@@ -280,7 +251,7 @@ describe("RedisTokenStore connection", () => {
         prefix: freshPrefix(),
         commandTimeoutMs: 200,
       });
-      opened.push(store);
+      onCleanup(() => store.close());
       await expect(store.load("p/a")).rejects.toThrow(StoreError);
       const err = await store.withLock("p/a", async () => 1).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreError);
@@ -301,9 +272,104 @@ describe("RedisTokenStore options", () => {
       expect.objectContaining({ message: expect.not.stringContaining("pw-canary") }),
     );
     expect(() => new RedisTokenStore({ client: {} as never })).toThrow(/ioredis client/);
-    expect(() => new RedisTokenStore({ url: redis.url, client: rawClient() })).toThrow(/both/);
+    expect(() => new RedisTokenStore({ url: env.redis.url, client: rawClient() })).toThrow(/both/);
     expect(() => new RedisTokenStore({ prefix: "" })).toThrow(TypeError);
     expect(() => new RedisTokenStore({ lockLeaseMs: 0 })).toThrow(RangeError);
     expect(() => new RedisTokenStore({ commandTimeoutMs: 1.5 })).toThrow(RangeError);
+  });
+});
+
+/** Resolves once `store` hears announcements; later changes are collected in the returned list. */
+async function listening(store: RedisTokenStore, prefix = ""): Promise<StoreChange[]> {
+  await subscribed(store);
+  const changes: StoreChange[] = [];
+  store.watch(prefix, (change) => {
+    if (change.type !== "resync") changes.push(change);
+  });
+  return changes;
+}
+
+describe("RedisTokenStore sharing", () => {
+  it("announces other stores' saves, deletes and health marks under the watched prefix, never its own", async () => {
+    const prefix = freshPrefix();
+    const a = open({ prefix });
+    const b = open({ prefix });
+    const heard = await listening(a, "p/");
+    const done = deferred();
+    a.watch("q/", (change) => {
+      if (change.type === "saved") done.resolve();
+    });
+    await a.save("p/own", { accessToken: "mine" });
+    await b.save("p/x", { accessToken: "t" });
+    await b.saveHealthMark("p/x", { kind: "cooldown", remainingMs: 60_000, scope: "model-1" });
+    await b.delete("p/x");
+    await b.save("q/last", { accessToken: "t" });
+    // Messages on one channel arrive in order: the last one heard means the others were too.
+    await done.promise;
+    expect(heard).toEqual([
+      { type: "saved", key: "p/x", version: 1 },
+      {
+        type: "health",
+        key: "p/x",
+        mark: { kind: "cooldown", remainingMs: 60_000, scope: "model-1" },
+      },
+      { type: "deleted", key: "p/x" },
+    ]);
+  });
+
+  it("keeps health marks with their end: never shortened, apart by scope, expiring with the last, gone with the record", async () => {
+    const prefix = freshPrefix();
+    const store = open({ prefix });
+    const raw = rawClient();
+    await store.save("p/a", { accessToken: "t" });
+    await store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 60_000 });
+    await store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 1_000 });
+    await store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 5_000, scope: "m" });
+    await store.saveHealthMark("p/a", { kind: "needs_reauth", remainingMs: 30_000 });
+    const marks = (await store.loadHealthMarks("p/")).get("p/a") ?? [];
+    const byField = new Map(marks.map((m) => [`${m.kind}@${m.scope ?? ""}`, m.remainingMs]));
+    expect([...byField.keys()].sort()).toEqual(["cooldown@", "cooldown@m", "needs_reauth@"]);
+    expect(byField.get("cooldown@")).toBeGreaterThan(30_000);
+    expect(byField.get("cooldown@")).toBeLessThanOrEqual(60_000);
+    expect(byField.get("cooldown@m")).toBeLessThanOrEqual(5_000);
+    const ttl = await raw.pttl(`${prefix}health:p/a`);
+    expect(ttl).toBeGreaterThan(30_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+
+    // A new token ends the re-authentication mark, not the cooldowns.
+    await store.save("p/a", { accessToken: "t2" });
+    const after = (await store.loadHealthMarks("p/")).get("p/a") ?? [];
+    expect(after.map((m) => m.kind).sort()).toEqual(["cooldown", "cooldown"]);
+
+    await store.delete("p/a");
+    expect((await store.loadHealthMarks("")).size).toBe(0);
+    await expect(raw.exists(`${prefix}health:p/a`)).resolves.toBe(0);
+  });
+
+  it("hears announcements through a given client made with lazyConnect", async () => {
+    const client = new Redis(env.redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+    client.on("error", () => {});
+    onCleanup(() => client.disconnect());
+    const prefix = freshPrefix();
+    const store = new RedisTokenStore({ client, prefix });
+    onCleanup(() => store.close());
+    const heard = await listening(store);
+    await open({ prefix }).save("p/x", { accessToken: "t" });
+    await vi.waitFor(() => expect(heard).toEqual([{ type: "saved", key: "p/x", version: 1 }]));
+  });
+
+  it("refuses a malformed health mark or watcher", async () => {
+    const store = open();
+    await expect(store.saveHealthMark("p/a", { kind: "nope" } as never)).rejects.toThrow(TypeError);
+    await expect(store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 0 })).rejects.toThrow(
+      RangeError,
+    );
+    await expect(store.saveHealthMark("p/a", { kind: "cooldown" } as never)).rejects.toThrow(
+      RangeError,
+    );
+    await expect(
+      store.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 5, scope: "" }),
+    ).rejects.toThrow(TypeError);
+    expect(() => store.watch("", "nope" as never)).toThrow(TypeError);
   });
 });

@@ -19,9 +19,11 @@ import {
   lockTimeoutError,
   normalizeLockOptions,
 } from "../memory-store.js";
+import type { HealthMark, SharedStateStore, StoreChange } from "../shared-state.js";
 import type { LockOptions, StoredToken, TokenStore } from "../types.js";
+import { ChangeFeed } from "./change-feed.js";
 import { decodeToken, encodeToken } from "./codec.js";
-import { ACQUIRE, DELETE, EXTEND, RELEASE, runScript, SAVE } from "./scripts.js";
+import { ACQUIRE, DELETE, EXTEND, RELEASE, runScript, SAVE, SAVE_HEALTH } from "./scripts.js";
 
 /** Options of {@link RedisTokenStore}. Give `url` or `client`, not both. */
 export interface RedisTokenStoreOptions {
@@ -56,6 +58,19 @@ export interface RedisTokenStoreOptions {
    * @default 5_000
    */
   commandTimeoutMs?: number;
+  /**
+   * The longest wait between two tries for a lock another process holds. A holder announces its
+   * release and wakes the waiters at once; this bounds the wait when that message is lost or the
+   * holder died.
+   * @default 1_000
+   */
+  lockRetryMs?: number;
+  /**
+   * Watchers (the managers using the store) re-read what they hold this often, in case a change
+   * announced while their connection was down was lost.
+   * @default 30_000
+   */
+  resyncIntervalMs?: number;
 }
 
 /** Where a store without `url` or `client` connects. */
@@ -64,12 +79,25 @@ export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 export const DEFAULT_REDIS_PREFIX = "oauthmanager:";
 const DEFAULT_LOCK_LEASE_MS = 10_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+const DEFAULT_LOCK_RETRY_MS = 1_000;
+const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
 
-/** The wait between two tries for a lock another process holds: doubles from the first to the last. */
+/**
+ * The wait between two tries for a lock another process holds while no release can be announced
+ * (the subscription is not up yet): doubles from the first to the last.
+ */
 const FIRST_POLL_MS = 5;
 const LAST_POLL_MS = 200;
 
-const OPTION_KEYS = new Set(["url", "client", "prefix", "lockLeaseMs", "commandTimeoutMs"]);
+const OPTION_KEYS = new Set([
+  "url",
+  "client",
+  "prefix",
+  "lockLeaseMs",
+  "commandTimeoutMs",
+  "lockRetryMs",
+  "resyncIntervalMs",
+]);
 
 /** The lock this store holds on one key, and the version that fences its saves of that key. */
 interface Lease {
@@ -94,6 +122,10 @@ interface Lease {
  *   was written since this one took it, so a stale holder never overwrites a newer token.
  * - Redis unreachable: every call rejects with a `StoreError` within `commandTimeoutMs`; connection
  *   errors of a connection the store opened are absorbed, never thrown or emitted.
+ * - Sharing: every save, delete and lock release is announced on the channel `<prefix>changes`
+ *   (a second connection, opened when first needed, subscribes to it), so a process waiting for a
+ *   lock tries again the moment it is free, and managers take other processes' tokens and health
+ *   marks (`watch`, `saveHealthMark`, `loadHealthMarks`) as soon as they change.
  *
  * @example
  * ```ts
@@ -104,12 +136,18 @@ interface Lease {
  * await store.close();
  * ```
  */
-export class RedisTokenStore implements TokenStore {
+export class RedisTokenStore implements TokenStore, SharedStateStore {
   readonly #client: Redis;
   readonly #ownsClient: boolean;
   readonly #prefix: string;
   readonly #leaseMs: number;
   readonly #timeoutMs: number;
+  readonly #retryMs: number;
+  /** Where every change is announced. */
+  readonly #channel: string;
+  /** This store's name in its announcements, random. */
+  readonly #origin = randomBytes(9).toString("base64url");
+  readonly #feed: ChangeFeed;
   /** `RedisTokenStore (host:port)`, for messages: never the URL, which may carry the password. */
   readonly #name: string;
   /** Removed from any message of Redis or ioredis that might quote them. */
@@ -122,7 +160,8 @@ export class RedisTokenStore implements TokenStore {
   /**
    * @throws {TypeError} for an unknown option, a `url` that is not a Redis URL, both `url` and
    *   `client`, or a `client` that is not an ioredis client
-   * @throws {RangeError} for a `lockLeaseMs` or `commandTimeoutMs` that is not an integer >= 1
+   * @throws {RangeError} for a `lockLeaseMs`, `commandTimeoutMs`, `lockRetryMs` or
+   *   `resyncIntervalMs` that is not an integer >= 1
    */
   constructor(options: RedisTokenStoreOptions = {}) {
     if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -143,6 +182,20 @@ export class RedisTokenStore implements TokenStore {
       options.commandTimeoutMs,
       DEFAULT_COMMAND_TIMEOUT_MS,
     );
+    this.#retryMs = checkMs("lockRetryMs", options.lockRetryMs, DEFAULT_LOCK_RETRY_MS);
+    const resyncIntervalMs = checkMs(
+      "resyncIntervalMs",
+      options.resyncIntervalMs,
+      DEFAULT_RESYNC_INTERVAL_MS,
+    );
+    this.#channel = `${this.#prefix}changes`;
+    this.#feed = new ChangeFeed({
+      // Its own connection, whoever owns the main one: a subscribed connection runs no commands.
+      connect: () => this.#client.duplicate({ autoResubscribe: false }),
+      channel: this.#channel,
+      origin: this.#origin,
+      resyncIntervalMs,
+    });
 
     if (client !== undefined) {
       if (url !== undefined) {
@@ -156,6 +209,7 @@ export class RedisTokenStore implements TokenStore {
       const { host, port, path, password } = client.options;
       this.#name = `RedisTokenStore (${path ?? `${host}:${port}`})`;
       this.#secrets = password ? [password] : [];
+      this.#watchReconnects();
       return;
     }
 
@@ -174,6 +228,7 @@ export class RedisTokenStore implements TokenStore {
     // Without a listener ioredis prints every failed reconnect; each call that needed the
     // connection reports the failure as a StoreError instead.
     this.#client.on("error", () => {});
+    this.#watchReconnects();
   }
 
   /**
@@ -230,8 +285,8 @@ export class RedisTokenStore implements TokenStore {
       runScript(
         this.#client,
         SAVE,
-        [this.#tokenKey(key), this.#indexKey(), this.#lockKey(key)],
-        [data, key, lease?.owner ?? "", lease?.expectedVersion ?? 0],
+        [this.#tokenKey(key), this.#indexKey(), this.#lockKey(key), this.#healthKey(key)],
+        [data, key, lease?.owner ?? "", lease?.expectedVersion ?? 0, this.#channel, this.#origin],
       ),
     );
     if (reply === -1) {
@@ -251,7 +306,12 @@ export class RedisTokenStore implements TokenStore {
     this.#ensureOpen();
     checkKey(key);
     await this.#call("delete", () =>
-      runScript(this.#client, DELETE, [this.#tokenKey(key), this.#indexKey()], [key]),
+      runScript(
+        this.#client,
+        DELETE,
+        [this.#tokenKey(key), this.#indexKey(), this.#healthKey(key)],
+        [key, this.#channel, this.#origin],
+      ),
     );
   }
 
@@ -282,9 +342,7 @@ export class RedisTokenStore implements TokenStore {
         this.#leases.delete(key);
         // Not awaited: commands on one connection run in order, so a later acquire of this key
         // sees the release; a Redis that is down lets the lease expire instead.
-        this.#call("unlock", () =>
-          runScript(this.#client, RELEASE, [lease.lockKey], [lease.owner]),
-        ).catch(() => {});
+        this.#release(key, lease.owner).catch(() => {});
       }
     } finally {
       releaseLocal();
@@ -292,13 +350,78 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
-   * Stops lock extensions and quits a connection the store opened from `url` (a `client` given
-   * to it stays open). Later calls reject with `ClosedError`. Idempotent.
+   * Calls `listener` with every change other stores make to keys starting with `prefix` (a save,
+   * a delete, a health mark), and with `resync` when some may have been missed: once the
+   * subscription is up (again), and every `resyncIntervalMs`. Opens the subscriber connection.
+   * @returns a function that stops the calls
+   */
+  watch(prefix: string, listener: (change: StoreChange) => void): () => void {
+    this.#ensureOpen();
+    checkPrefix(prefix);
+    if (typeof listener !== "function") {
+      throw new TypeError(`Expected \`listener\` to be a function, got ${describe(listener)}`);
+    }
+    return this.#feed.watch(prefix, listener);
+  }
+
+  /**
+   * Stores a health mark on `key` until it runs out (by Redis's clock, so hosts' clocks do not
+   * matter), and announces it. A mark never shortens a longer one of the same kind and scope.
+   * @throws {StoreError} when Redis fails or does not answer in time
+   */
+  async saveHealthMark(key: string, mark: HealthMark): Promise<void> {
+    this.#ensureOpen();
+    checkKey(key);
+    const { kind, remainingMs, scope } = checkMark(mark);
+    await this.#call("save health", () =>
+      runScript(
+        this.#client,
+        SAVE_HEALTH,
+        [this.#healthKey(key)],
+        [key, kind, scope ?? "", remainingMs, this.#channel, this.#origin],
+      ),
+    );
+  }
+
+  /**
+   * The health marks still holding on every stored key starting with `prefix` (`""` for all).
+   * @throws {StoreError} when Redis fails or does not answer in time
+   */
+  async loadHealthMarks(prefix: string): Promise<Map<string, HealthMark[]>> {
+    this.#ensureOpen();
+    checkPrefix(prefix);
+    const [min, max] = prefixRange(prefix);
+    const keys = (
+      await this.#call("load health", () => this.#client.zrangebylex(this.#indexKey(), min, max))
+    ).filter((key) => key.startsWith(prefix));
+    const out = new Map<string, HealthMark[]>();
+    if (keys.length === 0) return out;
+    const pipeline = this.#client.pipeline().time();
+    for (const key of keys) pipeline.hgetall(this.#healthKey(key));
+    const replies = (await this.#call("load health", () => pipeline.exec())) ?? [];
+    const [timeErr, time] = replies[0] ?? [new Error("no reply"), undefined];
+    if (timeErr) throw this.#failure("load health", timeErr);
+    const [seconds, micros] = time as [string, string];
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    for (const [i, key] of keys.entries()) {
+      const [err, reply] = replies[i + 1] ?? [new Error("no reply"), undefined];
+      if (err) throw this.#failure("load health", err);
+      const marks = parseMarks(reply as Record<string, string>, now);
+      if (marks.length > 0) out.set(key, marks);
+    }
+    return out;
+  }
+
+  /**
+   * Stops lock extensions, closes the subscriber connection, and quits a connection the store
+   * opened from `url` (a `client` given to it stays open). Later calls reject with `ClosedError`.
+   * Idempotent.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const lease of this.#leases.values()) lease.stopExtending();
+    this.#feed.close();
     if (!this.#ownsClient) return;
     const client = this.#client;
     if (client.status === "ready") {
@@ -326,10 +449,19 @@ export class RedisTokenStore implements TokenStore {
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       this.#ensureOpen();
-      const reply = await this.#call("lock", () =>
-        runScript(this.#client, ACQUIRE, [lockKey, this.#tokenKey(key)], [owner, this.#leaseMs]),
-      );
+      // Listening before trying, so a release between the try and the wait is not missed.
+      const wake = this.#feed.live ? this.#feed.wake(key) : undefined;
+      let reply: unknown;
+      try {
+        reply = await this.#call("lock", () =>
+          runScript(this.#client, ACQUIRE, [lockKey, this.#tokenKey(key)], [owner, this.#leaseMs]),
+        );
+      } catch (err) {
+        wake?.cancel();
+        throw err;
+      }
       if (typeof reply === "number" && reply >= 0) {
+        wake?.cancel();
         const lease: Lease = {
           lockKey,
           owner,
@@ -337,20 +469,61 @@ export class RedisTokenStore implements TokenStore {
           stopExtending: () => {},
         };
         if (signal?.aborted) {
-          this.#call("unlock", () => runScript(this.#client, RELEASE, [lockKey], [owner])).catch(
-            () => {},
-          );
+          this.#release(key, owner).catch(() => {});
           throw signal.reason;
         }
         lease.stopExtending = this.#keepExtending(lease);
         return lease;
       }
       const left = deadline - performance.now();
-      if (left <= 0) throw timedOut();
-      // Jitter, so processes that lost together do not all retry together.
+      if (left <= 0) {
+        wake?.cancel();
+        throw timedOut();
+      }
+      if (wake) {
+        // The holder's release wakes this wait; the poll only covers a lost message or a dead
+        // holder. Jitter, so processes that lost together do not all retry together.
+        try {
+          await wake.wait(Math.min(this.#retryMs * (0.5 + Math.random() / 2), left), signal);
+        } finally {
+          wake.cancel();
+        }
+        continue;
+      }
+      // Announcements are not heard yet: poll, and subscribe for the next wait.
+      this.#feed.start();
       await abortableDelay(Math.min(delay * (0.5 + Math.random()), left), signal);
       delay = Math.min(delay * 2, LAST_POLL_MS);
     }
+  }
+
+  /**
+   * Once the connection is back after a loss, watchers re-read: what they wrote meanwhile may be
+   * missing (a Redis restarted empty) and what others wrote was not announced to them. The
+   * subscriber connection does the same when it comes back; either may be first.
+   */
+  #watchReconnects(): void {
+    let lost = false;
+    this.#client.on("close", () => {
+      lost = true;
+    });
+    this.#client.on("ready", () => {
+      if (!lost) return;
+      lost = false;
+      this.#feed.resync();
+    });
+  }
+
+  /** Deletes the lock if it is still `owner`'s, and announces it to the waiters. */
+  #release(key: string, owner: string): Promise<unknown> {
+    return this.#call("unlock", () =>
+      runScript(
+        this.#client,
+        RELEASE,
+        [this.#lockKey(key)],
+        [owner, this.#channel, key, this.#origin],
+      ),
+    );
   }
 
   /** Extends the lease every third of its length until stopped or lost. */
@@ -423,6 +596,10 @@ export class RedisTokenStore implements TokenStore {
     return `${this.#prefix}lock:${key}`;
   }
 
+  #healthKey(key: string): string {
+    return `${this.#prefix}health:${key}`;
+  }
+
   #indexKey(): string {
     return `${this.#prefix}index`;
   }
@@ -476,6 +653,41 @@ function checkMs(name: string, value: unknown, fallback: number): number {
     );
   }
   return value;
+}
+
+const MARK_KINDS = new Set(["cooldown", "needs_reauth"]);
+
+function checkMark(mark: unknown): HealthMark {
+  const m = mark as Partial<HealthMark> | null;
+  if (typeof m !== "object" || m === null || !MARK_KINDS.has(m.kind as string)) {
+    throw new TypeError(
+      `Expected \`mark.kind\` to be "cooldown" or "needs_reauth", got ${describe(m?.kind)}`,
+    );
+  }
+  // Required: no fallback stands in for a missing duration.
+  checkMs("mark.remainingMs", m.remainingMs ?? Number.NaN, 1);
+  if (m.scope !== undefined && (typeof m.scope !== "string" || m.scope === "")) {
+    throw new TypeError(
+      `Expected \`mark.scope\` to be a non-empty string, got ${describe(m.scope)}`,
+    );
+  }
+  return m as HealthMark;
+}
+
+/** The marks of one health hash that have not run out by `now` (Redis's clock). */
+function parseMarks(fields: Record<string, string>, now: number): HealthMark[] {
+  const marks: HealthMark[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    const remainingMs = Number(value) - now;
+    if (!(remainingMs > 0)) continue;
+    const at = field.indexOf("@");
+    const kind = at === -1 ? field : field.slice(0, at);
+    if (!MARK_KINDS.has(kind)) continue;
+    const mark: HealthMark = { kind: kind as HealthMark["kind"], remainingMs };
+    if (at !== -1) mark.scope = field.slice(at + 1);
+    marks.push(mark);
+  }
+  return marks;
 }
 
 /** Duck-typed, so a client from another copy of ioredis is accepted too. */

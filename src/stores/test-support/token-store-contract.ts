@@ -15,7 +15,7 @@ export interface TokenStoreFixture {
 }
 
 /** A promise with its resolver outside, for ordering steps without sleeping. */
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => {
     resolve = r;
@@ -43,6 +43,10 @@ function fullToken(n: number): StoredToken {
       replacementId: `replacement-${n}`,
       decommissionAt: new Date(Date.UTC(2029, 6, 1)),
     },
+    usage: [
+      { window: "hour", start: new Date(Date.UTC(2029, 11, 31, 23)), tokens: 1_000 + n, cost: 0 },
+      { window: "month", start: new Date(Date.UTC(2029, 11, 1)), tokens: 90_000 + n, cost: 1.25 },
+    ],
   };
 }
 
@@ -116,6 +120,7 @@ export function testTokenStore(name: string, makeStore: () => Promise<TokenStore
         t?.rotation?.createdAt,
         t?.rotation?.rotationStartedAt,
         t?.rotation?.decommissionAt,
+        t?.usage?.[0]?.start,
       ]) {
         expect(d).toBeInstanceOf(Date);
       }
@@ -130,6 +135,7 @@ export function testTokenStore(name: string, makeStore: () => Promise<TokenStore
       if (input.providerData) input.providerData.accountId = "mutated";
       input.expiresAt?.setTime(0);
       if (input.rotation) input.rotation.createdAt.setTime(0);
+      if (input.usage?.[0]) input.usage[0].tokens = 0;
       saved.scopes?.push("mutated-too");
       saved.expiresAt?.setTime(1);
 
