@@ -64,6 +64,8 @@ interface CallOptions {
   readonly scope: string | undefined;
   readonly sessionKey: string | undefined;
   readonly mode: WhenAllUnavailable | undefined;
+  /** The credential the session key was found stuck to, when the call took it. */
+  stuck: PoolEntry | undefined;
 }
 
 /** Why an attempt ended without a result. */
@@ -379,6 +381,7 @@ export class FailoverLoop {
         (tried === undefined || !tried.has(stuck.id)) &&
         pool.canServe(stuck, now, scope)
       ) {
+        call.stuck = stuck;
         return stuck;
       }
     }
@@ -651,7 +654,10 @@ export class FailoverLoop {
   /** A call with a scope or session key succeeded on `entry`. */
   #succeededFor(call: CallOptions, entry: PoolEntry, start: number): void {
     if (call.scope !== undefined) this.#deps.pool.succeededInScope(entry, call.scope, start);
-    if (call.sessionKey !== undefined) this.#stick(call.sessionKey, entry, start);
+    // A sticky hit was already counted as a use of its key when it was looked up.
+    if (call.sessionKey !== undefined && call.stuck !== entry) {
+      this.#stick(call.sessionKey, entry, start);
+    }
   }
 
   /** Asks the classifier; one that throws makes the error transient. */
@@ -696,6 +702,7 @@ function callOptions(opts: ExecuteOptions): CallOptions | undefined {
     sessionKey: sessionKey === undefined ? undefined : checkedKey(sessionKey, "sessionKey"),
     mode:
       whenAllUnavailable === undefined ? undefined : checkWhenAllUnavailable(whenAllUnavailable),
+    stuck: undefined,
   };
 }
 

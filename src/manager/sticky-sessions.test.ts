@@ -5,19 +5,30 @@ import { OAuthKeyManager } from "./oauth-key-manager.js";
 import { clock, creds, httpError, ok } from "./test-support/requests.js";
 
 describe("StickySessions", () => {
-  it("forgets a key after its TTL, and the least recently used key beyond its size", () => {
+  it("forgets a key unused for its TTL; a hit counts as a use", () => {
     const s = new StickySessions<string>(2, 1_000);
     s.set("a", "c0", 0);
     s.set("b", "c1", 0);
-    expect(s.get("a", 999)).toBe("c0");
-    expect(s.get("a", 1_000)).toBeUndefined();
-    s.set("a", "c0", 1_000);
-    s.set("b", "c1", 1_001); // b is now the most recent
-    s.set("c", "c2", 1_002); // a goes
+    expect(s.get("a", 999)).toBe("c0"); // a use: a's TTL starts again
+    expect(s.get("b", 1_000)).toBeUndefined();
+    expect(s.get("a", 1_998)).toBe("c0");
+    expect(s.get("a", 2_998)).toBeUndefined();
+  });
+
+  it("forgets the least recently used key beyond its size, recency kept to the second", () => {
+    const s = new StickySessions<string>(2, 60_000);
+    s.set("a", "c0", 3_000);
+    s.set("b", "c1", 3_000);
+    expect(s.get("a", 3_500)).toBe("c0");
+    s.set("c", "c2", 3_600); // used within the same second, a still counts as the oldest: it goes
     expect(s.size).toBe(2);
-    expect(s.get("a", 1_003)).toBeUndefined();
-    expect(s.get("b", 1_003)).toBe("c1");
-    expect(s.get("c", 1_003)).toBe("c2");
+    expect(s.get("a", 3_700)).toBeUndefined();
+    s.set("a", "c0", 3_700); // b goes
+    expect(s.get("c", 4_800)).toBe("c2"); // a second on: c moves past a
+    s.set("d", "c3", 4_800); // a goes
+    expect(s.get("a", 4_900)).toBeUndefined();
+    expect(s.get("c", 4_900)).toBe("c2");
+    expect(s.get("d", 4_900)).toBe("c3");
   });
 });
 

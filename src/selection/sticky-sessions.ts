@@ -37,14 +37,17 @@ export class StickySessions<T> {
     return this.#table.size;
   }
 
-  /** What `key` stuck to, unless it expired. */
+  /** What `key` stuck to, unless it expired; a hit counts as a use of the key. */
   get(key: string, now: number): T | undefined {
-    const stuck = this.#table.get(key);
+    const table = this.#table;
+    const stuck = table.get(key);
     if (stuck === undefined) return undefined;
     if (stuck.expiresAt <= now) {
-      this.#table.delete(key);
+      table.delete(key);
       return undefined;
     }
+    stuck.expiresAt = now + this.#ttlMs;
+    if (now - stuck.movedAt >= RECENCY_GRAIN_MS) this.#moveToEnd(key, stuck, now);
     return stuck.value;
   }
 
@@ -55,11 +58,7 @@ export class StickySessions<T> {
     if (stuck !== undefined) {
       stuck.value = value;
       stuck.expiresAt = now + this.#ttlMs;
-      if (now - stuck.movedAt < RECENCY_GRAIN_MS) return;
-      // Moved to the end (most recent) with its record reused: no allocation.
-      stuck.movedAt = now;
-      table.delete(key);
-      table.set(key, stuck);
+      if (now - stuck.movedAt >= RECENCY_GRAIN_MS) this.#moveToEnd(key, stuck, now);
       return;
     }
     table.set(key, { value, expiresAt: now + this.#ttlMs, movedAt: now });
@@ -67,5 +66,12 @@ export class StickySessions<T> {
       const oldest = table.keys().next().value;
       if (oldest !== undefined) table.delete(oldest);
     }
+  }
+
+  /** Makes `key` the most recent, its record reused: no allocation. */
+  #moveToEnd(key: string, stuck: Stuck<T>, now: number): void {
+    stuck.movedAt = now;
+    this.#table.delete(key);
+    this.#table.set(key, stuck);
   }
 }
