@@ -247,6 +247,39 @@ describe("health shared between replicas", () => {
     expect(c.manager.getCredentialHealthInfo("x")?.state).toBe("cooling");
   });
 
+  it("a 429 under a scope on one replica cools the credential in that scope only, on the other too", async () => {
+    const prefix = freshPrefix();
+    const a = await replica(prefix, [cred("x"), cred("y")]);
+    const b = await replica(prefix, [cred("x"), cred("y")]);
+    const limited = Object.assign(new Error("HTTP 429"), { status: 429, retryAfterMs: 120_000 });
+    await a.manager.executeWithFailover(
+      async (c) => {
+        if (c.id === "x") throw limited;
+        return { result: c.id };
+      },
+      { scope: "pro" },
+    );
+
+    await vi.waitFor(
+      () => expect(b.manager.getHealthSummary().scopedCooldowns?.pro?.x).toBeInstanceOf(Date),
+      { timeout: 10_000 },
+    );
+    const ids = async (scope?: string) => {
+      const used = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const opts = scope === undefined ? undefined : { scope };
+        used.add(
+          (await b.manager.executeWithFailover(async (c) => ({ result: c.id }), opts)).result,
+        );
+      }
+      return used;
+    };
+    expect(await ids("pro")).toEqual(new Set(["y"]));
+    expect(await ids("flash")).toEqual(new Set(["x", "y"]));
+    expect(await ids()).toEqual(new Set(["x", "y"]));
+    expect(b.manager.getCredentialHealthInfo("x")?.state).toBe("healthy");
+  });
+
   it("a dead grant on one replica marks the credential for re-authentication on the other, until a new token is stored", async () => {
     const prefix = freshPrefix();
     const dead: RefreshFunc = async () => {

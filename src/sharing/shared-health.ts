@@ -41,8 +41,13 @@ export interface SharedHealthDeps {
 interface Announced {
   /** End of the last cooldown announced (epoch ms, this process's clock). */
   cooldownUntil: number;
+  /** The same per scope, for the scopes cooled most recently. */
+  scoped: Map<string, number>;
   needsReauth: boolean;
 }
+
+/** Scopes remembered per credential for deduplication; beyond it the oldest is forgotten. */
+const MAX_SCOPES_REMEMBERED = 64;
 
 export class SharedHealth {
   readonly #deps: SharedHealthDeps;
@@ -53,16 +58,16 @@ export class SharedHealth {
     this.#deps = deps;
     const { events, pool } = deps;
     this.#stop = [
-      events.on("failure", ({ credentialId, backoffUntil }) => {
+      events.on("failure", ({ credentialId, backoffUntil, scope }) => {
         const entry = pool.get(credentialId);
-        if (entry && backoffUntil) this.#announceCooldown(entry, backoffUntil.getTime());
+        if (entry && backoffUntil) this.#announceCooldown(entry, backoffUntil.getTime(), scope);
       }),
       events.on("refresh_failure", ({ credentialId, permanent }) => {
         const entry = pool.get(credentialId);
         if (!entry) return;
         if (permanent) this.#announceReauth(entry);
         else if (entry.health.backoffUntil > deps.now()) {
-          this.#announceCooldown(entry, entry.health.backoffUntil);
+          this.#announceCooldown(entry, entry.health.backoffUntil, undefined);
         }
       }),
       events.on("refresh", ({ credentialId }) => {
@@ -78,13 +83,22 @@ export class SharedHealth {
   apply(id: string, mark: HealthMark): void {
     const entry = this.#deps.pool.get(id);
     if (!entry || this.#deps.lifetime.aborted) return;
+    const { pool } = this.#deps;
     const now = this.#deps.now();
-    if (!applyHealthMark(entry, mark, now)) return;
-    // Announced already: this process must not announce it back.
     const announced = this.#record(entry);
+    // Recorded as announced already: this process must not announce it back.
+    if (mark.scope !== undefined) {
+      if (mark.kind !== "cooldown") return;
+      // Counted as no new step of this process's own backoff in the scope (it started before
+      // any step), only as the cooldown it is.
+      pool.coolInScope(entry, mark.scope, now, mark.remainingMs, Number.NEGATIVE_INFINITY);
+      remember(announced.scoped, mark.scope, now + mark.remainingMs);
+      return;
+    }
+    if (!applyHealthMark(entry, mark, now)) return;
     if (mark.kind === "needs_reauth") announced.needsReauth = true;
     else announced.cooldownUntil = Math.max(announced.cooldownUntil, now + mark.remainingMs);
-    this.#deps.pool.update(entry, now);
+    pool.update(entry, now);
   }
 
   /** Reads every mark still holding and applies it (after announcements may have been lost). */
@@ -104,13 +118,21 @@ export class SharedHealth {
     for (const stop of this.#stop) stop();
   }
 
-  #announceCooldown(entry: PoolEntry, until: number): void {
+  #announceCooldown(entry: PoolEntry, until: number, scope: string | undefined): void {
     const announced = this.#record(entry);
-    if (until < announced.cooldownUntil + ANNOUNCE_STEP_MS) return;
+    const before =
+      scope === undefined ? announced.cooldownUntil : (announced.scoped.get(scope) ?? 0);
+    if (until < before + ANNOUNCE_STEP_MS) return;
     const remainingMs = Math.ceil(until - this.#deps.now());
     if (remainingMs < 1) return;
-    announced.cooldownUntil = until;
-    this.#send(entry, { kind: "cooldown", remainingMs });
+    if (scope === undefined) announced.cooldownUntil = until;
+    else remember(announced.scoped, scope, until);
+    this.#send(
+      entry,
+      scope === undefined
+        ? { kind: "cooldown", remainingMs }
+        : { kind: "cooldown", remainingMs, scope },
+    );
   }
 
   #announceReauth(entry: PoolEntry): void {
@@ -133,17 +155,29 @@ export class SharedHealth {
   #record(entry: PoolEntry): Announced {
     let announced = this.#announced.get(entry);
     if (!announced) {
-      announced = { cooldownUntil: 0, needsReauth: false };
+      announced = { cooldownUntil: 0, scoped: new Map(), needsReauth: false };
       this.#announced.set(entry, announced);
     }
     return announced;
   }
 }
 
+/** Notes `until` for `scope`, keeping the most recent scopes only. */
+function remember(scoped: Map<string, number>, scope: string, until: number): void {
+  const before = scoped.get(scope) ?? 0;
+  // Deleted first, so the scope moves to the most recent end of the map.
+  scoped.delete(scope);
+  scoped.set(scope, Math.max(until, before));
+  if (scoped.size > MAX_SCOPES_REMEMBERED) {
+    const oldest = scoped.keys().next().value;
+    if (oldest !== undefined) scoped.delete(oldest);
+  }
+}
+
 /**
- * Puts a mark on `entry`'s health: a cooldown holds it out of selection until its end (never
- * shortened), a re-authentication mark until it gets a new token. A scoped mark is not applied:
- * scopes are not known to the health of a whole credential.
+ * Puts a mark for the whole credential on `entry`'s health: a cooldown holds it out of selection
+ * until its end (never shortened), a re-authentication mark until it gets a new token. A scoped
+ * mark goes to the pool's cooldowns in that scope instead; it changes nothing here.
  * @returns whether the mark changed anything
  */
 export function applyHealthMark(entry: PoolEntry, mark: HealthMark, now: number): boolean {
