@@ -10,6 +10,7 @@ import type { BudgetOptions } from "../src/budget/options.js";
 import { CredentialsUnavailableError } from "../src/errors.js";
 import { OAuthKeyManager } from "../src/manager/oauth-key-manager.js";
 import { FileTokenStore } from "../src/stores/file-store.js";
+import { MemoryTokenStore } from "../src/stores/memory-store.js";
 import type { TokenStore } from "../src/stores/types.js";
 import type { OAuthCredentialSet, Usage, WebhookEvent } from "../src/types.js";
 import { alertsOnly } from "./support/webhook-receiver.js";
@@ -134,6 +135,23 @@ describe("usage budgets", () => {
     clock.t = Date.UTC(2026, 0, 16);
     await expect(third.use(tokens(1))).resolves.toMatchObject({ credentialId: "a" });
     await third.manager.close();
+  });
+
+  it("replicas sharing a store add up their counts", async () => {
+    const shared = new MemoryTokenStore();
+    const budgets: BudgetOptions = { credential: { hour: { tokens: 1_000 } } };
+    const a = setup(budgets, ["a"], { t: T0 }, shared);
+    const b = setup(budgets, ["a"], { t: T0 }, shared);
+    await a.use(tokens(500));
+    await b.use(tokens(400));
+    await a.manager.close();
+    await b.manager.close(); // its 400 are added to the 500 stored by the other replica
+    const c = setup(budgets, ["a"], { t: T0 }, shared);
+    await c.manager.ready();
+    expect(c.manager.getCredentialHealthInfo("a")?.budget?.[0]?.tokens).toBe(900);
+    await c.use(tokens(100));
+    expect(c.reasons()).toEqual(["a:budget_exhausted:hour"]);
+    await c.manager.close();
   });
 
   it("a provider cost budget, priced per model, counts every credential together", async () => {

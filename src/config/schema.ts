@@ -13,6 +13,7 @@ import {
   WEBHOOK_EVENT_TYPES,
   webhookSecretIssue,
 } from "../monitoring/config.js";
+import { IMPORT_KINDS } from "../providers/import.js";
 import type { RefreshAnomalyOptions } from "../refresh/refresh-anomaly.js";
 import {
   adaptiveRefreshStrategy,
@@ -129,11 +130,9 @@ const providerData = strict({
 
 const given = (value: unknown) => value !== undefined && value !== null && value !== "";
 
-const SOURCE_FORMATS = ["gemini-cli", "qwen-code", "claude-code", "codex"] as const;
-
 /** The login file a CLI keeps refreshing; `~/` is the home directory. */
 const credentialSource = strict({
-  format: oneOf(SOURCE_FORMATS),
+  format: oneOf(IMPORT_KINDS),
   path: str({ nonEmpty: true }),
 }).transform(
   (v): CredentialSource => ({
