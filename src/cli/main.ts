@@ -1,17 +1,28 @@
 /**
  * The `oauthmanager` command: the command line in, an exit code out. Commands are entries of a
  * table, each with its own options and usage, so that a new one needs no change to the parsing.
- * Today: `check` validates a configuration file; the `serve` gateway comes in a later release.
+ * Today: `validate` (or `check`), `status`, `refresh`, `import` and `login`; the `serve` gateway
+ * comes in a later release.
  * @module
  */
 import { readFileSync } from "node:fs";
 import { messageOf } from "../errors.js";
 import { type OptionSpecs, splitCommandLine, UsageError } from "./args.js";
-import { checkCommand } from "./check.js";
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Output } from "./command.js";
+import { importCommand } from "./import.js";
+import { loginCommand } from "./login.js";
+import { refreshCommand } from "./refresh.js";
+import { statusCommand } from "./status.js";
 import { commandUsage, programUsage } from "./usage.js";
+import { validateCommand } from "./validate.js";
 
-const COMMANDS: readonly Command[] = [checkCommand];
+const COMMANDS: readonly Command[] = [
+  validateCommand,
+  statusCommand,
+  refreshCommand,
+  importCommand,
+  loginCommand,
+];
 
 /** Options every command takes. */
 const GLOBAL_OPTIONS: OptionSpecs = {
@@ -28,7 +39,8 @@ const ALL_OPTIONS: OptionSpecs = Object.assign(
   ...COMMANDS.map((c) => c.options),
 );
 
-const findCommand = (name: string | undefined) => COMMANDS.find((c) => c.name === name);
+const findCommand = (name: string | undefined) =>
+  COMMANDS.find((c) => c.name === name || (name !== undefined && c.aliases?.includes(name)));
 
 /**
  * Runs the CLI with `argv` (without node and the script).
@@ -52,7 +64,10 @@ export async function main(
       err(`Run "oauthmanager ${help}" for usage.`);
       return EXIT_USAGE;
     }
-    err(`oauthmanager: ${messageOf(e)}`);
+    // A configuration error lists one issue per line: each indented under the first.
+    const [first, ...rest] = messageOf(e).split("\n");
+    err(`oauthmanager: ${first}`);
+    for (const line of rest) err(`  ${line}`);
     return EXIT_FAILURE;
   }
 }

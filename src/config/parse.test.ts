@@ -510,7 +510,8 @@ describe("parseConfig: each mistake gives its path and message", () => {
       {},
       {
         path: "providers.gemini",
-        message: "has no credentials: give at least one entry in oauth_credentials or api_keys",
+        message:
+          "has no credentials: give at least one entry in oauth_credentials or api_keys, or a store for logins added with oauthmanager login or import",
       },
     ],
     [
