@@ -9,10 +9,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FileTokenStore } from "../src/stores/file-store.js";
 import { closeServer } from "./support/close-server.js";
 import { runCli } from "./support/run-cli.js";
+
+// Each test starts CLI processes (through tsx), several at once: slow on a shared machine.
+vi.setConfig({ testTimeout: 120_000 });
 
 const KEY = "gw-client-key-CANARY-5e1f";
 const ESC = "\u001b[";
