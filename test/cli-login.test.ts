@@ -232,7 +232,7 @@ describe("login with the device flow", () => {
     );
     const cli = startCli(["login", "qwen", "--config", config]);
     const page = (await cli.line(/^To sign in, open /)).replace(/^To sign in, open /, "");
-    const code = (await cli.line(/^and confirm the code /)).replace(/^and confirm the code /, "");
+    const code = (await cli.line(/^and (confirm|enter) the code /)).replace(/^.* the code /, "");
     const user = new User();
     // The verification page: a form with its xsrf token and the user code.
     const form = await (await user.request(page)).text();

@@ -134,13 +134,16 @@ function httpOptions(settings: LoginSettings, signal: AbortSignal): HttpOptions 
   if (settings.bodyFormat === "json") {
     // Anthropic's token endpoint takes JSON, not a form (as Claude Code sends it).
     options[oauth.customFetch] = (url, init) => {
+      const form =
+        init.body instanceof URLSearchParams
+          ? init.body
+          : typeof init.body === "string"
+            ? new URLSearchParams(init.body)
+            : undefined;
+      if (form === undefined || !url.startsWith(settings.tokenUrl)) return fetch(url, init);
       const headers = new Headers(init.headers);
-      const isForm = headers.get("content-type")?.startsWith("application/x-www-form-urlencoded");
-      if (!isForm || typeof init.body !== "string" || !url.startsWith(settings.tokenUrl)) {
-        return fetch(url, init);
-      }
       headers.set("content-type", "application/json");
-      const body = JSON.stringify(Object.fromEntries(new URLSearchParams(init.body)));
+      const body = JSON.stringify(Object.fromEntries(form));
       return fetch(url, { ...init, headers, body });
     };
   }
@@ -184,11 +187,9 @@ async function deviceFlow(
     await oauth.deviceAuthorizationRequest(as, client, auth, params, http),
   );
   const page = started.verification_uri_complete ?? started.verification_uri;
-  prompt([
-    `To sign in, open ${page}`,
-    ...(started.verification_uri_complete ? [] : []),
-    `and confirm the code ${started.user_code}`,
-  ]);
+  // The complete URI carries the code already: the user only checks it matches.
+  const verb = started.verification_uri_complete ? "confirm" : "enter";
+  prompt([`To sign in, open ${page}`, `and ${verb} the code ${started.user_code}`]);
   open?.(page);
   const deadline = Date.now() + started.expires_in * 1000;
   let intervalMs = (started.interval ?? 5) * 1000;
@@ -365,7 +366,7 @@ async function listen(redirect: URL, signal: AbortSignal): Promise<Callback> {
 function asLoginError(err: unknown, signal: AbortSignal): unknown {
   if (err instanceof LoginError) return err;
   if (signal.aborted) {
-    return new LoginError("the sign-in was not finished in time (5 minutes); run login again");
+    return new LoginError("the sign-in was not finished in time; run login again");
   }
   if (err instanceof oauth.AuthorizationResponseError || err instanceof oauth.ResponseBodyError) {
     const description = err.error_description ? `: ${oneLine(err.error_description)}` : "";

@@ -4,6 +4,7 @@
  * errors name paths only.
  * @module
  */
+import { apiKeyId } from "../config/cross-checks.js";
 import { loadConfig } from "../config/parse.js";
 import { UsageError } from "./args.js";
 import { type Command, EXIT_OK } from "./command.js";
@@ -25,7 +26,7 @@ export const validateCommand: Command = {
     for (const [name, provider] of Object.entries(config.providers)) {
       const ids = [
         ...provider.oauthCredentials.map((c) => c.id),
-        ...provider.apiKeys.map((_, i) => `key-${i + 1}`),
+        ...provider.apiKeys.map((_, i) => apiKeyId(i)),
       ];
       output.out(
         ids.length === 0

@@ -777,7 +777,7 @@ server: { port: -1 }
         "providers.gemini.oauth_credentials[1].weight",
         "providers.gemini.oauth_credentials[1].refresh_tokn",
         "providers.gemini.selection",
-        "providers.Bad",
+        // Its name; its empty list is no mistake beside a store (the store holds its logins).
         "providers.Bad",
         "store.path",
         "server.port",
