@@ -122,7 +122,7 @@ describe("status --url (a running gateway)", () => {
     expect(lines[0]).toBe(
       "gemini  3 credentials, 1 healthy, 1 in backoff, 40 requests, 75.0% success",
     );
-    expect(lines[1]).toMatch(/^ {2}CREDENTIAL +STATE +BACKOFF +EXPIRES +REQUESTS +SUCCESS +P95$/);
+    expect(lines[1]).toMatch(/^ {2}CREDENTIAL +STATE +BACKOFF +EXPIRES +REQUESTS +SUCCESS +p95$/);
     expect(lines[2]).toMatch(/^ {2}team +healthy +- +in (1h59m|2h00m) +40 +75\.0% +123 ms$/);
     expect(lines[3]).toMatch(/^ {2}spare +cooling +(1m\d\ds|\d\ds) +never +0 +- +-$/);
     expect(lines[4]).toMatch(/^ {2}old +needs_reauth +- +expired 10m0\ds ago +0 +- +-$/);

@@ -29,7 +29,7 @@ const PROVIDER_OF: Readonly<Record<ImportKind, string>> = {
 export const importCommand: Command = {
   name: "import",
   args: "CLI [FILE] --config FILE",
-  summary: `add the login a provider's CLI saved to the store (CLI: ${IMPORT_KINDS.join(", ")})`,
+  summary: `add a login a provider's CLI saved to the store (${IMPORT_KINDS.join(", ")})`,
   options: {
     config: CONFIG_OPTION,
     provider: {

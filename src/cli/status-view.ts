@@ -6,7 +6,8 @@
 import type { StatusReport, WireCredential, WireProvider } from "./status-source.js";
 import { columns, type Paint, span } from "./terminal.js";
 
-const HEADER = ["CREDENTIAL", "STATE", "BACKOFF", "EXPIRES", "REQUESTS", "SUCCESS", "P95"];
+// "p95" in lower case, as latency percentiles are usually written.
+const HEADER = ["CREDENTIAL", "STATE", "BACKOFF", "EXPIRES", "REQUESTS", "SUCCESS", "p95"];
 
 const STATE_COLORS: Record<string, "green" | "yellow" | "red"> = {
   healthy: "green",

@@ -15,7 +15,7 @@ export const validateCommand: Command = {
   name: "validate",
   aliases: ["check"],
   args: "[--config] FILE",
-  summary: "validate a configuration file and list its providers and credentials (alias: check)",
+  summary: "validate a config file, list its providers and credentials (alias: check)",
   options: {
     config: { ...CONFIG_OPTION, description: "the configuration file (or give it as FILE)" },
   },
