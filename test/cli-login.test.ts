@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Provider from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { FileTokenStore } from "../src/stores/file-store.js";
 import { closeServer } from "./support/close-server.js";
 import { runCli, startCli } from "./support/run-cli.js";
+import { storedRecords as stored } from "./support/stored-records.js";
 
 // Each test starts CLI processes (through tsx), several at once: slow on a shared machine.
 vi.setConfig({ testTimeout: 120_000 });
@@ -146,15 +146,6 @@ async function configFile(
     ].join("\n"),
   );
   return { config, tokens };
-}
-
-async function stored(tokens: string) {
-  const store = new FileTokenStore({ path: tokens });
-  try {
-    return await store.loadAll("");
-  } finally {
-    await store.close();
-  }
 }
 
 describe("login with the authorization code flow and PKCE", () => {

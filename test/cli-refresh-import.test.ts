@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FileTokenStore } from "../src/stores/file-store.js";
 import { runCli } from "./support/run-cli.js";
+import { storedRecords as stored } from "./support/stored-records.js";
 import { startTokenServer, type TokenServer } from "./support/token-server.js";
 
 // Each test starts CLI processes (through tsx), several at once: slow on a shared machine.
@@ -25,15 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function stored(tokens: string) {
-  const store = new FileTokenStore({ path: tokens });
-  try {
-    return await store.loadAll("");
-  } finally {
-    await store.close();
-  }
-}
 
 describe("refresh", () => {
   let server: TokenServer;

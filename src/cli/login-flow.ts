@@ -8,6 +8,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as oauth from "oauth4webapi";
+import { abortableDelay, raceAbort } from "../abort.js";
 import type { ProviderConfig } from "../config/types.js";
 import { isPresetProvider, PROVIDER_CATALOG } from "../providers/catalog.js";
 import { LOGIN_CATALOG } from "../providers/login-catalog.js";
@@ -112,17 +113,36 @@ export async function signIn(
   };
   const client: oauth.Client = { client_id: settings.clientId };
   const auth = settings.clientSecret ? oauth.ClientSecretPost(settings.clientSecret) : oauth.None();
-  const http = httpOptions(settings, signal);
+  const flow: Flow = {
+    as,
+    client,
+    auth,
+    settings,
+    http: httpOptions(settings, signal),
+    prompt,
+    open,
+    signal,
+  };
   try {
-    return settings.deviceAuthorizationUrl
-      ? await deviceFlow(as, client, auth, settings, http, prompt, open, signal)
-      : await codeFlow(as, client, auth, settings, http, prompt, open, signal);
+    return settings.deviceAuthorizationUrl ? await deviceFlow(flow) : await codeFlow(flow);
   } catch (err) {
     throw asLoginError(err, signal);
   }
 }
 
 type HttpOptions = oauth.TokenEndpointRequestOptions & oauth.DeviceAuthorizationRequestOptions;
+
+/** One sign-in: the server, the client, how to talk to them and to the user. */
+interface Flow {
+  as: oauth.AuthorizationServer;
+  client: oauth.Client;
+  auth: oauth.ClientAuth;
+  settings: LoginSettings;
+  http: HttpOptions;
+  prompt: Prompt;
+  open: ((url: string) => void) | undefined;
+  signal: AbortSignal;
+}
 
 function httpOptions(settings: LoginSettings, signal: AbortSignal): HttpOptions {
   const options: HttpOptions = { signal };
@@ -163,16 +183,8 @@ function isLoopbackHttp(url: string): boolean {
 // Device flow (RFC 8628)
 // ---------------------------------------------------------------------------------------------
 
-async function deviceFlow(
-  as: oauth.AuthorizationServer,
-  client: oauth.Client,
-  auth: oauth.ClientAuth,
-  settings: LoginSettings,
-  http: HttpOptions,
-  prompt: Prompt,
-  open: ((url: string) => void) | undefined,
-  signal: AbortSignal,
-): Promise<TokenAnswer> {
+async function deviceFlow(flow: Flow): Promise<TokenAnswer> {
+  const { as, client, auth, settings, http, prompt, open, signal } = flow;
   const params = new URLSearchParams();
   if (settings.scopes.length > 0) params.set("scope", settings.scopes.join(" "));
   let verifier: string | undefined;
@@ -211,40 +223,16 @@ async function deviceFlow(
     if (Date.now() + intervalMs > deadline) {
       throw new LoginError("the code expired before the sign-in was confirmed; run login again");
     }
-    await wait(intervalMs, signal);
+    await abortableDelay(intervalMs, signal);
   }
-}
-
-/** Waits `ms`, or rejects when `signal` aborts; the timer never holds the process. */
-function wait(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Authorization code flow with PKCE on a loopback redirect (RFC 7636, RFC 8252)
 // ---------------------------------------------------------------------------------------------
 
-async function codeFlow(
-  as: oauth.AuthorizationServer,
-  client: oauth.Client,
-  auth: oauth.ClientAuth,
-  settings: LoginSettings,
-  http: HttpOptions,
-  prompt: Prompt,
-  open: ((url: string) => void) | undefined,
-  signal: AbortSignal,
-): Promise<TokenAnswer> {
+async function codeFlow(flow: Flow): Promise<TokenAnswer> {
+  const { as, client, auth, settings, http, prompt, open, signal } = flow;
   const registered = new URL(settings.redirectUri);
   if (registered.protocol !== "http:" || !isLoopbackHttp(registered.href)) {
     throw new LoginError(
@@ -342,21 +330,12 @@ async function listen(redirect: URL, signal: AbortSignal): Promise<Callback> {
     port: (server.address() as AddressInfo).port,
     result(fn) {
       check = fn;
-      return new Promise<URLSearchParams>((resolve, reject) => {
-        const onAbort = () => reject(signal.reason);
-        if (signal.aborted) return onAbort();
-        signal.addEventListener("abort", onAbort, { once: true });
-        settle = {
-          resolve: (p) => {
-            signal.removeEventListener("abort", onAbort);
-            resolve(p);
-          },
-          reject: (e) => {
-            signal.removeEventListener("abort", onAbort);
-            reject(e);
-          },
-        };
-      });
+      return raceAbort(
+        new Promise<URLSearchParams>((resolve, reject) => {
+          settle = { resolve, reject };
+        }),
+        signal,
+      );
     },
     close,
   };

@@ -4,7 +4,7 @@
  * @module
  */
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
-import { copyProviderData } from "../provider-data.js";
+import { withStoredTokens } from "../persistence/stored-token.js";
 import type { StoredToken, TokenStore } from "../stores/types.js";
 import type { OAuthCredentialSet } from "../types.js";
 import type { OAuthManagerConfig } from "./types.js";
@@ -22,13 +22,7 @@ export function storedCredential(
   id: string,
   token: StoredToken,
 ): OAuthCredentialSet {
-  const cred: OAuthCredentialSet = { id, accessToken: token.accessToken };
-  if (token.refreshToken) cred.refreshToken = token.refreshToken;
-  if (token.expiresAt) cred.expiresAt = new Date(token.expiresAt.getTime());
-  if (token.lastRefresh) cred.lastRefresh = new Date(token.lastRefresh.getTime());
-  if (token.refreshCount !== undefined) cred.refreshCount = token.refreshCount;
-  if (token.scopes) cred.scopes = [...token.scopes];
-  if (token.providerData) cred.providerData = copyProviderData(token.providerData);
+  const cred = withStoredTokens({ id, accessToken: "" }, token);
   const login = config.providers[provider]?.login;
   if (login?.clientId !== undefined) cred.clientId = login.clientId;
   if (login?.clientSecret !== undefined) cred.clientSecret = login.clientSecret;
