@@ -142,6 +142,17 @@ describe("oauthmanager usage", () => {
     expect(await run("check", "-h")).toEqual(help);
   });
 
+  it("every command has --help: its usage line and options, exit 0", async () => {
+    for (const name of ["validate", "check", "status", "refresh", "import", "login"]) {
+      const help = await run(name, "--help");
+      expect(help.code).toBe(0);
+      const shown = name === "check" ? "validate" : name;
+      expect(help.out).toMatch(new RegExp(`^Usage: oauthmanager ${shown} \\S`));
+      expect(help.out).toMatch(/^ {2}-h, --help +\S/m);
+      expect(await run("help", name)).toEqual(help);
+    }
+  });
+
   it("--version prints the version of package.json", async () => {
     expect(await run("--version")).toEqual({ code: 0, out: version, err: "" });
   });
