@@ -14,6 +14,11 @@
  *    `executeWithFailover`) with 10,000 credentials of which 9,990 cool down after a 429 with a
  *    1 h Retry-After, against 10 credentials none in backoff. The ratio 10,000 / 10 shows whether
  *    selection walks the credentials in backoff. Target ≤ 2; Go ≈ 6,900×.
+ * 2b. Scopes and sessions. ns/op of `executeWithFailover(op, { scope })` with 10,000 credentials
+ *    of which 9,990 cool down in that scope only (a 429 with a 1 h Retry-After under it), against
+ *    10 credentials none cooling: the ratio shows whether selection under a scope walks the ones
+ *    cooling there (target ≤ 2). And the happy path on 3 credentials with a `sessionKey` against
+ *    the same without one (target ≈ 1).
  * 3. Refresh stampede. One credential whose token expired, 10,000 concurrent
  *    `executeWithFailover` calls, a token endpoint on 127.0.0.1 answering after 20 ms. Counts the
  *    token-endpoint calls (single flight: 1), successes and failures (10,000 / 0), requests that
@@ -66,7 +71,7 @@ import {
 } from "./compare.js";
 import { fixed, int, printTable, signed } from "./format.js";
 import { measureMemory } from "./memory.js";
-import { measureBackoff, measureOverhead } from "./overhead.js";
+import { measureBackoff, measureOverhead, measureScoped } from "./overhead.js";
 import { peerVersions } from "./peers.js";
 import { measureRedisStore } from "./redis.js";
 import { runRedisStampede } from "./redis-stampede.js";
@@ -126,6 +131,23 @@ printTable(
     timingRow("getNextCredential, 10,000 (9,990 in backoff)", b.next10k, [fixed(nextRatio, 2)]),
     timingRow("executeWithFailover, 10 creds", b.exec10, [""]),
     timingRow("executeWithFailover, 10,000 (9,990 in backoff)", b.exec10k, [fixed(execRatio, 2)]),
+  ],
+);
+
+// 2b. the same under a scope, and the happy path with a sessionKey
+const sc = await measureScoped(TIMING);
+printTable(
+  `2b. under a scope (${int(sc.coolingInScope)} of 10,000 cooling in the scope), and with a sessionKey   target: ratios ≤ 2 and ≈ 1`,
+  ["call", "ns/op", "mean", "rme", "samples", "ratio"],
+  [
+    timingRow("executeWithFailover { scope }, 10 creds", sc.exec10, [""]),
+    timingRow("executeWithFailover { scope }, 10,000 (9,990 cooling in it)", sc.exec10k, [
+      fixed(sc.exec10k.ns / sc.exec10.ns, 2),
+    ]),
+    timingRow("executeWithFailover, 3 creds", sc.pool3, [""]),
+    timingRow("executeWithFailover { sessionKey }, 3 creds", sc.pool3Session, [
+      fixed(sc.pool3Session.ns / sc.pool3.ns, 2),
+    ]),
   ],
 );
 

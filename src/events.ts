@@ -24,6 +24,8 @@ export interface ManagerEvents {
     kind: FailureKind;
     consecutiveFailures: number;
     backoffUntil: Date | undefined;
+    /** Set when the cooldown is confined to this scope (`executeWithFailover`'s `scope`). */
+    scope?: string;
   };
   rotation: { credentialId: string; replacementId: string; decommissionAt: Date };
   decommission: { credentialId: string };

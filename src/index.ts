@@ -38,7 +38,14 @@ export {
 export { parseRetryAfter } from "./health/retry-after.js";
 export { KeyManager, type KeyOperation } from "./manager/key-manager.js";
 export { OAuthKeyManager } from "./manager/oauth-key-manager.js";
-export type { BackoffOptions, ManagerOptions, OAuthKeyManagerOptions } from "./manager/options.js";
+export type {
+  BackoffOptions,
+  KeyManagerOptions,
+  ManagerOptions,
+  OAuthKeyManagerOptions,
+  ProbeFunc,
+  SessionOptions,
+} from "./manager/options.js";
 export { METRIC_NAMES, type PrometheusCollector } from "./metrics/prometheus.js";
 export { defaultMonitoringConfig } from "./monitoring/config.js";
 export {
@@ -80,4 +87,5 @@ export type {
   Usage,
   WebhookEvent,
   WebhookEventType,
+  WhenAllUnavailable,
 } from "./types.js";

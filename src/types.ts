@@ -92,7 +92,29 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Credentials to try at most. @default min(number of credentials, 3) */
   maxAttempts?: number;
+  /**
+   * What the request is about (a model name, say): a 429 or quota error seen under it cools the
+   * credential down for this scope only; a failure of the credential itself (401 after a
+   * refresh, 403, 5xx, network) stays pool-wide. @default undefined (cooldowns are pool-wide)
+   */
+  scope?: string;
+  /**
+   * Requests with the same key go to the credential that served the key last while it can serve
+   * (a provider's prompt cache lives per account), and move, then stick to the new one, the
+   * moment it cannot. @default undefined (no preference)
+   */
+  sessionKey?: string;
+  /** Overrides the manager's `whenAllUnavailable` for this call. */
+  whenAllUnavailable?: WhenAllUnavailable;
 }
+
+/**
+ * What a request does when no credential can be tried at all (every one in backoff):
+ * - `"reject"`: throw `CredentialsUnavailableError` at once, with `retryAfterMs`;
+ * - `"wait"`: wait for the soonest credential, bounded by the call's signal and `maxWaitMs`;
+ * - `"least-bad"`: try the credential whose backoff ends first.
+ */
+export type WhenAllUnavailable = "reject" | "wait" | "least-bad";
 
 /** Per-credential usage figures, as a snapshot. Latencies are milliseconds. */
 export interface CredentialMetrics {
@@ -152,6 +174,11 @@ export interface HealthSummary {
   totalRequests: number;
   successRate: number;
   credentials: Record<string, CredentialHealthInfo>;
+  /**
+   * Cooldowns confined to a scope: scope → credential id → when its cooldown there ends. Only
+   * scopes with a credential cooling now, the most recently cooled first, at most 50.
+   */
+  scopedCooldowns?: Record<string, Record<string, Date>>;
 }
 
 /** Per-credential totals, each keyed by credential id (`exportPrometheus`). */

@@ -103,6 +103,60 @@ describe("createManagers passes each provider's settings to its manager", () => 
     });
   });
 
+  it("maps panic mode, half-open trials, scopes and sessions", () => {
+    constructed.length = 0;
+    createManagers(
+      parseConfig(
+        `providers:
+  gemini:
+    when_all_unavailable: least-bad
+    max_wait: 45s
+    half_open: true
+    max_scopes: 16
+    sessions: { max_sessions: 500, ttl: 5m }
+    api_keys: [k1]
+`,
+        {},
+      ),
+    );
+    expect(constructed[0]?.options).toEqual({
+      whenAllUnavailable: "least-bad",
+      maxWaitMs: 45_000,
+      halfOpen: true,
+      maxScopes: 16,
+      sessions: { maxSessions: 500, ttlMs: 300_000 },
+    });
+  });
+
+  it("refuses unknown keys and bad values among them, naming the path", () => {
+    const parse = (body: string) => () =>
+      parseConfig(`providers:\n  gemini:\n    api_keys: [k1]\n${body}`, {});
+    expect(parse("    sessions: { ttl_ms: 5m }\n")).toThrow(
+      expect.objectContaining({
+        issues: [
+          expect.objectContaining({
+            path: "providers.gemini.sessions.ttl_ms",
+            message: 'unknown key "ttl_ms" (known keys: max_sessions, ttl)',
+          }),
+        ],
+      }),
+    );
+    expect(parse("    when_all_unavailable: panic\n")).toThrow(
+      expect.objectContaining({
+        issues: [expect.objectContaining({ path: "providers.gemini.when_all_unavailable" })],
+      }),
+    );
+    expect(parse("    half_opn: true\n")).toThrow(
+      expect.objectContaining({
+        issues: [
+          expect.objectContaining({
+            message: expect.stringContaining('did you mean "half_open"?'),
+          }),
+        ],
+      }),
+    );
+  });
+
   it("closes the managers already built when a later one fails", async () => {
     constructed.length = 0;
     const config = parseConfig(

@@ -56,7 +56,19 @@ function managerOptions(provider: ProviderConfig, store: TokenStore | undefined)
     };
   }
   if (store !== undefined) options.store = store;
+  copyFailoverOptions(provider, options);
   return options;
+}
+
+/** Scoped cooldowns, sticky sessions, half-open trials and panic mode, where configured. */
+function copyFailoverOptions(provider: ProviderConfig, options: OAuthKeyManagerOptions): void {
+  if (provider.whenAllUnavailable !== undefined) {
+    options.whenAllUnavailable = provider.whenAllUnavailable;
+  }
+  if (provider.maxWaitMs !== undefined) options.maxWaitMs = provider.maxWaitMs;
+  if (provider.halfOpen !== undefined) options.halfOpen = provider.halfOpen;
+  if (provider.maxScopes !== undefined) options.maxScopes = provider.maxScopes;
+  if (provider.sessions !== undefined) options.sessions = { ...provider.sessions };
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import * as z from "zod";
 import { ConfigError } from "../errors.js";
-import type { BackoffOptions } from "../manager/options.js";
+import type { BackoffOptions, SessionOptions } from "../manager/options.js";
 import {
   defaultMonitoringConfig,
   WEBHOOK_EVENT_TYPES,
@@ -294,6 +294,36 @@ const backoff = strict({
   max_cooldown: duration().optional(),
 }).transform((v) => defined<BackoffOptions>({ jitter: v.jitter, maxCooldownMs: v.max_cooldown }));
 
+// ---------------------------------------------------------------- scopes, sessions, panic mode
+
+const sessions = strict({
+  max_sessions: num({ integer: true, min: 1 }).optional(),
+  ttl: duration().optional(),
+}).transform((v) => defined<SessionOptions>({ maxSessions: v.max_sessions, ttlMs: v.ttl }));
+
+/** Provider fields for scoped cooldowns, sticky sessions, half-open trials and panic mode. */
+const failoverFields = {
+  when_all_unavailable: oneOf(["reject", "wait", "least-bad"]).optional(),
+  max_wait: duration({ allowZero: true }).optional(),
+  half_open: bool().optional(),
+  max_scopes: num({ integer: true, min: 1 }).optional(),
+  sessions: sessions.optional(),
+};
+
+type FailoverFields = {
+  [K in keyof typeof failoverFields]?: z.output<(typeof failoverFields)[K]>;
+};
+
+function failoverConfig(v: FailoverFields) {
+  return {
+    whenAllUnavailable: v.when_all_unavailable,
+    maxWaitMs: v.max_wait,
+    halfOpen: v.half_open,
+    maxScopes: v.max_scopes,
+    sessions: v.sessions,
+  };
+}
+
 // ---------------------------------------------------------------- gateway fields
 
 const authFields = strict({
@@ -367,6 +397,7 @@ const provider = strict({
   token_url: httpUrl().optional(),
   client_auth: oneOf(["body", "basic"]).optional(),
   body_format: oneOf(["form", "json"]).optional(),
+  ...failoverFields,
   login: login.optional(),
 }).transform(
   (v): Omit<ProviderConfig, "name"> =>
@@ -385,6 +416,7 @@ const provider = strict({
       tokenUrl: v.token_url,
       clientAuth: v.client_auth,
       bodyFormat: v.body_format,
+      ...failoverConfig(v),
       login: v.login,
     }),
 );

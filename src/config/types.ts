@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BackoffOptions } from "../manager/options.js";
+import type { BackoffOptions, SessionOptions } from "../manager/options.js";
 import type { AuthStyle } from "../providers/auth.js";
 import type { SelectionName } from "../selection/selector.js";
 import type {
@@ -12,6 +12,7 @@ import type {
   OAuthCredentialSet,
   RefreshStrategy,
   RotationPolicy,
+  WhenAllUnavailable,
 } from "../types.js";
 
 /** The refresh strategy presets, by name. */
@@ -52,6 +53,12 @@ export interface ProviderConfig {
   clientAuth?: "body" | "basic";
   /** @default "form" (applied by the refresher) */
   bodyFormat?: "form" | "json";
+  /** See the manager option of the same name. Absent: the manager's default. */
+  whenAllUnavailable?: WhenAllUnavailable;
+  maxWaitMs?: number;
+  halfOpen?: boolean;
+  maxScopes?: number;
+  sessions?: SessionOptions;
   /** Where `oauthmanager login` signs in, over the preset's endpoints. */
   login?: LoginConfig;
 }

@@ -21,6 +21,22 @@ export const DEFAULT_HEALTH_POLICY: HealthPolicy = {
   jitter: false,
 };
 
+/**
+ * The backoff one API failure earns: its cooldown (a Retry-After), capped by the policy, else the
+ * step for `failures` in a row; undefined when it earns none (no cooldown, and a failure that
+ * counts as part of the last step rather than a new one).
+ */
+export function failureStep(
+  policy: HealthPolicy,
+  failures: number,
+  cooldownMs: number | undefined,
+  escalates: boolean,
+): number | undefined {
+  const hasCooldown = cooldownMs !== undefined && Number.isFinite(cooldownMs) && cooldownMs >= 0;
+  if (hasCooldown) return Math.min(cooldownMs, policy.maxCooldownMs);
+  return escalates ? apiBackoffMs(failures, { jitter: policy.jitter }) : undefined;
+}
+
 export class CredentialHealth {
   failureCount = 0;
   // Times are kept as numbers, NaN for "never", and read as undefined: a field that only ever
@@ -105,11 +121,8 @@ export class CredentialHealth {
       this.failureCount++;
       this.escalatedAt = now;
     }
-    const hasCooldown = cooldownMs !== undefined && Number.isFinite(cooldownMs) && cooldownMs >= 0;
-    if (!hasCooldown && !escalates) return this.backoffUntil;
-    const step = hasCooldown
-      ? Math.min(cooldownMs, this.policy.maxCooldownMs)
-      : apiBackoffMs(this.failureCount, { jitter: this.policy.jitter });
+    const step = failureStep(this.policy, this.failureCount, cooldownMs, escalates);
+    if (step === undefined) return this.backoffUntil;
     this.backoffUntil = Math.max(this.backoffUntil, now + step);
     return this.backoffUntil;
   }

@@ -6,18 +6,7 @@ import {
 } from "../errors.js";
 import { KeyManager } from "./key-manager.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
-
-const httpError = (status: number, headers: Record<string, string> = {}) =>
-  Object.assign(new Error(`HTTP ${status}`), { status, headers });
-
-function clock(start = 1_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => (t += ms) };
-}
-
-function creds(n: number) {
-  return Array.from({ length: n }, (_, i) => ({ id: `c${i}`, accessToken: `t${i}` }));
-}
+import { clock, creds, httpError } from "./test-support/requests.js";
 
 describe("a short outage with many requests in flight", () => {
   it("costs each credential one backoff step, and the pool serves again after it", async () => {
@@ -236,5 +225,64 @@ describe("metricsLabels", () => {
           metricsLabels: { replica: 1 as unknown as string },
         }),
     ).toThrow(/metricsLabels.replica/);
+  });
+});
+
+describe("the common case's edges", () => {
+  it("an operation that throws before returning a promise fails over like one that rejects", async () => {
+    const m = new OAuthKeyManager("p", creds(2), undefined, { now: clock().now });
+    const seen: string[] = [];
+    const out = await m.executeWithFailover((cred) => {
+      seen.push(cred.id);
+      if (cred.id === "c0") throw httpError(503);
+      return Promise.resolve({ result: cred.id });
+    });
+    expect(seen).toEqual(["c0", "c1"]);
+    expect(out).toEqual({ result: "c1", credentialId: "c1", attempts: 2 });
+    expect(m.getCredentialHealthInfo("c0")?.failureCount).toBe(1);
+    await m.close();
+  });
+
+  it("a clock that throws makes the call reject, never throw", async () => {
+    let broken = false;
+    const m = new OAuthKeyManager("p", creds(1), undefined, {
+      now: () => {
+        if (broken) throw new Error("clock broke");
+        return 1_000_000;
+      },
+    });
+    await m.executeWithFailover(async () => ({ result: 1 }));
+    broken = true;
+    let call: Promise<unknown> | undefined;
+    expect(() => {
+      call = m.executeWithFailover(async () => ({ result: 1 }));
+    }).not.toThrow();
+    await expect(call).rejects.toThrow("clock broke");
+    broken = false;
+    await m.close();
+  });
+
+  it("close() waits for a call in flight on the common path, and counts it once", async () => {
+    const m = new OAuthKeyManager("p", creds(1), undefined, { now: clock().now });
+    let finish!: () => void;
+    const call = m.executeWithFailover(
+      () =>
+        new Promise<{ result: string }>((resolve) => {
+          finish = () => resolve({ result: "late" });
+        }),
+    );
+    let closed = false;
+    const closing = m.close().then(() => {
+      closed = true;
+    });
+    await Promise.resolve();
+    expect(closed).toBe(false);
+    finish();
+    await expect(call).resolves.toMatchObject({ result: "late", attempts: 1 });
+    await closing;
+    expect(closed).toBe(true);
+    expect(await m.exportPrometheusText()).toMatch(
+      /oauthmanager_calls_total\{provider="p",outcome="ok"\} 1\n/,
+    );
   });
 });

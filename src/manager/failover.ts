@@ -4,12 +4,12 @@
  * the next credential or return.
  *
  * Every request takes this path, so its common case (a fresh token, a success) is written for
- * speed: one async frame, two clock reads, one result object. Refreshes, failures and the retry
- * after a 401 leave the loop for methods of their own.
+ * speed: one synchronous step, one `then`, two clock reads, one result object. Refreshes,
+ * failures and the retry after a 401 leave it for methods of their own.
  * @module
  */
 import { setMaxListeners } from "node:events";
-import { raceAbort } from "../abort.js";
+import { abortableDelay, raceAbort } from "../abort.js";
 import type { Clock } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
 import {
@@ -25,6 +25,7 @@ import { CALL_OUTCOMES, type CallOutcome } from "../metrics/prometheus.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
 import type { Refresher } from "../refresh/refresher.js";
+import { StickySessions } from "../selection/sticky-sessions.js";
 import type {
   ExecuteOptions,
   ExecuteResult,
@@ -33,9 +34,13 @@ import type {
   Operation,
   OperationResult,
   Usage,
+  WhenAllUnavailable,
 } from "../types.js";
+import { checkWhenAllUnavailable, type ResolvedFailoverOptions } from "./options.js";
 
 const DEFAULT_MAX_ATTEMPTS = 3;
+/** Waiting for a credential never polls faster than this, whatever the deadlines say. */
+const MIN_WAIT_MS = 10;
 
 /** What the loop works with. */
 export interface FailoverDeps {
@@ -46,6 +51,16 @@ export interface FailoverDeps {
   now: Clock;
   logger: Logger;
   events: TypedEmitter<ManagerEvents>;
+  failover: ResolvedFailoverOptions;
+  /** Aborted by close(): requests waiting for a credential stop waiting. */
+  lifetime: AbortSignal;
+}
+
+/** A call's scope, session key and panic mode, checked. */
+interface CallOptions {
+  readonly scope: string | undefined;
+  readonly sessionKey: string | undefined;
+  readonly mode: WhenAllUnavailable | undefined;
 }
 
 /** Why an attempt ended without a result. */
@@ -88,6 +103,8 @@ export class FailoverLoop {
   #passToken = false;
   #inFlight = 0;
   #idle: (() => void) | undefined;
+  /** Session key → the credential it used last; created with the first session key. */
+  #sessions: StickySessions<PoolEntry> | undefined;
 
   constructor(deps: FailoverDeps) {
     this.#deps = deps;
@@ -124,73 +141,295 @@ export class FailoverLoop {
     return out;
   }
 
-  /** See `OAuthKeyManager.executeWithFailover`. */
-  async run<T>(op: Operation<T>, opts: ExecuteOptions | undefined): Promise<ExecuteResult<T>> {
+  /**
+   * See `OAuthKeyManager.executeWithFailover`. The common case (the store loaded, a credential
+   * available, its token fresh) picks and starts the operation in this synchronous step and
+   * finishes in one `then`: no async frame of its own, which is most of what a call costs beyond
+   * the operation and the two clock reads that time it. Everything else goes through `#run`.
+   */
+  run<T>(op: Operation<T>, opts: ExecuteOptions | undefined): Promise<ExecuteResult<T>> {
     if (typeof op !== "function") {
-      throw new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`);
+      return Promise.reject(new TypeError(`Expected \`op\` to be a function, got ${describe(op)}`));
     }
     const deps = this.#deps;
     let signal: AbortSignal | undefined;
+    let call: CallOptions | undefined;
     const size = deps.pool.size;
     let maxAttempts = size === 0 ? 1 : Math.min(size, DEFAULT_MAX_ATTEMPTS);
     if (opts !== undefined) {
       signal = opts.signal;
-      if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
+      try {
+        if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
+        call = callOptions(opts);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
+    if (this.beforeFirstUse !== undefined || signal?.aborted) {
+      return this.#run(op, signal, maxAttempts, undefined, 0, call);
+    }
+    let start: number;
+    let entry: PoolEntry | undefined;
+    try {
+      start = deps.now();
+      entry =
+        call === undefined
+          ? deps.pool.pick(start, undefined)
+          : this.#pickFor(start, undefined, call);
+      // A credential back from backoff on half-open serves as a trial, which the loop manages.
+      if (entry === undefined || entry.halfOpen || deps.refresher.needsRefresh(entry, start)) {
+        return this.#run(op, signal, maxAttempts, entry, start, call);
+      }
+    } catch (err) {
+      // A clock or a strategy of the caller's that throws: the call rejects, as any async one.
+      return Promise.reject(err);
+    }
+    // Counted from here, so close() waits for a call accepted before it.
+    this.#inFlight++;
+    entry.inFlight++;
+    const cred = entry.view;
+    let pending: Promise<OperationResult<T>>;
+    try {
+      pending = this.#operate(op, cred, signal);
+      // An operation may return a plain value or a thenable, which `await` would have taken.
+      if (!(pending instanceof Promise)) pending = Promise.resolve(pending);
+    } catch (err) {
+      // An operation that throws before returning its promise failed like one that rejects.
+      pending = Promise.reject(err);
+    }
+    return pending.then(
+      (out) => {
+        try {
+          entry.inFlight--;
+          this.#succeeded(entry, out?.usage, start, call);
+          return this.#result(out, entry.id, 1);
+        } finally {
+          this.#settled();
+        }
+      },
+      (err: unknown) =>
+        this.#afterFirstFailure(op, signal, maxAttempts, entry, cred, start, err, call),
+    );
+  }
+
+  /** The first attempt of the common case failed: judge it, then go on as `#run` would. */
+  async #afterFirstFailure<T>(
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    maxAttempts: number,
+    entry: PoolEntry,
+    cred: Readonly<OAuthCredentialSet>,
+    start: number,
+    err: unknown,
+    call: CallOptions | undefined,
+  ): Promise<ExecuteResult<T>> {
+    try {
+      let outcome: Retried<T> | AttemptFailed;
+      try {
+        if (signal?.aborted) throw signal.reason;
+        outcome = await this.#afterError(entry, cred, op, signal, err, start, call);
+      } finally {
+        entry.inFlight--;
+      }
+      if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, 1);
+      const tried = new Set([entry.id]);
+      return await this.#attempts(op, signal, maxAttempts, 2, tried, [outcome], undefined, 0, call);
+    } catch (finalErr) {
+      this.#count(this.#outcomeOf(finalErr, signal));
+      throw finalErr;
+    } finally {
+      this.#settled();
+    }
+  }
+
+  /**
+   * Every call that is not the common case: the store still loading, a signal already aborted,
+   * no credential available, or a token due for refresh. `first` is the credential `run` already
+   * picked at `firstStart`, so that picking again does not skip it.
+   */
+  async #run<T>(
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    maxAttempts: number,
+    first: PoolEntry | undefined,
+    firstStart: number,
+    call: CallOptions | undefined,
+  ): Promise<ExecuteResult<T>> {
     // Counted from here, so close() waits for a call accepted before it, store load included.
     this.#inFlight++;
     try {
       // A call whose signal is already aborted counts as aborted: it is the caller's choice.
       signal?.throwIfAborted();
       if (this.beforeFirstUse !== undefined) await this.beforeFirstUse();
-      let failed: AttemptFailed[] | undefined;
-      let tried: Set<string> | undefined;
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        let start = deps.now();
-        const entry = deps.pool.pick(start, tried);
-        if (entry === undefined) break;
-        let cred = entry.view;
-        let outcome: OperationResult<T> | Retried<T> | AttemptFailed;
-        let operating = false;
-        entry.inFlight++;
-        try {
-          if (deps.refresher.needsRefresh(entry, start)) {
-            cred = await raceAbort(deps.refresher.refreshForUse(entry), signal);
-            start = deps.now();
-          }
-          operating = true;
-          outcome = await this.#operate(op, cred, signal);
-        } catch (err) {
-          if (signal?.aborted) throw signal.reason;
-          // A failed refresh is counted on the refresh track already: it only fails over.
-          outcome = operating
-            ? await this.#afterError(entry, cred, op, signal, err, start)
-            : new AttemptFailed(err, false);
-        } finally {
-          entry.inFlight--;
-        }
-        if (outcome instanceof AttemptFailed) {
-          tried ??= new Set();
-          tried.add(entry.id);
-          failed ??= [];
-          failed.push(outcome);
-          continue;
-        }
-        if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, attempt);
-        this.#succeeded(entry, outcome?.usage, start);
-        return this.#result(outcome, entry.id, attempt);
-      }
-      throw this.#noneLeft(failed);
+      return await this.#attempts(
+        op,
+        signal,
+        maxAttempts,
+        1,
+        undefined,
+        undefined,
+        first,
+        firstStart,
+        call,
+      );
     } catch (err) {
       this.#count(this.#outcomeOf(err, signal));
       throw err;
     } finally {
-      this.#inFlight--;
-      if (this.#inFlight === 0 && this.#idle) {
-        this.#idle();
-        this.#idle = undefined;
+      this.#settled();
+    }
+  }
+
+  /**
+   * Attempts `from` to `maxAttempts`, each on a credential not `tried` yet, until one succeeds.
+   * Throws what the caller gets when none does.
+   */
+  async #attempts<T>(
+    op: Operation<T>,
+    signal: AbortSignal | undefined,
+    maxAttempts: number,
+    from: number,
+    tried: Set<string> | undefined,
+    failed: AttemptFailed[] | undefined,
+    first: PoolEntry | undefined,
+    firstStart: number,
+    call: CallOptions | undefined,
+  ): Promise<ExecuteResult<T>> {
+    const deps = this.#deps;
+    for (let attempt = from; attempt <= maxAttempts; attempt++) {
+      const given = attempt === from && first !== undefined;
+      let start = given ? firstStart : deps.now();
+      let entry = given
+        ? first
+        : call === undefined
+          ? deps.pool.pick(start, tried)
+          : this.#pickFor(start, tried, call);
+      if (entry === undefined) {
+        // Nothing could be tried at all: panic mode decides. After failed attempts the
+        // caller learns when to come back instead (FailoverExhaustedError.retryAfterMs).
+        const mode = call?.mode ?? deps.failover.whenAllUnavailable;
+        if (failed !== undefined || mode === "reject") break;
+        entry = await this.#whenNoneAvailable(mode, call?.scope, signal);
+        start = deps.now();
+      } else if (entry.halfOpen) {
+        deps.pool.startTrial(entry);
+      }
+      let cred = entry.view;
+      let outcome: OperationResult<T> | Retried<T> | AttemptFailed;
+      let operating = false;
+      entry.inFlight++;
+      try {
+        if (deps.refresher.needsRefresh(entry, start)) {
+          cred = await raceAbort(deps.refresher.refreshForUse(entry), signal);
+          start = deps.now();
+        }
+        operating = true;
+        outcome = await this.#operate(op, cred, signal);
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        // A failed refresh is counted on the refresh track already: it only fails over.
+        outcome = operating
+          ? await this.#afterError(entry, cred, op, signal, err, start, call)
+          : new AttemptFailed(err, false);
+      } finally {
+        entry.inFlight--;
+        if (entry.onTrial) deps.pool.endTrial(entry, deps.now());
+      }
+      if (outcome instanceof AttemptFailed) {
+        tried ??= new Set();
+        tried.add(entry.id);
+        failed ??= [];
+        failed.push(outcome);
+        continue;
+      }
+      if (outcome instanceof Retried) return this.#result(outcome.out, entry.id, attempt);
+      this.#succeeded(entry, outcome?.usage, start, call);
+      return this.#result(outcome, entry.id, attempt);
+    }
+    throw this.#noneLeft(failed, call?.scope);
+  }
+
+  /** One call fewer in flight; wakes `idle()` at the last. */
+  #settled(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#idle) {
+      this.#idle();
+      this.#idle = undefined;
+    }
+  }
+
+  /** The session's credential while it can serve, else the next in selection order. */
+  #pickFor(
+    now: number,
+    tried: ReadonlySet<string> | undefined,
+    call: CallOptions,
+  ): PoolEntry | undefined {
+    const pool = this.#deps.pool;
+    const { scope, sessionKey } = call;
+    if (sessionKey !== undefined && this.#sessions !== undefined) {
+      const stuck = this.#sessions.get(sessionKey, now);
+      // A sticky hit leaves the round-robin cursor where it is: keys without a session, and
+      // the next new session, get their turn as if the hit had not happened.
+      if (
+        stuck !== undefined &&
+        !stuck.removed &&
+        (tried === undefined || !tried.has(stuck.id)) &&
+        pool.canServe(stuck, now, scope)
+      ) {
+        return stuck;
       }
     }
+    return scope === undefined ? pool.pick(now, tried) : pool.pickIn(now, tried, scope);
+  }
+
+  #stick(sessionKey: string, entry: PoolEntry, now: number): void {
+    const { failover } = this.#deps;
+    this.#sessions ??= new StickySessions(failover.maxSessions, failover.sessionTtlMs);
+    this.#sessions.set(sessionKey, entry, now);
+  }
+
+  /**
+   * Every credential is out. `"wait"`: wait for the soonest one, no longer than `maxWaitMs`, the
+   * caller's signal or close() allow; `"least-bad"`: the one whose backoff ends first.
+   * @throws {CredentialsUnavailableError} when none comes back in time (or none ever will)
+   */
+  async #whenNoneAvailable(
+    mode: "wait" | "least-bad",
+    scope: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<PoolEntry> {
+    const { pool, now, failover, lifetime } = this.#deps;
+    if (mode === "least-bad") {
+      const entry = pool.leastBad(now(), scope);
+      if (entry === undefined) throw this.unavailableError(scope);
+      return entry;
+    }
+    const stop = signal === undefined ? lifetime : AbortSignal.any([signal, lifetime]);
+    const deadline = now() + failover.maxWaitMs;
+    for (;;) {
+      const at = now();
+      const wait = pool.retryAfter(at, scope);
+      if (wait === undefined || at >= deadline) throw this.unavailableError(scope);
+      try {
+        await abortableDelay(Math.min(Math.max(wait, MIN_WAIT_MS), deadline - at), stop);
+      } catch (err) {
+        // The caller's own abort wins over close()'s.
+        if (signal?.aborted) throw signal.reason;
+        throw err;
+      }
+      const t = now();
+      const entry =
+        scope === undefined ? pool.pick(t, undefined) : pool.pickIn(t, undefined, scope);
+      if (entry !== undefined) {
+        if (entry.halfOpen) pool.startTrial(entry);
+        return entry;
+      }
+    }
+  }
+
+  /** What operations (and probes) get for `cred`: the credential, or the API key itself. */
+  operand(cred: Readonly<OAuthCredentialSet>): Readonly<OAuthCredentialSet> {
+    return (this.#passToken ? cred.accessToken : cred) as Readonly<OAuthCredentialSet>;
   }
 
   /** Runs the operation with the caller's signal, or with ours that never aborts. */
@@ -221,11 +460,12 @@ export class FailoverLoop {
     signal: AbortSignal | undefined,
     err: unknown,
     start: number,
+    call: CallOptions | undefined,
   ): Promise<Retried<T> | AttemptFailed> {
     const verdict = this.classify(err, this.#deps.now());
     if (verdict.action === "rethrow") throw err;
-    if (verdict.action !== "refresh") return this.#fail(entry, used, verdict, err, start);
-    return this.#retryAfterUnauthorized(entry, used, op, signal, err, start);
+    if (verdict.action !== "refresh") return this.#fail(entry, used, verdict, err, start, call);
+    return this.#retryAfterUnauthorized(entry, used, op, signal, err, start, call);
   }
 
   /**
@@ -240,12 +480,13 @@ export class FailoverLoop {
     signal: AbortSignal | undefined,
     err: unknown,
     start: number,
+    call: CallOptions | undefined,
   ): Promise<Retried<T> | AttemptFailed> {
     const { refresher, now } = this.#deps;
     let fresh = entry.view;
     if (fresh.accessToken === used.accessToken) {
       if (!refresher.configured || refresher.recentlyRefreshed(entry, now())) {
-        return this.#fail(entry, used, AUTH_FAILURE, err, start);
+        return this.#fail(entry, used, AUTH_FAILURE, err, start, call);
       }
       try {
         fresh = await raceAbort(refresher.refresh(entry), signal);
@@ -257,33 +498,41 @@ export class FailoverLoop {
     const retryStart = now();
     try {
       const out = await this.#operate(op, fresh, signal);
-      this.#succeeded(entry, out?.usage, retryStart);
+      this.#succeeded(entry, out?.usage, retryStart, call);
       return new Retried(out);
     } catch (retryErr) {
       if (signal?.aborted) throw signal.reason;
       const verdict = this.classify(retryErr, now());
       if (verdict.action === "rethrow") throw retryErr;
       const why = verdict.action === "refresh" ? AUTH_FAILURE : verdict;
-      return this.#fail(entry, fresh, why, retryErr, retryStart);
+      return this.#fail(entry, fresh, why, retryErr, retryStart, call);
     }
   }
 
-  /** What to throw when no credential can be picked now: the pool is empty, or all rest. */
-  unavailableError(): NoCredentialsError | CredentialsUnavailableError {
+  /**
+   * What to throw when no credential can be picked now (under `scope`): the pool is empty, or
+   * all rest.
+   */
+  unavailableError(scope?: string): NoCredentialsError | CredentialsUnavailableError {
     const { pool, provider, now } = this.#deps;
     if (pool.size === 0) return new NoCredentialsError(provider, this.#kind);
-    return new CredentialsUnavailableError(provider, pool.size, pool.retryAfter(now()), this.#kind);
+    const retryAfterMs = pool.retryAfter(now(), scope);
+    return new CredentialsUnavailableError(provider, pool.size, retryAfterMs, this.#kind);
   }
 
   /** What to throw when no attempt is left or no credential could be picked. */
-  #noneLeft(failed: AttemptFailed[] | undefined): Error {
-    if (failed === undefined || this.#deps.pool.size === 0) return this.unavailableError();
+  #noneLeft(failed: AttemptFailed[] | undefined, scope: string | undefined): Error {
+    if (failed === undefined || this.#deps.pool.size === 0) return this.unavailableError(scope);
     const { pool, provider, now } = this.#deps;
     const kind = this.#kind;
     const at = now();
     // After rate limits the caller wants to know when to come back, as a 429 would tell it.
     const limited = failed.some((f) => f.limited);
-    const retryAfterMs = limited ? (pool.hasAvailable(at) ? 0 : pool.retryAfter(at)) : undefined;
+    const retryAfterMs = limited
+      ? pool.hasAvailable(at, scope)
+        ? 0
+        : pool.retryAfter(at, scope)
+      : undefined;
     const errors = failed.map((f) => f.error);
     return new FailoverExhaustedError(provider, errors, { retryAfterMs, kind });
   }
@@ -308,12 +557,13 @@ export class FailoverLoop {
     verdict: Verdict,
     err: unknown,
     start: number,
+    call: CallOptions | undefined,
   ): AttemptFailed {
     const now = this.#deps.now();
     entry.metrics.record(0, now - start, false, now, verdict.kind as FailureKind);
     // The token the operation used may already have been replaced by a refresh.
     const safe = redactSecrets(err, [...entry.secrets(), used.accessToken, used.refreshToken]);
-    this.penalise(entry, verdict, safe, now, start);
+    this.penalise(entry, verdict, safe, now, start, call?.scope);
     return new AttemptFailed(
       safe,
       verdict.action === "cooldown" || verdict.retryAfterMs !== undefined,
@@ -322,7 +572,8 @@ export class FailoverLoop {
 
   /**
    * Puts `entry` in backoff for a failure and emits `failure`. `startedAt` is when the failed
-   * request started: failures of requests that were in flight together count as one step.
+   * request started: failures of requests that were in flight together count as one step. A
+   * rate limit or quota error seen under a `scope` cools the credential in that scope only.
    */
   penalise(
     entry: PoolEntry,
@@ -330,25 +581,37 @@ export class FailoverLoop {
     err: unknown,
     now: number,
     startedAt: number = now,
+    scope?: string,
   ): void {
     if (entry.removed) return;
     const { pool, events } = this.#deps;
-    // A Retry-After is honoured whatever came with it (a 429, or a 503 that sent one).
-    const until = entry.health.recordFailure(now, verdict.retryAfterMs, startedAt);
-    pool.update(entry, now);
+    const scoped = scope !== undefined && isScopedFailure(verdict);
+    const until = scoped
+      ? pool.coolInScope(entry, scope, now, verdict.retryAfterMs, startedAt)
+      : // A Retry-After is honoured whatever came with it (a 429, or a 503 that sent one).
+        entry.health.recordFailure(now, verdict.retryAfterMs, startedAt);
+    if (!scoped) pool.update(entry, now);
     if (events.hasListeners("failure")) {
-      events.emit("failure", {
+      const event: ManagerEvents["failure"] = {
         credentialId: entry.id,
         error: err,
         kind: verdict.kind as FailureKind,
         consecutiveFailures: entry.health.failureCount,
         backoffUntil: until > now ? new Date(until) : undefined,
-      });
+      };
+      if (scoped) event.scope = scope;
+      events.emit("failure", event);
     }
   }
 
-  #succeeded(entry: PoolEntry, usage: Usage | undefined, start: number): void {
+  #succeeded(
+    entry: PoolEntry,
+    usage: Usage | undefined,
+    start: number,
+    call: CallOptions | undefined,
+  ): void {
     const { now: clock, pool } = this.#deps;
+    if (call !== undefined) this.#succeededFor(call, entry, start);
     const now = clock();
     if (usage === undefined) entry.metrics.record(0, now - start, true, now);
     else {
@@ -372,6 +635,12 @@ export class FailoverLoop {
     }
   }
 
+  /** A call with a scope or session key succeeded on `entry`. */
+  #succeededFor(call: CallOptions, entry: PoolEntry, start: number): void {
+    if (call.scope !== undefined) this.#deps.pool.succeededInScope(entry, call.scope, start);
+    if (call.sessionKey !== undefined) this.#stick(call.sessionKey, entry, start);
+  }
+
   /** Asks the classifier; one that throws makes the error transient. */
   classify(err: unknown, now: number): ErrorClassification {
     try {
@@ -384,6 +653,37 @@ export class FailoverLoop {
       return { action: "backoff", kind: "network" };
     }
   }
+}
+
+/** A rate limit or quota: about what was asked for under a scope, not about the credential. */
+function isScopedFailure(verdict: Verdict): boolean {
+  return verdict.action === "cooldown" || verdict.kind === "rate_limit";
+}
+
+/** Scopes and session keys are the caller's names: non-empty strings of reasonable length. */
+const MAX_KEY_LENGTH = 256;
+
+function checkedKey(value: string, name: string): string {
+  if (typeof value !== "string" || value === "" || value.length > MAX_KEY_LENGTH) {
+    throw new TypeError(
+      `Expected \`${name}\` to be a non-empty string of at most ${MAX_KEY_LENGTH} characters, got ${describeSetting(value)}`,
+    );
+  }
+  return value;
+}
+
+/** The call's scope, session key and panic mode, checked; undefined when it gave none. */
+function callOptions(opts: ExecuteOptions): CallOptions | undefined {
+  const { scope, sessionKey, whenAllUnavailable } = opts;
+  if (scope === undefined && sessionKey === undefined && whenAllUnavailable === undefined) {
+    return undefined;
+  }
+  return {
+    scope: scope === undefined ? undefined : checkedKey(scope, "scope"),
+    sessionKey: sessionKey === undefined ? undefined : checkedKey(sessionKey, "sessionKey"),
+    mode:
+      whenAllUnavailable === undefined ? undefined : checkWhenAllUnavailable(whenAllUnavailable),
+  };
 }
 
 function checkedMaxAttempts(requested: number): number {

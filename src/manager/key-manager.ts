@@ -21,7 +21,7 @@ import type {
   WebhookEvent,
 } from "../types.js";
 import { OAuthKeyManager, servesApiKeys } from "./oauth-key-manager.js";
-import { checkKeyManagerOptions, type ManagerOptions } from "./options.js";
+import { checkKeyManagerOptions, type KeyManagerOptions, type ManagerOptions } from "./options.js";
 
 /** The caller's work, run with one API key. */
 export type KeyOperation<T> = (key: string, signal: AbortSignal) => Promise<OperationResult<T>>;
@@ -43,7 +43,7 @@ export class KeyManager {
   /**
    * @throws {ConfigError} for an empty or duplicate key (named by position, never by value)
    */
-  constructor(providerName: string, apiKeys: readonly string[], options: ManagerOptions = {}) {
+  constructor(providerName: string, apiKeys: readonly string[], options: KeyManagerOptions = {}) {
     if (!Array.isArray(apiKeys)) {
       throw new TypeError(
         `Expected \`apiKeys\` to be an array of strings, got ${describe(apiKeys)}`,
@@ -69,7 +69,8 @@ export class KeyManager {
       providerName,
       [...this.#idByKey].map(([key, id]) => ({ id, accessToken: key })),
       undefined,
-      options,
+      // The core hands the probe what it hands operations: the key itself.
+      options as unknown as ManagerOptions,
     );
     servesApiKeys(this.#core);
   }

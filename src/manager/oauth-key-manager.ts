@@ -37,7 +37,14 @@ import type {
 import { AlertCheck } from "./alert-check.js";
 import { FailoverLoop } from "./failover.js";
 import { type OAuthKeyManagerOptions, resolveOptions } from "./options.js";
-import { healthInfo, healthSummary, prometheusSample, prometheusStruct } from "./reporting.js";
+import { Prober } from "./prober.js";
+import {
+  healthInfo,
+  healthSummary,
+  prometheusSample,
+  prometheusStruct,
+  withScopedCooldowns,
+} from "./reporting.js";
 
 /** The store lock waits this much longer than a refresh may take. */
 const LOCK_MARGIN_MS = 5_000;
@@ -82,6 +89,8 @@ export class OAuthKeyManager {
   readonly #rotation: Rotation;
   readonly #alerts: AlertCheck;
   readonly #upkeep: Upkeep;
+  /** Checks credentials whose backoff ended, once started; undefined without a `probe`. */
+  readonly #prober: Prober | undefined;
   #collector: PrometheusCollector | undefined;
   #readyPromise: Promise<void> | undefined;
   /** The store was loaded (or there is none): the hot path checks only this. */
@@ -131,7 +140,10 @@ export class OAuthKeyManager {
     const logger = resolved.logger;
     const lifetime = this.#lifetime.signal;
     const events = new TypedEmitter<ManagerEvents>(logger);
-    const pool = new CredentialPool(resolved.selector, resolved.health, resolved.now);
+    const pool = new CredentialPool(resolved.selector, resolved.health, resolved.now, {
+      halfOpen: resolved.failover.halfOpen,
+      maxScopes: resolved.failover.maxScopes,
+    });
     const monitor = new Monitor({ provider: providerName, now, logger });
     const notifier = new Notifier(monitor, now, events);
     this.#now = now;
@@ -185,7 +197,22 @@ export class OAuthKeyManager {
       now,
       logger,
       events,
+      failover: resolved.failover,
+      lifetime,
     });
+    const { probe } = resolved.failover;
+    this.#prober = probe
+      ? new Prober({
+          pool,
+          loop: this.#loop,
+          refresher: this.#refresher,
+          now,
+          probe,
+          concurrency: resolved.failover.probeConcurrency,
+          timeoutMs: resolved.failover.probeTimeoutMs,
+          lifetime,
+        })
+      : undefined;
     if (!this.#loaded) this.#loop.beforeFirstUse = () => this.#readyOrDegrade();
     if (resolved.monitoring) monitor.setConfig(resolved.monitoring);
     this.#metricsLabels = resolved.metricsLabels;
@@ -422,7 +449,12 @@ export class OAuthKeyManager {
 
   /** Every credential's health, with totals over the pool. */
   getHealthSummary(): HealthSummary {
-    return healthSummary(this.providerName, this.#pool, this.#rotationOf, this.#now());
+    const now = this.#now();
+    return withScopedCooldowns(
+      healthSummary(this.providerName, this.#pool, this.#rotationOf, now),
+      this.#pool,
+      now,
+    );
   }
 
   /** The health summary as JSON: snake_case keys, RFC 3339 times, latency in ms. */
@@ -537,8 +569,8 @@ export class OAuthKeyManager {
   start(): void {
     this.#assertOpen();
     // The upkeep plans from stored state (rotation ages, newer tokens): load the store first.
-    if (this.#loaded) this.#upkeep.start();
-    else void this.#readyOrDegrade().then(() => this.#upkeep.start());
+    if (this.#loaded) this.#startBackground();
+    else void this.#readyOrDegrade().then(() => this.#startBackground());
   }
 
   /**
@@ -561,6 +593,7 @@ export class OAuthKeyManager {
     const stopping = this.#upkeep.stop();
     this.#lifetime.abort(this.#closedError());
     await stopping;
+    await this.#prober?.stop();
     await this.#loop.idle();
     // One last try for refreshed tokens the store refused, each bounded by the store timeout.
     const unsaved = this.#storeSync?.stopRetries() ?? [];
@@ -572,6 +605,12 @@ export class OAuthKeyManager {
   // Internals
 
   readonly #rotationOf = (id: string) => this.#rotation.peek(id);
+
+  #startBackground(): void {
+    if (this.#closed) return;
+    this.#upkeep.start();
+    this.#prober?.start();
+  }
 
   #assertOpen(): void {
     if (this.#closed) throw this.#closedError();

@@ -16,7 +16,14 @@ import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/polic
 import { type SelectionName, type Selector, toSelector } from "../selection/selector.js";
 import type { TokenStore } from "../stores/types.js";
 import { closest } from "../suggest.js";
-import type { Logger, MonitoringConfig, RefreshStrategy, RotationPolicy } from "../types.js";
+import type {
+  Logger,
+  MonitoringConfig,
+  OAuthCredentialSet,
+  RefreshStrategy,
+  RotationPolicy,
+  WhenAllUnavailable,
+} from "../types.js";
 
 /** Backoff after failures. */
 export interface BackoffOptions {
@@ -48,10 +55,55 @@ export interface ManagerOptions {
    * Labels added to every series this manager exports in Prometheus text, e.g.
    * `{ replica: process.env.HOSTNAME }`, so that the series of replicas sharing one pool through
    * a store stay apart. Names are Prometheus label names other than the library's own
-   * (`provider`, `credential`, `kind`, `type`, `state`, `outcome`, `le`).
+   * (`provider`, `credential`, `kind`, `type`, `state`, `outcome`, `le`, `scope`).
    * @default {}
    */
   metricsLabels?: Readonly<Record<string, string>>;
+  /** What a request does when every credential is in backoff; a call may override it. @default "reject" */
+  whenAllUnavailable?: WhenAllUnavailable;
+  /** The longest a request waits under `whenAllUnavailable: "wait"`. @default 30_000 */
+  maxWaitMs?: number;
+  /**
+   * A credential whose backoff ends serves one request at a time (the rest go elsewhere) until
+   * one succeeds, instead of taking its whole share of the load at once. @default false
+   */
+  halfOpen?: boolean;
+  /**
+   * Checks a credential whose backoff ended before it serves again: called in the background once
+   * `start()` was called, with what operations get (the credential, or the API key of a
+   * KeyManager) and a signal aborted on timeout or `close()`. Resolving puts it back into
+   * selection; throwing starts its next backoff step (a Retry-After on the error is honoured).
+   * @default undefined (credentials come back when their backoff ends)
+   */
+  probe?: ProbeFunc;
+  /** Probes running at most at once. @default 2 */
+  probeConcurrency?: number;
+  /** A probe that takes longer is aborted and counts as failed. @default 10_000 */
+  probeTimeoutMs?: number;
+  /** Sticky sessions (`executeWithFailover(op, { sessionKey })`): how many keys, for how long. @default {} */
+  sessions?: SessionOptions;
+  /** Scopes whose cooldowns are kept at most; beyond it the least recently cooled is forgotten. @default 64 */
+  maxScopes?: number;
+}
+
+/** Checks one credential in the background; see {@link ManagerOptions.probe}. */
+export type ProbeFunc = (
+  cred: Readonly<OAuthCredentialSet>,
+  signal: AbortSignal,
+) => Promise<unknown>;
+
+/** Options of {@link KeyManager}: its probe gets the API key itself. */
+export interface KeyManagerOptions extends Omit<ManagerOptions, "probe"> {
+  /** See {@link ManagerOptions.probe}; called with the key. @default undefined */
+  probe?: (key: string, signal: AbortSignal) => Promise<unknown>;
+}
+
+/** Memory of sticky sessions: a least-recently-used table whose keys expire. */
+export interface SessionOptions {
+  /** Session keys remembered at most; the least recently used goes first. @default 10_000 */
+  maxSessions?: number;
+  /** A key not used for this long is forgotten. @default 3_600_000 (1 h) */
+  ttlMs?: number;
 }
 
 /** Options of {@link OAuthKeyManager}. */
@@ -90,6 +142,20 @@ export interface ResolvedOptions {
   readonly minRefreshIntervalMs: number;
   readonly refreshTimeoutMs: number;
   readonly storeTimeoutMs: number;
+  readonly failover: ResolvedFailoverOptions;
+}
+
+/** The options of scoped cooldowns, sticky sessions, half-open probes and panic mode, resolved. */
+export interface ResolvedFailoverOptions {
+  readonly whenAllUnavailable: WhenAllUnavailable;
+  readonly maxWaitMs: number;
+  readonly halfOpen: boolean;
+  readonly probe: ProbeFunc | undefined;
+  readonly probeConcurrency: number;
+  readonly probeTimeoutMs: number;
+  readonly maxSessions: number;
+  readonly sessionTtlMs: number;
+  readonly maxScopes: number;
 }
 
 const SHARED_KEYS = [
@@ -100,6 +166,14 @@ const SHARED_KEYS = [
   "logger",
   "monitoring",
   "metricsLabels",
+  "whenAllUnavailable",
+  "maxWaitMs",
+  "halfOpen",
+  "probe",
+  "probeConcurrency",
+  "probeTimeoutMs",
+  "sessions",
+  "maxScopes",
 ] as const satisfies readonly (keyof ManagerOptions)[];
 
 /** Options that only make sense for tokens that are refreshed, rotated and stored. */
@@ -153,6 +227,44 @@ export function resolveOptions(options: OAuthKeyManagerOptions | undefined): Res
     minRefreshIntervalMs: nonNegative(o.minRefreshIntervalMs ?? 30_000, "minRefreshIntervalMs"),
     refreshTimeoutMs: nonNegative(o.refreshTimeoutMs ?? 30_000, "refreshTimeoutMs"),
     storeTimeoutMs: nonNegative(o.storeTimeoutMs ?? 5_000, "storeTimeoutMs"),
+    failover: resolveFailover(o),
+  };
+}
+
+const WHEN_ALL_UNAVAILABLE = ["reject", "wait", "least-bad"] as const;
+const SESSION_KEYS = ["maxSessions", "ttlMs"] as const satisfies readonly (keyof SessionOptions)[];
+
+/**
+ * @throws {TypeError} unless `value` is one of the `whenAllUnavailable` modes
+ */
+export function checkWhenAllUnavailable(value: unknown): WhenAllUnavailable {
+  if (!(WHEN_ALL_UNAVAILABLE as readonly unknown[]).includes(value)) {
+    throw new TypeError(
+      `Expected \`whenAllUnavailable\` to be one of ${WHEN_ALL_UNAVAILABLE.join(", ")}, got ${describeSetting(value)}`,
+    );
+  }
+  return value as WhenAllUnavailable;
+}
+
+function resolveFailover(o: ManagerOptions): ResolvedFailoverOptions {
+  const sessions = checkObject(o.sessions ?? {}, "sessions");
+  rejectUnknownKeys(sessions, SESSION_KEYS, "sessions.");
+  if (o.halfOpen !== undefined && typeof o.halfOpen !== "boolean") {
+    throw new TypeError(
+      `Expected \`halfOpen\` to be a boolean, got ${describeSetting(o.halfOpen)}`,
+    );
+  }
+  return {
+    whenAllUnavailable:
+      o.whenAllUnavailable === undefined ? "reject" : checkWhenAllUnavailable(o.whenAllUnavailable),
+    maxWaitMs: nonNegative(o.maxWaitMs ?? 30_000, "maxWaitMs"),
+    halfOpen: o.halfOpen === true,
+    probe: optionalFunction(o.probe, "probe"),
+    probeConcurrency: positiveInt(o.probeConcurrency ?? 2, "probeConcurrency"),
+    probeTimeoutMs: nonNegative(o.probeTimeoutMs ?? 10_000, "probeTimeoutMs"),
+    maxSessions: positiveInt(sessions.maxSessions ?? 10_000, "sessions.maxSessions"),
+    sessionTtlMs: nonNegative(sessions.ttlMs ?? 3_600_000, "sessions.ttlMs"),
+    maxScopes: positiveInt(o.maxScopes ?? 64, "maxScopes"),
   };
 }
 
@@ -165,6 +277,7 @@ const RESERVED_LABELS = new Set([
   "state",
   "outcome",
   "le",
+  "scope",
 ]);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -193,7 +306,7 @@ function resolveMetricsLabels(value: unknown): Readonly<Record<string, string>> 
  * about refreshing, rotating and storing tokens, which API keys never need.
  * @throws {TypeError} for an OAuth-only or unknown key
  */
-export function checkKeyManagerOptions(options: ManagerOptions | undefined): void {
+export function checkKeyManagerOptions(options: KeyManagerOptions | undefined): void {
   const o = checkObject(options ?? {}, "options");
   for (const key of Object.keys(o)) {
     if ((OAUTH_ONLY_KEYS as readonly string[]).includes(key)) {

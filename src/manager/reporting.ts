@@ -4,7 +4,12 @@
  * at. Ids, counts and times only: nothing here carries a secret.
  * @module
  */
-import type { CallOutcome, CredentialSample, ProviderSample } from "../metrics/prometheus.js";
+import type {
+  CallOutcome,
+  CredentialSample,
+  ProviderSample,
+  ScopeSample,
+} from "../metrics/prometheus.js";
 import type { AlertSubject } from "../monitoring/alerts.js";
 import type { Monitor } from "../monitoring/monitor.js";
 import type { PoolEntry } from "../pool/entry.js";
@@ -85,6 +90,30 @@ export function healthSummary(
   };
 }
 
+/**
+ * Scopes shown in the health summary and the Prometheus text at most (the most recently cooled):
+ * each is a label value, and callers name scopes, so their number must stay bounded.
+ */
+export const MAX_EXPORTED_SCOPES = 50;
+
+/** `summary` with its scoped cooldowns, when any credential cools down in a scope. */
+export function withScopedCooldowns(
+  summary: HealthSummary,
+  pool: CredentialPool,
+  now: number,
+): HealthSummary {
+  const scoped = pool.scopedCooldowns(now, MAX_EXPORTED_SCOPES);
+  if (scoped.size === 0) return summary;
+  const out: Record<string, Record<string, Date>> = {};
+  for (const [scope, until] of scoped) {
+    const byId: Record<string, Date> = {};
+    for (const [id, at] of Object.entries(until)) byId[id] = new Date(at);
+    out[scope] = byId;
+  }
+  summary.scopedCooldowns = out;
+  return summary;
+}
+
 /** The per-credential totals of `exportPrometheus`. */
 export function prometheusStruct(pool: CredentialPool): PrometheusMetrics {
   const out: PrometheusMetrics = {
@@ -136,9 +165,14 @@ export function prometheusSample(
     });
   }
   const stats = monitor.stats();
+  const scopes: ScopeSample[] = [];
+  for (const [scope, until] of pool.scopedCooldowns(now, MAX_EXPORTED_SCOPES)) {
+    scopes.push({ scope, cooling: Object.keys(until).length });
+  }
   return {
     provider,
     credentials,
+    scopes,
     calls,
     unlockedRefreshes,
     webhook: {

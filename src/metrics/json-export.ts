@@ -46,7 +46,20 @@ export function healthSummaryToWire(summary: HealthSummary): Record<string, unkn
     total_requests: summary.totalRequests,
     success_rate: summary.successRate,
     credentials,
+    ...scopedCooldownsToWire(summary.scopedCooldowns),
   };
+}
+
+/** `scoped_cooldowns`: scope → credential id → when its cooldown there ends; absent when none. */
+function scopedCooldownsToWire(scoped: HealthSummary["scopedCooldowns"]): Record<string, unknown> {
+  if (scoped === undefined) return {};
+  const wire: Record<string, Record<string, string | null>> = {};
+  for (const [scope, byId] of Object.entries(scoped)) {
+    const until: Record<string, string | null> = {};
+    for (const [id, at] of Object.entries(byId)) until[id] = iso(at);
+    wire[scope] = until;
+  }
+  return { scoped_cooldowns: wire };
 }
 
 function iso(date: Date | undefined): string | null {

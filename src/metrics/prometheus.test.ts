@@ -145,6 +145,7 @@ describe("createCollector", () => {
       oauthmanager_calls_total: "counter",
       oauthmanager_request_duration_seconds: "histogram",
       oauthmanager_webhook_deliveries_total: "counter",
+      oauthmanager_scope_cooling_credentials: "gauge",
       oauthmanager_unlocked_refreshes_total: "counter",
     });
     for (const name of exp.types.keys()) expect(exp.help.get(name)).toBeTruthy();

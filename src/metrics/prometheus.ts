@@ -20,6 +20,7 @@
  * | `oauthmanager_calls_total` | counter | `provider`, `outcome` | `executeWithFailover` calls by outcome: `ok`, `failed_over` (succeeded on a later credential), `exhausted`, `unavailable` (no credential could be tried: all cooling, or none configured), `caller_error` (the request's own fault, rethrown), `aborted` |
  * | `oauthmanager_request_duration_seconds` | histogram | `provider`, `credential` | request latency (`_bucket{le}`, `_sum`, `_count`) |
  * | `oauthmanager_webhook_deliveries_total` | counter | `provider`, `outcome` | webhook events by outcome: `sent`, `failed`, `dropped`, `disabled` |
+ * | `oauthmanager_scope_cooling_credentials` | gauge | `provider`, `scope` | credentials cooling down in a scope (a 429 under `executeWithFailover`'s `scope`); the 50 most recently cooled scopes with a credential cooling |
  * | `oauthmanager_unlocked_refreshes_total` | counter | `provider` | token refreshes made without the store's lock because the store could not lock at all (down, or forbidden): other processes may have refreshed the same credential at the same moment |
  *
  * Labels hold the provider name and the credential id (user-chosen, bounded, never a token).
@@ -98,6 +99,13 @@ export interface CredentialSample {
   latency: LatencySnapshot;
 }
 
+/** Credentials cooling down in one scope at scrape time. */
+export interface ScopeSample {
+  /** The caller's scope name (a model, say): a label value, bounded in number by the manager. */
+  scope: string;
+  cooling: number;
+}
+
 /** One manager's figures at scrape time. */
 export interface ProviderSample {
   provider: string;
@@ -109,6 +117,8 @@ export interface ProviderSample {
   webhook?: { sent: number; failed: number; dropped: number; disabled?: number };
   /** Token refreshes made without the store's lock because the store could not lock at all. */
   unlockedRefreshes?: number | undefined;
+  /** Scopes with credentials cooling down in them. */
+  scopes?: ScopeSample[] | undefined;
 }
 
 /** What {@link createCollector} reads on every scrape. */
@@ -295,6 +305,21 @@ const DEFINITIONS: readonly Definition[] = [
     labelNames: ["provider", "outcome"],
     values: (samples) =>
       perProvider(samples, ["sent", "failed", "dropped", "disabled"], (s) => s.webhook),
+  },
+  {
+    name: `${PREFIX}scope_cooling_credentials`,
+    help: "Credentials cooling down in a scope (a rate limit seen under it).",
+    kind: "gauge",
+    labelNames: ["provider", "scope"],
+    values(samples) {
+      const out: Value[] = [];
+      for (const s of samples) {
+        for (const { scope, cooling } of s.scopes ?? []) {
+          out.push({ value: finite(cooling), labels: { provider: s.provider, scope } });
+        }
+      }
+      return out;
+    },
   },
   {
     name: `${PREFIX}unlocked_refreshes_total`,

@@ -53,6 +53,11 @@ export class BackoffQueue<T> {
     return undefined;
   }
 
+  /** The value with the soonest current deadline, dropping stale entries; undefined when none. */
+  peek(): T | undefined {
+    return this.peekDeadline() === undefined ? undefined : this.#heap[0]!.value;
+  }
+
   /** Drops stale entries; call when the heap has grown well past the number of live values. */
   compact(): void {
     const live = this.#heap.filter((item) => this.isCurrent(item.value, item.deadline));

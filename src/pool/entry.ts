@@ -22,6 +22,10 @@ export class PoolEntry implements RingNode {
   linked = false;
   /** Out of the pool: never selected again, in-flight requests finish. */
   removed = false;
+  /** Back from backoff with half-open probing on: the next request to pick it is a trial. */
+  halfOpen = false;
+  /** A trial request runs on it: out of selection until that request settles. */
+  onTrial = false;
   /** The credential as operations see it: frozen, replaced as a whole on refresh. */
   view: Readonly<OAuthCredentialSet>;
   /** `view.expiresAt` in epoch ms, read on every request. */

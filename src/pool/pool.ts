@@ -14,7 +14,18 @@ import type { Selector } from "../selection/selector.js";
 import type { OAuthCredentialSet } from "../types.js";
 import { BackoffQueue } from "./backoff-queue.js";
 import { PoolEntry } from "./entry.js";
+import { ScopedCooldowns, type ScopeState } from "./scoped-cooldowns.js";
 import { validateCredentials } from "./validate.js";
+
+/** How the pool treats credentials coming back from backoff, and scopes. */
+export interface PoolBehaviour {
+  /** A credential back from backoff serves one trial request before the rest. @default false */
+  halfOpen: boolean;
+  /** Scopes whose cooldowns are kept at most. @default 64 */
+  maxScopes: number;
+}
+
+const DEFAULT_BEHAVIOUR: PoolBehaviour = { halfOpen: false, maxScopes: 64 };
 
 /** Told about every credential that enters or leaves the pool. */
 export interface PoolListener {
@@ -42,12 +53,23 @@ export class CredentialPool {
   #nextOrder = 0;
 
   readonly #now: Clock;
+  readonly #halfOpen: boolean;
+  readonly #scopes: ScopedCooldowns;
+  /** Takes credentials whose backoff ended instead of the ring (background probes). */
+  #onDue: ((entry: PoolEntry) => void) | undefined;
 
   /** @param now stamps when each credential joins the pool @default Date.now */
-  constructor(selector: Selector, policy: HealthPolicy, now: Clock = systemClock) {
+  constructor(
+    selector: Selector,
+    policy: HealthPolicy,
+    now: Clock = systemClock,
+    behaviour: PoolBehaviour = DEFAULT_BEHAVIOUR,
+  ) {
     this.#selector = selector;
     this.#policy = policy;
     this.#now = now;
+    this.#halfOpen = behaviour.halfOpen;
+    this.#scopes = new ScopedCooldowns(behaviour.maxScopes);
   }
 
   /** Registers a listener for additions and removals from now on. */
@@ -90,7 +112,8 @@ export class CredentialPool {
     if (!entry) return undefined;
     entry.removed = true;
     entry.metrics.release();
-    this.#ring.unlink(entry);
+    this.#unlink(entry);
+    if (this.#scopes.size > 0) this.#scopes.forget(entry);
     this.entries.delete(id);
     this.#selector.forget?.(id);
     this.#compactIfStale();
@@ -108,29 +131,147 @@ export class CredentialPool {
     return this.#selector.select(this.#ring, exclude ? excluding(exclude) : acceptAll);
   }
 
-  /** Whether any credential can be picked now. */
-  hasAvailable(now: number): boolean {
-    this.#recover(now);
-    return this.#ring.size > 0;
+  /**
+   * {@link pick} under `scope`: credentials cooling down in that scope are skipped, at no cost
+   * per credential skipped. A scope without cooldowns picks exactly as {@link pick}.
+   */
+  pickIn(
+    now: number,
+    exclude: ReadonlySet<string> | undefined,
+    scope: string,
+  ): PoolEntry | undefined {
+    if (this.#scopes.size === 0) return this.pick(now, exclude);
+    const state = this.#scopeAt(scope, now);
+    if (state === undefined) return this.pick(now, exclude);
+    if (state.ring.size === 0) return undefined;
+    return this.#selector.select(state.ring, exclude ? excluding(exclude) : acceptAll)?.entry;
   }
 
-  /** Milliseconds until the soonest credential in backoff comes back; undefined when none will. */
-  retryAfter(now: number): number | undefined {
-    const deadline = this.#backoff.peekDeadline();
+  /** Whether `entry` can serve a request under `scope` (any scope when undefined) now. */
+  canServe(entry: PoolEntry, now: number, scope: string | undefined): boolean {
+    this.#recover(now);
+    if (!entry.linked) return false;
+    if (scope === undefined) return true;
+    const state = this.#scopeAt(scope, now);
+    return state === undefined || !state.isCooling(entry);
+  }
+
+  /** Whether any credential can be picked now (under `scope`, when given). */
+  hasAvailable(now: number, scope?: string): boolean {
+    this.#recover(now);
+    const state = scope === undefined ? undefined : this.#scopeAt(scope, now);
+    return (state ? state.ring.size : this.#ring.size) > 0;
+  }
+
+  /**
+   * Milliseconds until the soonest credential in backoff comes back; undefined when none will.
+   * Under a scope, the sooner of the pool's and the scope's next deadline: a credential may wait
+   * for both, so this is the earliest it is worth trying again.
+   */
+  retryAfter(now: number, scope?: string): number | undefined {
+    let deadline = this.#backoff.peekDeadline();
+    const scoped = scope === undefined ? undefined : this.#scopes.get(scope)?.nextDeadline();
+    if (scoped !== undefined && (deadline === undefined || scoped < deadline)) deadline = scoped;
     return deadline === undefined ? undefined : Math.max(0, deadline - now);
+  }
+
+  /** The credential whose backoff (or cooldown in `scope`) ends first: the least bad to try. */
+  leastBad(now: number, scope?: string): PoolEntry | undefined {
+    this.#recover(now);
+    const pooled = this.#backoff.peek();
+    const state = scope === undefined ? undefined : this.#scopeAt(scope, now);
+    const scoped = state?.soonest();
+    if (scoped === undefined) return pooled;
+    if (pooled === undefined) return scoped;
+    const scopedUntil = state?.records.get(scoped)?.until ?? 0;
+    return scopedUntil < pooled.health.backoffUntil ? scoped : pooled;
+  }
+
+  /**
+   * A 429 or quota error under `scope`: `entry` cools down there only, for `cooldownMs` (a
+   * Retry-After) or the next backoff step.
+   * @returns the cooldown's deadline
+   */
+  coolInScope(
+    entry: PoolEntry,
+    scope: string,
+    now: number,
+    cooldownMs: number | undefined,
+    startedAt: number,
+  ): number {
+    if (entry.removed) return 0;
+    const state = this.#scopes.touch(scope, this.#ring);
+    state.recover(now);
+    const until = state.cool(entry, now, cooldownMs, startedAt, this.#policy);
+    this.#scopes.dropIfEmpty(scope);
+    return until;
+  }
+
+  /** A request under `scope` succeeded on `entry`: its cooldown record there goes. */
+  succeededInScope(entry: PoolEntry, scope: string, startedAt: number): void {
+    if (this.#scopes.size === 0) return;
+    const state = this.#scopes.get(scope);
+    if (state?.succeeded(entry, startedAt)) this.#scopes.dropIfEmpty(scope);
+  }
+
+  /** Scope → credential id → end of its cooldown there (epoch ms), most recently cooled first. */
+  scopedCooldowns(now: number, maxScopes: number): Map<string, Record<string, number>> {
+    const out = new Map<string, Record<string, number>>();
+    for (const [scope, state] of this.#scopes.entries()) {
+      if (out.size >= maxScopes) break;
+      state.recover(now);
+      if (state.cooling > 0) out.set(scope, state.snapshot(now));
+    }
+    return out;
+  }
+
+  /**
+   * A request takes `entry`, back from backoff, as a trial: the others go elsewhere until it
+   * settles ({@link endTrial}).
+   */
+  startTrial(entry: PoolEntry): void {
+    entry.halfOpen = false;
+    entry.onTrial = true;
+    this.#unlink(entry);
+  }
+
+  /**
+   * The trial request on `entry` settled. A success or a failure has already put it where it
+   * belongs; a request that ended otherwise (its own fault, an abort) leaves it half-open.
+   */
+  endTrial(entry: PoolEntry, now: number): void {
+    entry.onTrial = false;
+    if (entry.removed || entry.health.needsReauth || entry.health.backoffUntil > now) return;
+    if (entry.health.failureCount > 0) entry.halfOpen = true;
+    this.#link(entry);
+  }
+
+  /**
+   * From now on, credentials whose backoff ends go to `handler` (a background probe) instead of
+   * back into selection; undefined restores the default.
+   */
+  onBackoffEnd(handler: ((entry: PoolEntry) => void) | undefined): void {
+    this.#onDue = handler;
+  }
+
+  /** Takes back the credentials whose backoff has ended (selection does it on every pick too). */
+  recoverDue(now: number): void {
+    this.#recover(now);
   }
 
   /** Re-evaluates where `entry` belongs after its health changed. */
   update(entry: PoolEntry, now: number): void {
     if (entry.removed) return;
     if (entry.health.needsReauth) {
-      this.#ring.unlink(entry);
+      this.#unlink(entry);
     } else if (entry.health.backoffUntil > now) {
-      if (entry.linked) this.#ring.unlink(entry);
+      if (entry.linked) this.#unlink(entry);
       this.#backoff.push(entry, entry.health.backoffUntil);
       this.#compactIfStale();
     } else {
-      this.#ring.link(entry);
+      if (entry.health.failureCount === 0) entry.halfOpen = false;
+      // A trial settles through endTrial; a probe's credential is placed by the probe.
+      if (!entry.onTrial) this.#link(entry);
     }
   }
 
@@ -142,7 +283,7 @@ export class CredentialPool {
   #add(cred: OAuthCredentialSet): PoolEntry {
     const entry = new PoolEntry(cred, this.#nextOrder++, this.#policy, this.#metrics, this.#now());
     this.entries.set(entry.id, entry);
-    this.#ring.link(entry);
+    this.#link(entry);
     for (const listener of this.#listeners) listener.added?.(entry);
     return entry;
   }
@@ -160,8 +301,33 @@ export class CredentialPool {
   }
 
   readonly #relink = (entry: PoolEntry): void => {
-    if (!entry.health.needsReauth) this.#ring.link(entry);
+    if (entry.health.needsReauth || entry.onTrial) return;
+    if (this.#onDue !== undefined) {
+      this.#onDue(entry);
+      return;
+    }
+    if (this.#halfOpen) entry.halfOpen = true;
+    this.#link(entry);
   };
+
+  #link(entry: PoolEntry): void {
+    if (entry.linked) return;
+    this.#ring.link(entry);
+    if (this.#scopes.size > 0) this.#scopes.link(entry);
+  }
+
+  #unlink(entry: PoolEntry): void {
+    if (!entry.linked) return;
+    this.#ring.unlink(entry);
+    if (this.#scopes.size > 0) this.#scopes.unlink(entry);
+  }
+
+  #scopeAt(scope: string, now: number): ScopeState | undefined {
+    this.#recover(now);
+    const state = this.#scopes.get(scope);
+    state?.recover(now);
+    return state;
+  }
 }
 
 const acceptAll = (): boolean => true;

@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import { StickySessions } from "../selection/sticky-sessions.js";
+import { KeyManager } from "./key-manager.js";
+import { OAuthKeyManager } from "./oauth-key-manager.js";
+import { clock, creds, httpError, ok } from "./test-support/requests.js";
+
+describe("StickySessions", () => {
+  it("forgets a key after its TTL, and the least recently used key beyond its size", () => {
+    const s = new StickySessions<string>(2, 1_000);
+    s.set("a", "c0", 0);
+    s.set("b", "c1", 0);
+    expect(s.get("a", 999)).toBe("c0");
+    expect(s.get("a", 1_000)).toBeUndefined();
+    s.set("a", "c0", 1_000);
+    s.set("b", "c1", 1_001); // b is now the most recent
+    s.set("c", "c2", 1_002); // a goes
+    expect(s.size).toBe(2);
+    expect(s.get("a", 1_003)).toBeUndefined();
+    expect(s.get("b", 1_003)).toBe("c1");
+    expect(s.get("c", 1_003)).toBe("c2");
+  });
+});
+
+describe("sticky sessions", () => {
+  it("a session key stays on its credential while it is available", async () => {
+    const c = clock();
+    const m = new OAuthKeyManager("p", creds(3), undefined, { now: c.now });
+    const first = (await m.executeWithFailover(ok, { sessionKey: "chat-1" })).result;
+    for (let i = 0; i < 5; i++) {
+      await m.executeWithFailover(ok); // other traffic moves round-robin on
+      expect((await m.executeWithFailover(ok, { sessionKey: "chat-1" })).result).toBe(first);
+    }
+    await m.close();
+  });
+
+  it("moves the moment its credential cannot serve, and sticks to the new one", async () => {
+    const c = clock();
+    const m = new OAuthKeyManager("p", creds(3), undefined, { now: c.now });
+    expect((await m.executeWithFailover(ok, { sessionKey: "s" })).result).toBe("c0");
+    m.reportFailure("c0", httpError(429, { "retry-after": "10" }));
+    const moved = (await m.executeWithFailover(ok, { sessionKey: "s" })).result;
+    expect(moved).not.toBe("c0");
+    c.advance(10_000); // c0 is back, but the session stays where it moved
+    for (let i = 0; i < 3; i++) {
+      expect((await m.executeWithFailover(ok, { sessionKey: "s" })).result).toBe(moved);
+    }
+    await m.close();
+  });
+
+  it("moves when its credential fails the request, and sticks to the one that served it", async () => {
+    const c = clock();
+    const m = new OAuthKeyManager("p", creds(3), undefined, { now: c.now });
+    expect((await m.executeWithFailover(ok, { sessionKey: "s" })).result).toBe("c0");
+    const served = await m.executeWithFailover(
+      async (cred) => {
+        if (cred.id === "c0") throw httpError(503);
+        return { result: cred.id };
+      },
+      { sessionKey: "s" },
+    );
+    expect(served).toMatchObject({ result: "c1", attempts: 2 });
+    expect((await m.executeWithFailover(ok, { sessionKey: "s" })).result).toBe("c1");
+    await m.close();
+  });
+
+  it("moves when its credential cools down in the request's scope", async () => {
+    const c = clock();
+    const m = new OAuthKeyManager("p", creds(2), undefined, { now: c.now });
+    expect((await m.executeWithFailover(ok, { sessionKey: "s", scope: "pro" })).result).toBe("c0");
+    await expect(
+      m.executeWithFailover(
+        async () => {
+          throw httpError(429, { "retry-after": "60" });
+        },
+        { sessionKey: "s", scope: "pro", maxAttempts: 1 },
+      ),
+    ).rejects.toThrow();
+    expect((await m.executeWithFailover(ok, { sessionKey: "s", scope: "pro" })).result).toBe("c1");
+    // Pool-wide c0 is fine: only the scope turned it away.
+    expect(m.getCredentialHealthInfo("c0")?.state).toBe("healthy");
+    await m.close();
+  });
+
+  it("sticky hits leave the round-robin turn of everyone else untouched", async () => {
+    const c = clock();
+    const m = new OAuthKeyManager("p", creds(3), undefined, { now: c.now });
+    await m.executeWithFailover(ok, { sessionKey: "s" }); // c0, turn moves to c1
+    const unkeyed: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await m.executeWithFailover(ok, { sessionKey: "s" });
+      await m.executeWithFailover(ok, { sessionKey: "s" });
+      unkeyed.push((await m.executeWithFailover(ok)).result);
+    }
+    expect(unkeyed).toEqual(["c1", "c2", "c0", "c1", "c2", "c0"]);
+    // New sessions spread over the credentials rather than piling on the sticky one.
+    const fresh = [];
+    for (let i = 0; i < 3; i++) {
+      fresh.push((await m.executeWithFailover(ok, { sessionKey: `new-${i}` })).result);
+    }
+    expect(new Set(fresh)).toEqual(new Set(["c0", "c1", "c2"]));
+    await m.close();
+  });
+
+  it("forgets a session after its TTL and beyond maxSessions", async () => {
+    const c = clock();
+    const m = new OAuthKeyManager("p", creds(3), undefined, {
+      now: c.now,
+      sessions: { maxSessions: 2, ttlMs: 60_000 },
+    });
+    expect((await m.executeWithFailover(ok, { sessionKey: "a" })).result).toBe("c0");
+    c.advance(60_000);
+    expect((await m.executeWithFailover(ok, { sessionKey: "a" })).result).toBe("c1");
+    await m.executeWithFailover(ok, { sessionKey: "b" }); // c2
+    await m.executeWithFailover(ok, { sessionKey: "c" }); // c0; "a" is the oldest and goes
+    expect((await m.executeWithFailover(ok, { sessionKey: "a" })).result).toBe("c1");
+    expect((await m.executeWithFailover(ok, { sessionKey: "c" })).result).toBe("c0");
+    await m.close();
+  });
+
+  it("a removed credential's sessions move", async () => {
+    const c = clock();
+    const m = new OAuthKeyManager("p", creds(2), undefined, { now: c.now });
+    expect((await m.executeWithFailover(ok, { sessionKey: "s" })).result).toBe("c0");
+    m.removeCredential("c0");
+    expect((await m.executeWithFailover(ok, { sessionKey: "s" })).result).toBe("c1");
+    await m.close();
+  });
+
+  it("KeyManager sessions stick too", async () => {
+    const keys = new KeyManager("p", ["k0", "k1", "k2"]);
+    const op = async (key: string) => ({ result: key });
+    const first = (await keys.executeWithFailover(op, { sessionKey: "s" })).result;
+    await keys.executeWithFailover(op);
+    expect((await keys.executeWithFailover(op, { sessionKey: "s" })).result).toBe(first);
+    await keys.close();
+  });
+
+  it("refuses bad session options", () => {
+    expect(
+      () => new OAuthKeyManager("p", creds(1), undefined, { sessions: { ttl: 5 } as never }),
+    ).toThrow(/Unknown option `sessions.ttl`; did you mean `sessions.ttlMs`\?/);
+    expect(
+      () => new OAuthKeyManager("p", creds(1), undefined, { sessions: { maxSessions: 0 } }),
+    ).toThrow(/Expected `sessions.maxSessions` to be an integer >= 1/);
+  });
+});

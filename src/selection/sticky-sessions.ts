@@ -1,0 +1,71 @@
+/**
+ * Sticky sessions: which credential each session key used last. A least-recently-used table on
+ * a Map (its insertion order is the recency order), whose keys also expire: memory stays bounded
+ * by `maxSessions` however many keys callers invent, and a key left alone lets its credential go.
+ * @module
+ */
+
+interface Stuck<T> {
+  value: T;
+  expiresAt: number;
+  /** When the key last moved to the most recent end of the table. */
+  movedAt: number;
+}
+
+/**
+ * A key used again within this long is not moved to the most recent end again: recency is kept
+ * to this grain, and a session's requests in a burst cost one lookup each, not a delete and an
+ * insert (which also leaves the Map a hole to compact).
+ */
+const RECENCY_GRAIN_MS = 1_000;
+
+export class StickySessions<T> {
+  readonly #table = new Map<string, Stuck<T>>();
+  readonly #max: number;
+  readonly #ttlMs: number;
+
+  /**
+   * @param maxSessions keys kept at most
+   * @param ttlMs a key unused for this long is forgotten
+   */
+  constructor(maxSessions: number, ttlMs: number) {
+    this.#max = maxSessions;
+    this.#ttlMs = ttlMs;
+  }
+
+  get size(): number {
+    return this.#table.size;
+  }
+
+  /** What `key` stuck to, unless it expired. */
+  get(key: string, now: number): T | undefined {
+    const stuck = this.#table.get(key);
+    if (stuck === undefined) return undefined;
+    if (stuck.expiresAt <= now) {
+      this.#table.delete(key);
+      return undefined;
+    }
+    return stuck.value;
+  }
+
+  /** Sticks `key` to `value` and makes it the most recently used (to within a second). */
+  set(key: string, value: T, now: number): void {
+    const table = this.#table;
+    const stuck = table.get(key);
+    if (stuck !== undefined) {
+      stuck.value = value;
+      stuck.expiresAt = now + this.#ttlMs;
+      if (now - stuck.movedAt < RECENCY_GRAIN_MS) return;
+      // Moved to the end (most recent) with its record reused: no allocation.
+      stuck.movedAt = now;
+      table.delete(key);
+      table.set(key, stuck);
+      return;
+    }
+    table.set(key, { value, expiresAt: now + this.#ttlMs, movedAt: now });
+    if (table.size > this.#max) {
+      const oldest = table.keys().next().value;
+      if (oldest !== undefined) table.delete(oldest);
+    }
+  }
+}
