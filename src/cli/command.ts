@@ -18,6 +18,8 @@ export const EXIT_USAGE = 2;
 /** One command of the program. */
 export interface Command {
   name: string;
+  /** Other names the command answers to, as `check` for `validate`. */
+  aliases?: readonly string[];
   /** What follows the command's name in its usage line, as in `[--config] FILE`. */
   args: string;
   /** One line for the list of commands. */

@@ -32,11 +32,13 @@ async function expectUsageError(argv: string[], message: string) {
   expect(result).toMatchObject({ code: 2, out: "" });
   expect(result.err.split("\n")).toEqual([
     `oauthmanager: ${message}`,
-    expect.stringMatching(/^Run "oauthmanager (check |serve )?--help" for usage\.$/),
+    expect.stringMatching(
+      /^Run "oauthmanager ((check|validate|status|refresh|import|login|serve) )?--help" for usage\.$/,
+    ),
   ]);
 }
 
-describe("oauthmanager check", () => {
+describe("oauthmanager validate (alias check)", () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "oauthmanager-cli-"));
@@ -92,13 +94,15 @@ describe("oauthmanager check", () => {
     expect(err.split("\n")).toEqual([
       `oauthmanager: invalid configuration file ${file}:`,
       expect.stringMatching(/^ {2}providers\.gemini\.selection: expected one of /),
-      expect.stringMatching(/^ {2}providers\.gemini: has no credentials/),
       "  store.path: is required",
     ]);
   });
 
   it("refuses a missing, a doubled or an extra file argument", async () => {
-    await expectUsageError(["check"], "check needs a configuration file: oauthmanager check FILE");
+    await expectUsageError(
+      ["check"],
+      "validate needs a configuration file: oauthmanager validate FILE",
+    );
     await expectUsageError(["check", "--config"], "option --config needs a value");
     await expectUsageError(
       ["check", "--config", "--help"],
@@ -106,9 +110,9 @@ describe("oauthmanager check", () => {
     );
     await expectUsageError(
       ["check", EXAMPLE, "--config", EXAMPLE],
-      "check takes one configuration file, given both as FILE and with --config",
+      "validate takes one configuration file, given both as FILE and with --config",
     );
-    await expectUsageError(["check", EXAMPLE, EXAMPLE], "check takes one FILE, got 2");
+    await expectUsageError(["check", EXAMPLE, EXAMPLE], "validate takes one FILE, got 2");
   });
 });
 
@@ -118,7 +122,10 @@ describe("oauthmanager usage", () => {
     expect(help.code).toBe(0);
     expect(help.err).toBe("");
     expect(help.out).toMatch(/^Usage: oauthmanager <command> \[options\]/);
-    expect(help.out).toMatch(/^ {2}check \[--config\] FILE +\S/m);
+    expect(help.out).toMatch(/^ {2}validate \[--config\] FILE +\S.*alias: check/m);
+    for (const name of ["status", "refresh", "import", "login"]) {
+      expect(help.out).toMatch(new RegExp(`^ {2}${name} .* {2,}\\S`, "m"));
+    }
     expect(help.out).toMatch(/^ {2}-h, --help +\S/m);
     expect(help.out).toMatch(/^ {2}--version +\S/m);
     expect(await run("-h")).toEqual(help);
@@ -129,10 +136,21 @@ describe("oauthmanager usage", () => {
   it("a command's --help prints that command's usage and options", async () => {
     const help = await run("check", "--help");
     expect(help.code).toBe(0);
-    expect(help.out).toMatch(/^Usage: oauthmanager check \[--config\] FILE/);
+    expect(help.out).toMatch(/^Usage: oauthmanager validate \[--config\] FILE/);
     expect(help.out).toMatch(/^ {2}-c, --config FILE +\S/m);
     expect(await run("help", "check")).toEqual(help);
     expect(await run("check", "-h")).toEqual(help);
+  });
+
+  it("every command has --help: its usage line and options, exit 0", async () => {
+    for (const name of ["validate", "check", "status", "refresh", "import", "login"]) {
+      const help = await run(name, "--help");
+      expect(help.code).toBe(0);
+      const shown = name === "check" ? "validate" : name;
+      expect(help.out).toMatch(new RegExp(`^Usage: oauthmanager ${shown} \\S`));
+      expect(help.out).toMatch(/^ {2}-h, --help +\S/m);
+      expect(await run("help", name)).toEqual(help);
+    }
   });
 
   it("--version prints the version of package.json", async () => {

@@ -1,18 +1,29 @@
 /**
  * The `oauthmanager` command: the command line in, an exit code out. Commands are entries of a
  * table, each with its own options and usage, so that a new one needs no change to the parsing.
- * `check` validates a configuration file; `serve` runs the gateway.
+ * `validate` (or `check`), `status`, `refresh`, `import`, `login`, and `serve`: the gateway.
  * @module
  */
 import { readFileSync } from "node:fs";
-import { messageOf } from "../errors.js";
 import { type OptionSpecs, splitCommandLine, UsageError } from "./args.js";
-import { checkCommand } from "./check.js";
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Output } from "./command.js";
+import { importCommand } from "./import.js";
+import { loginCommand } from "./login.js";
+import { refreshCommand } from "./refresh.js";
+import { reportFailure } from "./report.js";
 import { serveCommand } from "./serve.js";
+import { statusCommand } from "./status.js";
 import { commandUsage, programUsage } from "./usage.js";
+import { validateCommand } from "./validate.js";
 
-const COMMANDS: readonly Command[] = [checkCommand, serveCommand];
+const COMMANDS: readonly Command[] = [
+  validateCommand,
+  statusCommand,
+  refreshCommand,
+  importCommand,
+  loginCommand,
+  serveCommand,
+];
 
 /** Options every command takes. */
 const GLOBAL_OPTIONS: OptionSpecs = {
@@ -26,7 +37,8 @@ const ALL_OPTIONS: OptionSpecs = Object.assign(
   ...COMMANDS.map((c) => c.options),
 );
 
-const findCommand = (name: string | undefined) => COMMANDS.find((c) => c.name === name);
+const findCommand = (name: string | undefined) =>
+  COMMANDS.find((c) => c.name === name || (name !== undefined && c.aliases?.includes(name)));
 
 /**
  * Runs the CLI with `argv` (without node and the script).
@@ -50,7 +62,8 @@ export async function main(
       err(`Run "oauthmanager ${help}" for usage.`);
       return EXIT_USAGE;
     }
-    err(`oauthmanager: ${messageOf(e)}`);
+    // A configuration error lists one issue per line: each indented under the first.
+    reportFailure(e, output);
     return EXIT_FAILURE;
   }
 }

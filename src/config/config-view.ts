@@ -1,7 +1,7 @@
 /**
  * The redacting view of a parsed configuration: printing it, or any part of it, with
  * `console.log`, `util.inspect` or `JSON.stringify` shows no token, client secret, API key,
- * gateway key, webhook secret, encryption key or Redis password, while reading a field still
+ * gateway key, login client secret, webhook secret, encryption key or Redis password, while reading a field still
  * gives the real value `createManagers` and the gateway need.
  * @module
  */
@@ -44,6 +44,7 @@ const redisUrl: FieldMask = (url) => {
 const PROVIDER_VIEW = redactingPrototype({ apiKeys: hidden, headers: secretHeaders });
 const STORE_VIEW = redactingPrototype({ encryptionKey: hidden, url: redisUrl });
 const SERVER_VIEW = redactingPrototype({ clientKeys: hidden, adminKey: hidden });
+const LOGIN_VIEW = redactingPrototype({ clientSecret: hidden });
 
 /**
  * Gives a configuration just parsed, and every part of it that holds a secret, the redacting
@@ -55,6 +56,7 @@ export function withConfigView(config: OAuthManagerConfig): OAuthManagerConfig {
     withRedactingView(provider, PROVIDER_VIEW);
     for (const cred of provider.oauthCredentials) withRedactingView(cred, CREDENTIAL_VIEW);
     if (provider.monitoring) withRedactingView(provider.monitoring, MONITORING_CONFIG_VIEW);
+    if (provider.login) withRedactingView(provider.login, LOGIN_VIEW);
   }
   if (config.store) withRedactingView<StoreConfig>(config.store, STORE_VIEW);
   if (config.server) withRedactingView(config.server, SERVER_VIEW);

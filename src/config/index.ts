@@ -11,8 +11,10 @@ export {
   parseDuration,
 } from "./duration.js";
 export { loadConfig, parseConfig } from "./parse.js";
+export { addStoredCredentials } from "./stored-credentials.js";
 export type {
   AuthScheme,
+  LoginConfig,
   OAuthManagerConfig,
   ProviderConfig,
   RefreshPresetName,

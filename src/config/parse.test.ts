@@ -510,7 +510,8 @@ describe("parseConfig: each mistake gives its path and message", () => {
       {},
       {
         path: "providers.gemini",
-        message: "has no credentials: give at least one entry in oauth_credentials or api_keys",
+        message:
+          "has no credentials: give at least one entry in oauth_credentials or api_keys, or a store for logins added with oauthmanager login or import",
       },
     ],
     [
@@ -776,7 +777,7 @@ server: { port: -1 }
         "providers.gemini.oauth_credentials[1].weight",
         "providers.gemini.oauth_credentials[1].refresh_tokn",
         "providers.gemini.selection",
-        "providers.Bad",
+        // Its name; its empty list is no mistake beside a store (the store holds its logins).
         "providers.Bad",
         "store.path",
         "server.port",

@@ -49,6 +49,7 @@ import {
 } from "./fields.js";
 import type {
   AuthScheme,
+  LoginConfig,
   OAuthManagerConfig,
   ProviderConfig,
   RefreshPresetName,
@@ -449,40 +450,51 @@ const headers = z
     { when: () => true },
   );
 
+// ---------------------------------------------------------------- login
+
+/** Where `oauthmanager login` signs in, over the preset's endpoints (a test's local server). */
+const login = strict({
+  authorization_url: httpUrl().optional(),
+  device_authorization_url: httpUrl().optional(),
+  client_id: str({ nonEmpty: true }).optional(),
+  client_secret: secret().optional(),
+  scopes: scopes().optional(),
+  redirect_uri: httpUrl().optional(),
+}).transform(
+  (v): LoginConfig =>
+    defined<LoginConfig>({
+      authorizationUrl: v.authorization_url,
+      deviceAuthorizationUrl: v.device_authorization_url,
+      clientId: v.client_id,
+      clientSecret: v.client_secret,
+      scopes: v.scopes,
+      redirectUri: v.redirect_uri,
+    }),
+);
+
 // ---------------------------------------------------------------- provider
 
-const provider = strict(
-  {
-    model: str({ nonEmpty: true }).optional(),
-    oauth_credentials: z.array(credentialSchema).optional(),
-    api_keys: z.array(secret()).optional(),
-    refresh_strategy: refreshStrategy.optional(),
-    selection: oneOf(SELECTIONS).optional(),
-    rotation: rotation.optional(),
-    monitoring: monitoring.optional(),
-    backoff: backoff.optional(),
-    upstream: httpUrl().optional(),
-    auth: auth.optional(),
-    headers: headers.optional(),
-    token_url: httpUrl().optional(),
-    client_auth: oneOf(["body", "basic"]).optional(),
-    body_format: oneOf(["form", "json"]).optional(),
-    ...failoverFields,
-    budgets: budgets.optional(),
-    refresh_anomaly: refreshAnomaly.optional(),
-    source_recheck: duration({ allowZero: true }).optional(),
-  },
-  (value, ctx) => {
-    const none = (list: unknown) =>
-      list === undefined || (Array.isArray(list) && list.length === 0);
-    if (none(value.oauth_credentials) && none(value.api_keys)) {
-      ctx.addIssue({
-        code: "custom",
-        message: "has no credentials: give at least one entry in oauth_credentials or api_keys",
-      });
-    }
-  },
-).transform(
+const provider = strict({
+  model: str({ nonEmpty: true }).optional(),
+  oauth_credentials: z.array(credentialSchema).optional(),
+  api_keys: z.array(secret()).optional(),
+  refresh_strategy: refreshStrategy.optional(),
+  selection: oneOf(SELECTIONS).optional(),
+  rotation: rotation.optional(),
+  monitoring: monitoring.optional(),
+  backoff: backoff.optional(),
+  upstream: httpUrl().optional(),
+  auth: auth.optional(),
+  headers: headers.optional(),
+  token_url: httpUrl().optional(),
+  client_auth: oneOf(["body", "basic"]).optional(),
+  body_format: oneOf(["form", "json"]).optional(),
+  ...failoverFields,
+  budgets: budgets.optional(),
+  refresh_anomaly: refreshAnomaly.optional(),
+  source_recheck: duration({ allowZero: true }).optional(),
+  login: login.optional(),
+}).transform(
   (v): Omit<ProviderConfig, "name"> =>
     defined<Omit<ProviderConfig, "name">>({
       oauthCredentials: v.oauth_credentials ?? [],
@@ -503,6 +515,7 @@ const provider = strict(
       budgets: v.budgets,
       refreshAnomaly: v.refresh_anomaly,
       sourceRecheckMs: v.source_recheck,
+      login: v.login,
     }),
 );
 
@@ -614,12 +627,37 @@ const server = strict({
     }),
 );
 
+/**
+ * A provider needs credentials in the file, unless a store can hold them: the logins that
+ * `oauthmanager login` and `import` add live there.
+ */
+function requireCredentials(root: Record<string, unknown>, ctx: z.core.$RefinementCtx): void {
+  if (root.store !== undefined || !isRecord(root.providers)) return;
+  const none = (list: unknown) => list === undefined || (Array.isArray(list) && list.length === 0);
+  for (const [name, value] of Object.entries(root.providers)) {
+    // Parsed providers arrive camelCase; one that failed to parse, as written.
+    if (!isRecord(value)) continue;
+    const creds = value.oauthCredentials ?? value.oauth_credentials;
+    if (none(creds) && none(value.apiKeys ?? value.api_keys)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["providers", name],
+        message:
+          "has no credentials: give at least one entry in oauth_credentials or api_keys, or a store for logins added with oauthmanager login or import",
+      });
+    }
+  }
+}
+
 /** The whole document. */
-export const configSchema = strict({
-  providers,
-  store: store.optional(),
-  server: server.optional(),
-}).transform(
+export const configSchema = strict(
+  {
+    providers,
+    store: store.optional(),
+    server: server.optional(),
+  },
+  requireCredentials,
+).transform(
   (v): OAuthManagerConfig =>
     defined<OAuthManagerConfig>({ providers: v.providers, store: v.store, server: v.server }),
 );

@@ -67,6 +67,26 @@ export interface ProviderConfig {
   refreshAnomaly?: RefreshAnomalyOptions;
   /** `source_recheck`: the least time between re-reads of an external credential's file. */
   sourceRecheckMs?: number;
+  /** Where `oauthmanager login` signs in, over the preset's endpoints. */
+  login?: LoginConfig;
+}
+
+/**
+ * Where `oauthmanager login` signs in: each field over the preset's (gemini, qwen, anthropic,
+ * openai). A provider of another name needs `authorizationUrl` or `deviceAuthorizationUrl`, and
+ * `clientId`.
+ */
+export interface LoginConfig {
+  /** The authorization endpoint of the code flow with PKCE (RFC 6749 §4.1, RFC 7636). */
+  authorizationUrl?: string;
+  /** The device authorization endpoint (RFC 8628); when set, login uses the device flow. */
+  deviceAuthorizationUrl?: string;
+  /** The public client that signs in; its logins refresh with it too. */
+  clientId?: string;
+  clientSecret?: string;
+  scopes?: string[];
+  /** The loopback redirect URI; port 0 picks a free port. @default the preset's, else `http://127.0.0.1:0/callback` */
+  redirectUri?: string;
 }
 
 /** Where tokens are persisted. */

@@ -56,7 +56,7 @@ export function adoptStored(entry: PoolEntry, stored: StoredToken): void {
  * The credential with the stored tokens and provider data (they come from the same token
  * endpoint answer); identity, client and callbacks stay the configured ones.
  */
-function withStoredTokens(
+export function withStoredTokens(
   view: Readonly<OAuthCredentialSet>,
   stored: StoredToken,
 ): OAuthCredentialSet {

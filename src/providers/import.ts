@@ -285,9 +285,26 @@ function optionalStringArray(
  * A stable, non-secret id: a short hash of what identifies the login. The hash is one-way and
  * cut to 48 bits, so even when the identity is a refresh token nothing usable leaks.
  */
-function credentialId(kind: ImportKind, identity: string): string {
+function credentialId(kind: string, identity: string): string {
   const digest = createHash("sha256").update(`${kind}\n${identity}`).digest("hex");
   return `${kind}:${digest.slice(0, 12)}`;
+}
+
+/**
+ * The id {@link importCredentials} gives a login of `kind` with these tokens, so that a login
+ * made another way (`oauthmanager login`) for the same account gets the same id: a hash of the
+ * account an id_token names (for `codex`, its user and workspace), else of the refresh token.
+ * Any other `kind` (a provider's name) is hashed the same way.
+ */
+export function loginCredentialId(
+  kind: string,
+  tokens: { idToken?: string; accountId?: string; refreshToken?: string; accessToken: string },
+): string {
+  const identity =
+    (kind === "codex"
+      ? codexIdentity(tokens.idToken, tokens.accountId)
+      : subject(tokens.idToken)) ?? `token:${tokens.refreshToken ?? tokens.accessToken}`;
+  return credentialId(kind, identity);
 }
 
 interface Login {
