@@ -9,10 +9,11 @@ import { messageOf } from "../errors.js";
 import { type OptionSpecs, splitCommandLine, UsageError } from "./args.js";
 import { checkCommand } from "./check.js";
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Output } from "./command.js";
+import { demoCommand } from "./demo.js";
 import { serveCommand } from "./serve.js";
 import { commandUsage, programUsage } from "./usage.js";
 
-const COMMANDS: readonly Command[] = [checkCommand, serveCommand];
+const COMMANDS: readonly Command[] = [checkCommand, serveCommand, demoCommand];
 
 /** Options every command takes. */
 const GLOBAL_OPTIONS: OptionSpecs = {
