@@ -13,16 +13,23 @@ import type { SimulatedProvider } from "./simulated-provider.js";
 /** The provider's name in the configuration, and so the gateway's path prefix. */
 export const DEMO_PROVIDER = "sim";
 
+/**
+ * How long the simulated provider's access tokens live. The pool refreshes a credential at most
+ * every 30 s (so that a token endpoint handing out nearly expired tokens cannot make every request
+ * refresh): a token is used 30 s, then refreshed {@link REFRESH_BUFFER} before it expires.
+ */
+export const DEMO_TOKEN_LIFETIME_MS = 40_000;
+const REFRESH_BUFFER = "10s";
+
 /** The credentials' ids, and how long each one's first access token has left. */
 export const DEMO_ACCOUNTS: readonly (readonly [id: string, expiresInMs: number])[] = [
   // Inside the refresh buffer already: refreshed before its first use.
-  ["account-a", 2_000],
-  ["account-b", 8_000],
-  ["account-c", 13_000],
+  ["account-a", 3_000],
+  // The pool refreshes ahead of the buffer, up to a buffer earlier: these two a few seconds
+  // into the run, one after the other.
+  ["account-b", 25_000],
+  ["account-c", 31_000],
 ];
-
-/** Refresh this long before expiry: tokens live 20 s, so each is used 15 s, then replaced. */
-const REFRESH_BUFFER = "5s";
 
 /** A new random client key: printing it is harmless, it opens nothing once the demo ends. */
 export function demoClientKey(): string {

@@ -6,7 +6,13 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { Gateway } from "../gateway/gateway.js";
-import { DEMO_ACCOUNTS, DEMO_PROVIDER, demoClientKey, demoConfig } from "./config.js";
+import {
+  DEMO_ACCOUNTS,
+  DEMO_PROVIDER,
+  DEMO_TOKEN_LIFETIME_MS,
+  demoClientKey,
+  demoConfig,
+} from "./config.js";
 import {
   CHAT_PATH,
   SIMULATED_ERROR_TYPES,
@@ -83,7 +89,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const { out, signal } = options;
   const paint = painter(options.live === true);
   const screen = options.live ? new LiveScreen(out) : undefined;
-  const sim = await startSimulatedProvider();
+  const sim = await startSimulatedProvider({ tokenLifetimeMs: DEMO_TOKEN_LIFETIME_MS });
   let gateway: Gateway | undefined;
   try {
     const key = demoClientKey();
@@ -94,7 +100,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       `${paint("oauthmanager demo", "bold")}: the gateway at ${gateway.url} pools ${DEMO_ACCOUNTS.length} OAuth credentials of a simulated provider`,
     );
     out(
-      `(20 s tokens, rotating refresh tokens, some 429 and 503 answers, some streams); ${clients} clients for ${formatSeconds(durationMs)}.`,
+      `(${formatSeconds(DEMO_TOKEN_LIFETIME_MS)} tokens, rotating refresh tokens, some 429 and 503 answers, some streams); ${clients} clients for ${formatSeconds(durationMs)}.`,
     );
 
     const stop = new AbortController();

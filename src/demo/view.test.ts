@@ -57,7 +57,7 @@ describe("the demo's view", () => {
   it("lays out a table with aligned columns and totals, without escape codes when plain", () => {
     const lines = tableLines(credentialRows(STATUS, "sim", NOW), TOTALS, painter(false));
     expect(lines).toEqual([
-      "  CREDENTIAL  STATE    BACKOFF  TOKEN EXPIRES  REQUESTS  SUCCESS  P95",
+      "  CREDENTIAL  STATE    BACKOFF  TOKEN EXPIRES  REQUESTS  SUCCESS  p95",
       "  account-a   cooling  3s       in 14s         40        97.5%    42 ms",
       "  account-b   healthy  -        never          0         -        -",
       "  requests 40   ok 40   failed over 1   errors 0   refreshes 2",

@@ -80,7 +80,7 @@ export function credentialRows(status: unknown, provider: string, now: number): 
   });
 }
 
-const HEADER = ["CREDENTIAL", "STATE", "BACKOFF", "TOKEN EXPIRES", "REQUESTS", "SUCCESS", "P95"];
+const HEADER = ["CREDENTIAL", "STATE", "BACKOFF", "TOKEN EXPIRES", "REQUESTS", "SUCCESS", "p95"];
 
 /** The table of credentials then a line of totals; as many lines for the same credentials. */
 export function tableLines(rows: readonly CredentialRow[], totals: Totals, paint: Paint): string[] {
