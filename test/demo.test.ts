@@ -112,42 +112,42 @@ describe("oauthmanager demo", () => {
 });
 
 describe("oauthmanager demo's command line", () => {
-  async function run(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
+  /** What `main` wrote, each line marked with its stream, and then the exit code. */
+  async function run(...argv: string[]): Promise<string[]> {
+    const lines: string[] = [];
     const code = await main(
       argv,
-      (l) => out.push(l),
-      (l) => err.push(l),
+      (l) => lines.push(`out: ${l}`),
+      (l) => lines.push(`err: ${l}`),
     );
-    return { code, out, err };
+    return [...lines, `exit ${code}`];
   }
 
   it.each([["0"], ["-1"], ["abc"], ["1e3"], ["Infinity"], ["0x10"], ["2147484"], [""]])(
     "refuses --duration=%s with exit code 2 and one line saying what is expected",
     async (value) => {
-      const { code, out, err } = await run("demo", `--duration=${value}`);
-      expect(code).toBe(2);
-      expect(out).toEqual([]);
-      expect(err).toEqual([
-        "oauthmanager: option --duration needs a positive number of seconds (at most 2147483), such as 20 or 2.5",
-        'Run "oauthmanager demo --help" for usage.',
+      expect(await run("demo", `--duration=${value}`)).toEqual([
+        "err: oauthmanager: option --duration needs a positive number of seconds (at most 2147483), such as 20 or 2.5",
+        'err: Run "oauthmanager demo --help" for usage.',
+        "exit 2",
       ]);
     },
   );
 
   it("refuses an argument, and --keep with a value", async () => {
-    expect((await run("demo", "now")).err[0]).toBe("oauthmanager: demo takes no argument, got 1");
-    expect((await run("demo", "--keep=yes")).err[0]).toBe(
-      "oauthmanager: option --keep takes no value",
+    expect((await run("demo", "now"))[0]).toBe("err: oauthmanager: demo takes no argument, got 1");
+    expect((await run("demo", "--keep=yes"))[0]).toBe(
+      "err: oauthmanager: option --keep takes no value",
     );
   });
 
   it("is listed in the help, with its options", async () => {
-    const help = await run("--help");
-    expect(help.out.join("\n")).toMatch(/^ {2}demo \[--duration SECONDS\] \[--keep\] +\S/m);
-    const own = (await run("demo", "--help")).out.join("\n");
+    const help = (await run("--help")).join("\n");
+    expect(help).toMatch(/^ {2}demo \[--duration SECONDS\] \[--keep\] +\S/m);
+    const own = (await run("demo", "--help")).join("\n");
     expect(own).toMatch(/^ {2}--duration SECONDS +\S/m);
     expect(own).toMatch(/^ {2}--keep +\S/m);
+    expect(own).toMatch(/^out: Usage: oauthmanager demo \[--duration SECONDS\] \[--keep\]$/m);
+    expect(own).toMatch(/\nexit 0$/);
   });
 });
