@@ -255,6 +255,7 @@ export function summaryLines(s: DemoSummary, clients: number, paint: Paint): str
   const row = (name: string, value: number, note = "") =>
     `  ${name.padEnd(18)}${String(value).padStart(6)}${note ? `  ${note}` : ""}`;
   const errors = [...s.errors].map(([kind, n]) => `${n} × ${kind}`).join(", ");
+  const errorCount = [...s.errors.values()].reduce((sum, n) => sum + n, 0);
   const absorbed = s.absorbed[429] + s.absorbed[503];
   return [
     paint(
@@ -270,7 +271,7 @@ export function summaryLines(s: DemoSummary, clients: number, paint: Paint): str
       `(by the pool, each rotating the refresh token; ${s.reusedRefreshTokens} reused token(s) refused)`,
     ),
     row("429/503 absorbed", absorbed, `(${s.absorbed[429]} × 429, ${s.absorbed[503]} × 503)`),
-    row("client errors", s.requests - s.ok, errors === "" ? "" : `(${errors})`),
+    row("client errors", errorCount, errors === "" ? "" : `(${errors})`),
     row("p95 latency ms", Math.round(s.p95Ms), "(client side, streams to their last byte)"),
     "",
     `Status page: ${s.statusPage}`,
