@@ -106,6 +106,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const stop = new AbortController();
     const stopRun = () => stop.abort();
     signal?.addEventListener("abort", stopRun, { once: true });
+    // Stopped while things were starting: no traffic at all.
+    if (signal?.aborted) stopRun();
     const timer = setTimeout(stopRun, durationMs);
     const started = performance.now();
     const tally = new TrafficTally();
