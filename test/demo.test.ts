@@ -105,14 +105,15 @@ describe("oauthmanager demo", () => {
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 
-  it("Ctrl-C (SIGINT) ends a long run early with its summary, and exits 0", async () => {
-    const cli = startCli(["demo", "--duration", "600"]);
+  it("Ctrl-C (SIGINT) ends a long run early with its summary and exits 0, even with --keep", async () => {
+    const cli = startCli(["demo", "--duration", "600", "--keep"]);
     // The first periodic line: traffic is flowing.
     await cli.line(/^ *\d+s {2}requests \d+, ok \d+/);
     const { code, stdout } = await stopped(cli, "SIGINT");
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Summary: /m);
     expect(figure(stdout, "requests").value).toBeGreaterThan(0);
+    // Ctrl-C during the run ends everything, not only the traffic.
     expect(stdout).not.toContain("Ctrl-C to stop");
   });
 });
