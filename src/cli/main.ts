@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { type OptionSpecs, splitCommandLine, UsageError } from "./args.js";
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Output } from "./command.js";
+import { demoCommand } from "./demo.js";
 import { importCommand } from "./import.js";
 import { loginCommand } from "./login.js";
 import { refreshCommand } from "./refresh.js";
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   importCommand,
   loginCommand,
   serveCommand,
+  demoCommand,
 ];
 
 /** Options every command takes. */
