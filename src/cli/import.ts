@@ -11,11 +11,11 @@ import {
   type ImportKind,
   importCredentials,
 } from "../providers/import.js";
+import { span } from "../terminal.js";
 import { UsageError } from "./args.js";
 import { type Command, EXIT_OK } from "./command.js";
 import { CONFIG_OPTION, requireConfig, stringOption } from "./config-file.js";
 import { checkId, checkTarget, saveLogin } from "./save-login.js";
-import { span } from "./terminal.js";
 
 /** The provider each CLI's login belongs to, as configuration names it. */
 const PROVIDER_OF: Readonly<Record<ImportKind, string>> = {

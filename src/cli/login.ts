@@ -9,13 +9,13 @@ import { loadConfig } from "../config/parse.js";
 import type { ProviderConfig } from "../config/types.js";
 import { isPresetProvider, PROVIDER_CATALOG } from "../providers/catalog.js";
 import { loginCredentialId } from "../providers/import.js";
+import { span } from "../terminal.js";
 import type { OAuthCredentialSet } from "../types.js";
 import { UsageError } from "./args.js";
 import { type Command, EXIT_OK } from "./command.js";
 import { CONFIG_OPTION, requireConfig, stringOption } from "./config-file.js";
 import { LOGIN_TIMEOUT_MS, loginSettings, signIn, type TokenAnswer } from "./login-flow.js";
 import { checkId, checkTarget, saveLogin } from "./save-login.js";
-import { span } from "./terminal.js";
 
 /** The CLI whose login files use the same ids, per preset provider (see `import`). */
 const ID_KIND: Readonly<Record<string, string>> = {

@@ -5,10 +5,10 @@
  */
 import { messageOf } from "../errors.js";
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
+import { span } from "../terminal.js";
 import { type Command, EXIT_FAILURE, EXIT_OK } from "./command.js";
 import { atMost, CONFIG_OPTION, openPool, requireConfig } from "./config-file.js";
 import { pick } from "./pick.js";
-import { span } from "./terminal.js";
 
 /** The `refresh` command. */
 export const refreshCommand: Command = {

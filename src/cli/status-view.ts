@@ -3,8 +3,9 @@
  * backoff, token expiry countdown, requests, success rate and p95 latency.
  * @module
  */
+
+import { columns, type Paint, span } from "../terminal.js";
 import type { StatusReport, WireCredential, WireProvider } from "./status-source.js";
-import { columns, type Paint, span } from "./terminal.js";
 
 // "p95" in lower case, as latency percentiles are usually written.
 const HEADER = ["CREDENTIAL", "STATE", "BACKOFF", "EXPIRES", "REQUESTS", "SUCCESS", "p95"];

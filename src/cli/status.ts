@@ -3,12 +3,13 @@
  * configuration's store (`--config`); `--json` for scripts.
  * @module
  */
+
+import { painter, useColor } from "../terminal.js";
 import { UsageError } from "./args.js";
 import { type Command, EXIT_OK } from "./command.js";
 import { atMost, CONFIG_OPTION, openPool, stringOption } from "./config-file.js";
 import { fetchReport, localReport, type StatusReport } from "./status-source.js";
 import { renderReport } from "./status-view.js";
-import { painter, useColor } from "./terminal.js";
 
 /** How long `status --url` waits for the gateway. */
 const GATEWAY_TIMEOUT_MS = 10_000;

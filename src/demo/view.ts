@@ -4,7 +4,11 @@
  * cursor movement are ANSI codes added only when the caller says the output is a live terminal.
  * @module
  */
+
 import { isRecord } from "../describe.js";
+import { columns as alignedColumns, type Paint } from "../terminal.js";
+
+export { type Paint, painter } from "../terminal.js";
 
 /**
  * Whether the view may redraw itself with ANSI codes: a terminal, not a dumb one, and no
@@ -36,16 +40,6 @@ export interface Totals {
   failedOver: number;
   errors: number;
   refreshes: number;
-}
-
-/** Colours the text, or leaves it as it is. */
-export type Paint = (text: string, color: "green" | "yellow" | "red" | "dim" | "bold") => string;
-
-const SGR = { green: 32, yellow: 33, red: 31, dim: 2, bold: 1 } as const;
-
-/** A painter: ANSI colours when `on`, the text unchanged otherwise. */
-export function painter(on: boolean): Paint {
-  return on ? (text, color) => `\u001b[${SGR[color]}m${text}\u001b[0m` : (text) => text;
 }
 
 const STATE_COLORS: Record<string, "green" | "yellow" | "red"> = {
@@ -111,26 +105,19 @@ export function tableLines(rows: readonly CredentialRow[], totals: Totals, paint
   return lines;
 }
 
-/** Cells in aligned columns; widths count the text, never the colour codes around it. */
+/** Cells in aligned columns, each painted in its colour (if any). */
 function columns(
   rows: readonly (readonly { text: string; color?: Parameters<Paint>[1] | undefined }[])[],
   paint: Paint,
 ): string[] {
-  const widths: number[] = [];
-  for (const row of rows) {
-    row.forEach((cell, i) => {
-      widths[i] = Math.max(widths[i] ?? 0, cell.text.length);
-    });
-  }
-  return rows.map(
-    (row) =>
-      `  ${row
-        .map((cell, i) => {
-          const shown = cell.color ? paint(cell.text, cell.color) : cell.text;
-          const last = i === row.length - 1;
-          return last ? shown : shown + " ".repeat((widths[i] ?? 0) - cell.text.length + 2);
-        })
-        .join("")}`,
+  return alignedColumns(
+    rows.map((row) =>
+      row.map((cell) =>
+        cell.color
+          ? { text: cell.text, painted: paint(cell.text, cell.color) }
+          : { text: cell.text },
+      ),
+    ),
   );
 }
 
