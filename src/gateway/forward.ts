@@ -16,6 +16,7 @@ import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import type { OAuthCredentialSet, OperationResult } from "../types.js";
 import { BodyTooLargeError, readBody } from "./body.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+import { requestModel } from "./model-scope.js";
 import { relayBody, writeHead } from "./relay.js";
 import { sendError } from "./respond.js";
 import type { ProviderRoute } from "./route.js";
@@ -86,6 +87,7 @@ export async function forward(
   }
   const clientHeaders = upstreamRequestHeaders(req.headers);
   const method = req.method ?? "GET";
+  const scope = requestModel(pathOnly, body);
 
   // The answer of the latest failed attempt, body unread: what the client gets if none succeeds.
   let last: Dispatcher.ResponseData | undefined;
@@ -120,7 +122,10 @@ export async function forward(
 
   let served: { result: Dispatcher.ResponseData; credentialId: string };
   try {
-    served = await manager.executeWithFailover(attempt, { signal: aborted });
+    served = await manager.executeWithFailover(attempt, {
+      signal: aborted,
+      ...(scope === undefined ? {} : { scope }),
+    });
     keep(undefined);
   } catch (err) {
     if (aborted.aborted) {

@@ -104,7 +104,7 @@ export class Gateway {
    * console.log(gateway.url);
    */
   static async start(config: OAuthManagerConfig, options: GatewayOptions = {}): Promise<Gateway> {
-    const { state } = buildState(config, undefined);
+    const { state } = await buildState(config, undefined);
     const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
     // Replaced once the gateway exists; requests cannot arrive before listen() anyway.
     let handle: (req: IncomingMessage, res: ServerResponse) => void = () => {};
@@ -146,7 +146,7 @@ export class Gateway {
     if (!this.#load) return { ok: false, error: new Error("this gateway cannot reload") };
     let transition: Transition;
     try {
-      transition = buildState(await this.#load(), this.#state);
+      transition = await buildState(await this.#load(), this.#state);
     } catch (err) {
       this.#log(`reload refused, the current configuration keeps serving: ${oneLine(err)}`);
       return { ok: false, error: err };

@@ -8,6 +8,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { createManagers } from "../config/create-managers.js";
 import { createStore } from "../config/create-store.js";
+import { addStoredCredentials } from "../config/stored-credentials.js";
 import type { OAuthManagerConfig, ProviderConfig, StoreConfig } from "../config/types.js";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
@@ -98,14 +99,17 @@ export interface Transition {
 }
 
 /**
- * Builds the state for `config`, taking over from `previous` what did not change.
+ * Builds the state for `config`, taking over from `previous` what did not change. The logins a
+ * configured store holds (`oauthmanager login`, `import`) join their provider's pool, those
+ * added since the previous state included.
  * @throws {ConfigError} when the configuration cannot serve as a gateway (no client key, a
  *   reserved or unroutable provider), or a manager refuses its credentials
+ * @throws the store's error when its logins cannot be read
  */
-export function buildState(
+export async function buildState(
   config: OAuthManagerConfig,
   previous: GatewayState | undefined,
-): Transition {
+): Promise<Transition> {
   checkServable(config);
   const sameStore =
     previous !== undefined && isDeepStrictEqual(previous.config.store, config.store);
@@ -114,6 +118,7 @@ export function buildState(
   const store = sameStore ? previous.store : storeFor(config.store);
   const providers = new Map<string, ServedProvider>();
   const created: OAuthKeyManager[] = [];
+  const replaced: [OAuthKeyManager, OAuthKeyManager][] = [];
   try {
     for (const [name, provider] of Object.entries(config.providers)) {
       const route = new ProviderRoute(name, provider);
@@ -125,9 +130,16 @@ export function buildState(
       const manager = createManagers({ providers: { [name]: provider } }, { store }).get(name);
       if (manager === undefined) throw new Error(`no manager was built for ${name}`);
       created.push(manager);
-      if (before !== undefined) carryDisabled(before.manager, manager);
+      if (before !== undefined) replaced.push([before.manager, manager]);
       providers.set(name, { config: provider, manager, route });
     }
+    // Only a configured store: the memory one holds nothing but the configured credentials'
+    // tokens, and would bring back a credential the new file no longer lists.
+    if (config.store !== undefined) {
+      const managers = new Map([...providers].map(([name, p]) => [name, p.manager]));
+      await addStoredCredentials(config, managers, store);
+    }
+    for (const [from, to] of replaced) carryDisabled(from, to);
   } catch (err) {
     for (const manager of created) void manager.close().catch(() => {});
     if (!sameStore) void store.close().catch(() => {});
