@@ -46,20 +46,22 @@ export function closest(input: string, candidates: readonly string[]): string | 
  * Refuses keys that are not options: a misspelt option would otherwise be ignored in silence and
  * its default used instead.
  * @param prefix put before each key in the message (`"backoff."`)
+ * @param what what a key names in the message (`"hook"`)
  * @throws {TypeError} naming the first key of `options` not in `known` (and the nearest known one)
  */
 export function rejectUnknownKeys(
   options: Record<string, unknown>,
   known: readonly string[],
   prefix: string,
+  what = "option",
 ): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const near = closest(key, known);
     throw new TypeError(
       near === undefined
-        ? `Unknown option \`${prefix}${key}\`; known options are ${known.join(", ")}`
-        : `Unknown option \`${prefix}${key}\`; did you mean \`${prefix}${near}\`?`,
+        ? `Unknown ${what} \`${prefix}${key}\`; known ${what}s are ${known.join(", ")}`
+        : `Unknown ${what} \`${prefix}${key}\`; did you mean \`${prefix}${near}\`?`,
     );
   }
 }

@@ -17,7 +17,7 @@
 import { onAbort } from "../abort.js";
 import { describe } from "../describe.js";
 import { RefreshError } from "../errors.js";
-import { closest } from "../suggest.js";
+import { rejectUnknownKeys } from "../suggest.js";
 import type { OAuthCredentialSet, ProviderData, RefreshFunc } from "../types.js";
 import { readCappedText } from "./read-capped.js";
 import {
@@ -251,7 +251,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function validateOptions(options: OAuth2RefreshOptions): Settings {
   const o = plainObject(options, "options") as Record<string, unknown>;
-  rejectUnknownKeys(o, OPTION_KEYS, "option");
+  rejectUnknownKeys(o, OPTION_KEYS, "", "option");
   const clientAuth = oneOf(o.clientAuth, "clientAuth", ["body", "basic"] as const) ?? "body";
   const headers = stringRecord(o.headers, "headers");
   for (const name of Object.keys(headers)) {
@@ -295,7 +295,7 @@ function validateOptions(options: OAuth2RefreshOptions): Settings {
 
 function validateHooks(hooks: ProviderHooks): ProviderHooks {
   const h = plainObject(hooks, "hooks") as Record<string, unknown>;
-  rejectUnknownKeys(h, HOOK_KEYS, "hook");
+  rejectUnknownKeys(h, HOOK_KEYS, "", "hook");
   const valid: ProviderHooks = {};
   const id = optionalString(h.defaultClientId, "defaultClientId");
   const secret = optionalString(h.defaultClientSecret, "defaultClientSecret");
@@ -319,23 +319,6 @@ function plainObject(value: unknown, name: string): object {
     throw new TypeError(`Expected \`${name}\` to be an object, got ${describe(value)}`);
   }
   return value;
-}
-
-/** A misspelt option would otherwise be ignored in silence and its default used instead. */
-function rejectUnknownKeys(
-  o: Record<string, unknown>,
-  known: readonly string[],
-  what: string,
-): void {
-  for (const key of Object.keys(o)) {
-    if (known.includes(key)) continue;
-    const near = closest(key, known);
-    throw new TypeError(
-      near === undefined
-        ? `Unknown ${what} \`${key}\`; known ${what}s are ${known.join(", ")}`
-        : `Unknown ${what} \`${key}\`; did you mean \`${near}\`?`,
-    );
-  }
 }
 
 /**
