@@ -6,6 +6,7 @@ import { deleteKeys, keysUnder, testRedis, uniquePrefix } from "../../test/suppo
 import { ClosedError } from "../errors.js";
 import { FileTokenStore } from "../stores/file-store.js";
 import { MemoryTokenStore } from "../stores/memory-store.js";
+import { type StoreChange, sharesState } from "../stores/shared-state.js";
 import { createStore } from "./create-store.js";
 import { parseConfig } from "./parse.js";
 
@@ -49,6 +50,51 @@ describe("createStore", () => {
       expect(keys.length).toBeGreaterThan(0);
       for (const key of keys) expect(key.startsWith(prefix)).toBe(true);
     } finally {
+      await deleteKeys(redis.url, prefix);
+      await redis.stop();
+    }
+  });
+
+  it("a redis store shares changes and health marks between replicas, like a RedisTokenStore", async () => {
+    const redis = await testRedis();
+    const prefix = uniquePrefix();
+    const config = parseConfig(
+      `${base}store: { type: redis, url: "${redis.url}", prefix: "${prefix}" }\n`,
+    );
+    const one = createStore(config.store);
+    const two = createStore(config.store);
+    try {
+      if (!one || !two) throw new Error("no store built");
+      expect(sharesState(one)).toBe(true);
+      if (!sharesState(one) || !sharesState(two)) throw new Error("the store does not share");
+      const heard: StoreChange[] = [];
+      let subscribed!: () => void;
+      const ready = new Promise<void>((resolve) => {
+        subscribed = resolve;
+      });
+      const stop = two.watch("p/", (change) => {
+        heard.push(change);
+        if (change.type === "resync") subscribed();
+      });
+      await ready;
+      const saved = new Promise<void>((resolve) => {
+        const stopSaved = two.watch("p/", (change) => {
+          if (change.type === "saved") {
+            stopSaved();
+            resolve();
+          }
+        });
+      });
+      await one.save("p/a", { accessToken: "x" });
+      await saved;
+      expect(heard).toContainEqual(expect.objectContaining({ type: "saved", key: "p/a" }));
+      await one.saveHealthMark("p/a", { kind: "cooldown", remainingMs: 60_000 });
+      const marks = await two.loadHealthMarks("p/");
+      expect(marks.get("p/a")?.[0]).toMatchObject({ kind: "cooldown" });
+      stop();
+    } finally {
+      await one?.close();
+      await two?.close();
       await deleteKeys(redis.url, prefix);
       await redis.stop();
     }

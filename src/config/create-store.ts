@@ -5,6 +5,12 @@
 import { ClosedError, StoreError } from "../errors.js";
 import { FileTokenStore } from "../stores/file-store.js";
 import { MemoryTokenStore } from "../stores/memory-store.js";
+import {
+  type HealthMark,
+  type SharedStateStore,
+  type StoreChange,
+  sharesState,
+} from "../stores/shared-state.js";
 import type { LockOptions, StoredToken, TokenStore } from "../stores/types.js";
 import type { StoreConfig } from "./types.js";
 
@@ -64,6 +70,33 @@ class DeferredRedisStore implements TokenStore {
 
   async withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
     return (await this.#get()).withLock(key, fn, options);
+  }
+
+  // The sharing capability is the store's whole point across replicas: forwarded too, so that
+  // managers on a store from the configuration share changes and health like any RedisTokenStore.
+
+  watch(prefix: string, listener: (change: StoreChange) => void): () => void {
+    let stop: (() => void) | undefined;
+    let stopped = false;
+    this.#get().then(
+      (store) => {
+        if (!stopped && sharesState(store)) stop = store.watch(prefix, listener);
+      },
+      // A store that cannot open fails its own calls; watching it only goes without news.
+      () => {},
+    );
+    return () => {
+      stopped = true;
+      stop?.();
+    };
+  }
+
+  async saveHealthMark(key: string, mark: HealthMark): Promise<void> {
+    return ((await this.#get()) as TokenStore & SharedStateStore).saveHealthMark(key, mark);
+  }
+
+  async loadHealthMarks(prefix: string): Promise<Map<string, HealthMark[]>> {
+    return ((await this.#get()) as TokenStore & SharedStateStore).loadHealthMarks(prefix);
   }
 
   async close(): Promise<void> {

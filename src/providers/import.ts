@@ -218,17 +218,32 @@ function requiredString(obj: Record<string, unknown>, key: string, where: string
   return value;
 }
 
+/**
+ * `obj[key]` as `read` takes it; `undefined` for absent or `null`, and a problem naming the field
+ * and what it `must` be when `read` refuses the value.
+ */
+function optionalField<T>(
+  obj: Record<string, unknown>,
+  key: string,
+  where: string,
+  must: string,
+  read: (value: unknown) => T | undefined,
+): T | undefined {
+  const value = obj[key];
+  if (value === undefined || value === null) return undefined;
+  const taken = read(value);
+  if (taken === undefined) problem(`\`${where}${key}\` must be ${must}, got ${describe(value)}`);
+  return taken;
+}
+
 /** A string, or `undefined` for absent, `null` and `""` (the CLIs write all three for "none"). */
 function optionalString(
   obj: Record<string, unknown>,
   key: string,
   where: string,
 ): string | undefined {
-  const value = obj[key];
-  if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value !== "string")
-    problem(`\`${where}${key}\` must be a string, got ${describe(value)}`);
-  return value;
+  if (obj[key] === "") return undefined;
+  return optionalField(obj, key, where, "a string", (v) => (typeof v === "string" ? v : undefined));
 }
 
 /** Epoch milliseconds as a Date; `undefined` for absent or `null`. */
@@ -237,15 +252,9 @@ function optionalEpochMs(
   key: string,
   where: string,
 ): Date | undefined {
-  const value = obj[key];
-  if (value === undefined || value === null) return undefined;
-  const date = typeof value === "number" && value > 0 ? new Date(value) : undefined;
-  if (date === undefined || Number.isNaN(date.getTime())) {
-    problem(
-      `\`${where}${key}\` must be a positive number of epoch milliseconds, got ${describe(value)}`,
-    );
-  }
-  return date;
+  return optionalField(obj, key, where, "a positive number of epoch milliseconds", (v) =>
+    typeof v === "number" && v > 0 ? validDate(new Date(v)) : undefined,
+  );
 }
 
 /** An ISO 8601 date-time string as a Date; `undefined` for absent or `null`. */
@@ -254,15 +263,12 @@ function optionalIsoDate(
   key: string,
   where: string,
 ): Date | undefined {
-  const value = obj[key];
-  if (value === undefined || value === null) return undefined;
-  const date =
-    typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : undefined;
-  if (date === undefined || Number.isNaN(date.getTime())) {
-    problem(`\`${where}${key}\` must be an ISO 8601 date-time string, got ${describe(value)}`);
-  }
-  return date;
+  return optionalField(obj, key, where, "an ISO 8601 date-time string", (v) =>
+    typeof v === "string" && /^\d{4}-\d{2}-\d{2}T/.test(v) ? validDate(new Date(v)) : undefined,
+  );
 }
+
+const validDate = (date: Date) => (Number.isNaN(date.getTime()) ? undefined : date);
 
 function optionalStringArray(
   obj: Record<string, unknown>,
