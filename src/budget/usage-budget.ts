@@ -70,8 +70,7 @@ export class UsageBudget {
     this.#deps = deps;
     const o = deps.options;
     this.#options = o;
-    const limited = [o.credential, o.provider, ...Object.values(o.credentials)];
-    this.#windows = BUDGET_WINDOWS.filter((w) => limited.some((l) => l[w] !== undefined));
+    this.#windows = limitedWindows(o);
     this.#provider = this.#counters(deps.now());
     deps.pool.listen({
       added: (entry) => {
@@ -88,11 +87,6 @@ export class UsageBudget {
         this.#dirty.delete(entry);
       },
     });
-  }
-
-  /** Whether any window is limited at all. */
-  get active(): boolean {
-    return this.#windows.length > 0;
   }
 
   /**
@@ -395,4 +389,10 @@ function shareOf(limit: BudgetLimit, tokens: number, cost: number): number {
   const byTokens = limit.tokens === undefined ? 0 : tokens / limit.tokens;
   const byCost = limit.cost === undefined ? 0 : cost / limit.cost;
   return Math.max(byTokens, byCost);
+}
+
+/** The windows some limit of `options` applies to; none: the budget has nothing to count. */
+export function limitedWindows(options: ResolvedBudgets): BudgetWindow[] {
+  const limited = [options.credential, options.provider, ...Object.values(options.credentials)];
+  return BUDGET_WINDOWS.filter((w) => limited.some((l) => l[w] !== undefined));
 }

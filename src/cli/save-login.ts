@@ -3,9 +3,9 @@
  * `login` both end here. The same account saved again updates its record.
  * @module
  */
-import { storeKey } from "../config/stored-credentials.js";
+
 import type { OAuthManagerConfig } from "../config/types.js";
-import { toStored } from "../persistence/stored-token.js";
+import { storeKey, toStored } from "../persistence/stored-token.js";
 import type { TokenStore } from "../stores/types.js";
 import type { OAuthCredentialSet } from "../types.js";
 import { pick } from "./pick.js";

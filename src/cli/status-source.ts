@@ -5,8 +5,9 @@
  * @module
  */
 import { describe, isRecord } from "../describe.js";
+import { messageOf } from "../errors.js";
+import { statusDocument } from "../gateway/status.js";
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
-import { healthInfoToWire, healthSummaryToWire } from "../metrics/json-export.js";
 import { readCappedText } from "../providers/read-capped.js";
 
 /** One credential on the wire: `healthInfoToWire`'s fields and latency percentiles (ms). */
@@ -27,28 +28,12 @@ export interface StatusReport {
 /** The gateway's answer is read up to this size; a real one is a few KiB per credential. */
 const MAX_STATUS_BYTES = 8 * 1024 * 1024;
 
-/** A managers' pool as the gateway's `/status` would show it. */
+/** A managers' pool as the gateway's `/status` shows it: the same document, built the same way. */
 export function localReport(
   managers: ReadonlyMap<string, OAuthKeyManager>,
   now: Date,
 ): StatusReport {
-  const providers: Record<string, WireProvider> = {};
-  for (const [name, manager] of managers) {
-    const summary = manager.getHealthSummary();
-    const metrics = manager.getAllMetrics();
-    const credentials: Record<string, WireCredential> = {};
-    for (const [id, info] of Object.entries(summary.credentials)) {
-      const m = metrics[id];
-      credentials[id] = {
-        ...healthInfoToWire(info),
-        latency_p50: m?.latencyP50 ?? 0,
-        latency_p95: m?.latencyP95 ?? 0,
-        latency_p99: m?.latencyP99 ?? 0,
-      };
-    }
-    providers[name] = { ...healthSummaryToWire(summary), credentials };
-  }
-  return { generated_at: now.toISOString(), providers };
+  return statusDocument(managers, now) as unknown as StatusReport;
 }
 
 /** A failure to read a gateway's status: one line, no key in it. */
@@ -132,5 +117,5 @@ function causeOf(err: unknown): string {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
   if (typeof cause?.code === "string") return cause.code;
   if (typeof cause?.message === "string") return cause.message;
-  return err instanceof Error ? err.message : String(err);
+  return messageOf(err);
 }

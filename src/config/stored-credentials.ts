@@ -4,13 +4,10 @@
  * @module
  */
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
-import { withStoredTokens } from "../persistence/stored-token.js";
+import { credentialFromStored, storeKey } from "../persistence/stored-token.js";
 import type { StoredToken, TokenStore } from "../stores/types.js";
 import type { OAuthCredentialSet } from "../types.js";
 import type { OAuthManagerConfig } from "./types.js";
-
-/** The store key of a provider's credential, as the managers write it. */
-export const storeKey = (provider: string, id: string): string => `${provider}/${id}`;
 
 /**
  * A stored record as a credential of `provider`. It refreshes with the provider's `login`
@@ -22,7 +19,7 @@ export function storedCredential(
   id: string,
   token: StoredToken,
 ): OAuthCredentialSet {
-  const cred = withStoredTokens({ id, accessToken: "" }, token);
+  const cred = credentialFromStored(id, token);
   const login = config.providers[provider]?.login;
   if (login?.clientId !== undefined) cred.clientId = login.clientId;
   if (login?.clientSecret !== undefined) cred.clientSecret = login.clientSecret;

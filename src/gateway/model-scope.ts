@@ -5,6 +5,8 @@
  * @module
  */
 
+import { parseRecord } from "../describe.js";
+
 /** Longest model name taken as a scope: the manager keeps a cooldown per scope. */
 export const MAX_MODEL_LENGTH = 128;
 
@@ -30,14 +32,7 @@ function bodyModel(body: Buffer | undefined): unknown {
   if (body === undefined || body.length === 0 || body[firstNonSpace(body)] !== 0x7b) {
     return undefined;
   }
-  try {
-    const parsed: unknown = JSON.parse(body.toString("utf8"));
-    return typeof parsed === "object" && parsed !== null
-      ? (parsed as { model?: unknown }).model
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseRecord(body.toString("utf8"))?.model;
 }
 
 function firstNonSpace(body: Buffer): number {

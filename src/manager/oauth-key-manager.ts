@@ -1,4 +1,4 @@
-import { UsageBudget } from "../budget/usage-budget.js";
+import { limitedWindows, UsageBudget } from "../budget/usage-budget.js";
 import type { Clock } from "../clock.js";
 import { describe } from "../describe.js";
 import { ClosedError, type PooledKind, RefreshError, redactSecrets } from "../errors.js";
@@ -168,8 +168,9 @@ export class OAuthKeyManager {
       notifier,
       policy: resolved.rotationPolicy,
     });
-    const budget =
-      resolved.budgets === undefined
+    // Built only when some window is limited: with none, it would count for nothing.
+    this.#budget =
+      resolved.budgets === undefined || limitedWindows(resolved.budgets).length === 0
         ? undefined
         : new UsageBudget({
             pool,
@@ -179,7 +180,6 @@ export class OAuthKeyManager {
             save:
               resolved.store && ((entry) => this.#storeSync?.saveUsage(entry) ?? Promise.resolve()),
           });
-    this.#budget = budget?.active ? budget : undefined;
     const store =
       resolved.store &&
       new BoundedStore(resolved.store, providerName, {

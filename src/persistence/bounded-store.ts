@@ -13,6 +13,7 @@ import {
   sharesState,
 } from "../stores/shared-state.js";
 import type { StoredToken, TokenStore } from "../stores/types.js";
+import { storeKey } from "./stored-token.js";
 
 /** Options of {@link BoundedStore}. */
 export interface BoundedStoreOptions {
@@ -31,7 +32,7 @@ export class BoundedStore {
 
   constructor(store: TokenStore, provider: string, options: BoundedStoreOptions) {
     this.#store = store;
-    this.#prefix = `${provider}/`;
+    this.#prefix = storeKey(provider, "");
     this.#options = options;
     this.#shared = sharesState(store) ? store : undefined;
   }

@@ -71,6 +71,9 @@ export function withStoredTokens(
   return next;
 }
 
+/** The store key of a provider's credential: what the managers read and write, and logins use. */
+export const storeKey = (provider: string, id: string): string => `${provider}/${id}`;
+
 /**
  * A credential made from a stored record alone (one another process added): its tokens, expiry,
  * scopes and provider facts; no client secret, weight or callbacks, which are never stored.

@@ -5,6 +5,7 @@
  * sent, and it carries the new tokens.
  * @module
  */
+import { parseRecord } from "../describe.js";
 import { RefreshError, redactSecrets } from "../errors.js";
 import { parseRetryAfter } from "../health/retry-after.js";
 import { PERMANENT_OAUTH_ERRORS } from "../refresh/refresh-result.js";
@@ -64,7 +65,7 @@ export function readTokenAnswer(answer: TokenAnswer, ctx: AnswerContext): OAuthC
       { status },
     );
   }
-  const body = parseObject(answer.body.text);
+  const body = parseRecord(answer.body.text);
   const secrets = body === undefined ? ctx.secrets : [...ctx.secrets, ...tokensIn(body)];
   const scoped: AnswerContext = { ...ctx, secrets };
   if (body !== undefined && body.error !== undefined && body.error !== null) {
@@ -294,17 +295,6 @@ function quote(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   const line = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
   return line.length > MAX_QUOTED ? `${line.slice(0, MAX_QUOTED)}…` : line;
-}
-
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Every string an answer holds under a token's name, at the top level. */
