@@ -3,6 +3,7 @@
  * @module
  */
 import { describeSetting } from "../describe.js";
+import { nonNegative, positiveNumber } from "../option-checks.js";
 import { rejectUnknownKeys } from "../suggest.js";
 
 /** The windows a budget counts over: UTC hours, days and calendar months. */
@@ -92,8 +93,8 @@ export function resolveBudgets(value: unknown): ResolvedBudgets {
     const p = record(price, `budgets.prices.${model}`);
     rejectUnknownKeys(p, ["input", "output"], `budgets.prices.${model}.`);
     prices[model] = {
-      input: amount(p.input, `budgets.prices.${model}.input`),
-      output: amount(p.output, `budgets.prices.${model}.output`),
+      input: nonNegative(p.input, `budgets.prices.${model}.input`),
+      output: nonNegative(p.output, `budgets.prices.${model}.output`),
     };
   }
   const alertAt = o.alertAt ?? 0.8;
@@ -133,8 +134,8 @@ function limitsOf(value: unknown, path: string): BudgetLimits {
     const l = record(o[window], `${path}.${window}`);
     rejectUnknownKeys(l, ["tokens", "cost"], `${path}.${window}.`);
     const limit: BudgetLimit = {};
-    if (l.tokens !== undefined) limit.tokens = positive(l.tokens, `${path}.${window}.tokens`);
-    if (l.cost !== undefined) limit.cost = positive(l.cost, `${path}.${window}.cost`);
+    if (l.tokens !== undefined) limit.tokens = positiveNumber(l.tokens, `${path}.${window}.tokens`);
+    if (l.cost !== undefined) limit.cost = positiveNumber(l.cost, `${path}.${window}.cost`);
     out[window] = limit;
   }
   return out;
@@ -145,22 +146,4 @@ function record(value: unknown, path: string): Record<string, unknown> {
     throw new TypeError(`Expected \`${path}\` to be an object, got ${describeSetting(value)}`);
   }
   return value as Record<string, unknown>;
-}
-
-function positive(value: unknown, path: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(
-      `Expected \`${path}\` to be a finite number > 0, got ${describeSetting(value)}`,
-    );
-  }
-  return value;
-}
-
-function amount(value: unknown, path: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(
-      `Expected \`${path}\` to be a finite number >= 0, got ${describeSetting(value)}`,
-    );
-  }
-  return value;
 }

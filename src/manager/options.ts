@@ -12,6 +12,7 @@ import {
   type ErrorClassification,
 } from "../health/classify.js";
 import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from "../health/credential-health.js";
+import { nonNegative, positiveInt } from "../option-checks.js";
 import type { RefreshAnomalyOptions } from "../refresh/refresh-anomaly.js";
 import { defaultRefreshStrategy, validateRefreshStrategy } from "../refresh/strategy.js";
 import { defaultRotationPolicy, validateRotationPolicy } from "../rotation/policy.js";
@@ -397,26 +398,6 @@ function checkObject<T extends object>(value: T, name: string): T & Record<strin
 function optionalFunction<F>(value: F | undefined, name: string): F | undefined {
   if (value !== undefined && typeof value !== "function") {
     throw new TypeError(`Expected \`${name}\` to be a function, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** @throws {TypeError} unless `value` is a finite number >= 0 */
-export function nonNegative(value: number, name: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(
-      `Expected \`${name}\` to be a finite number >= 0, got ${describeSetting(value)}`,
-    );
-  }
-  return value;
-}
-
-/** @throws {TypeError} unless `value` is an integer >= 1 */
-export function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(
-      `Expected \`${name}\` to be an integer >= 1, got ${describeSetting(value)}`,
-    );
   }
   return value;
 }

@@ -6,6 +6,7 @@
  */
 import { describeSetting } from "../describe.js";
 import type { Notifier } from "../monitoring/notifier.js";
+import { positiveNumber } from "../option-checks.js";
 import type { PoolEntry } from "../pool/entry.js";
 import type { CredentialPool } from "../pool/pool.js";
 import { rejectUnknownKeys } from "../suggest.js";
@@ -69,22 +70,13 @@ export function resolveRefreshAnomaly(value: unknown, provider: string): Resolve
   }
   return {
     minRefreshes: minRefreshes as number,
-    windowMs: positive(o.windowMs ?? 3_600_000, "windowMs"),
-    factor: positive(o.factor ?? 4, "factor"),
+    windowMs: positiveNumber(o.windowMs ?? 3_600_000, "refreshAnomaly.windowMs"),
+    factor: positiveNumber(o.factor ?? 4, "refreshAnomaly.factor"),
     refreshTokenMaxIdleMs:
       o.refreshTokenMaxIdleMs === undefined
         ? IDLE_DEFAULTS[provider]
-        : positive(o.refreshTokenMaxIdleMs, "refreshTokenMaxIdleMs"),
+        : positiveNumber(o.refreshTokenMaxIdleMs, "refreshAnomaly.refreshTokenMaxIdleMs"),
   };
-}
-
-function positive(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(
-      `Expected \`refreshAnomaly.${name}\` to be a finite number > 0, got ${describeSetting(value)}`,
-    );
-  }
-  return value;
 }
 
 /** What {@link RefreshAnomaly} works with. */
