@@ -39,11 +39,14 @@ export async function addStoredCredentials(
   store: TokenStore,
 ): Promise<Map<string, string[]>> {
   const added = new Map<string, string[]>();
+  // One read for every provider: a file store reads (and decrypts) the whole file per call.
+  const stored = await store.loadAll("");
   for (const [provider, manager] of managers) {
     const prefix = storeKey(provider, "");
     const known = new Set(manager.getCredentials().map((c) => c.id));
     const ids: string[] = [];
-    for (const [key, token] of await store.loadAll(prefix)) {
+    for (const [key, token] of stored) {
+      if (!key.startsWith(prefix)) continue;
       const id = key.slice(prefix.length);
       if (id === "" || known.has(id)) continue;
       manager.addCredential(storedCredential(config, provider, id, token));
