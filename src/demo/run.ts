@@ -6,6 +6,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { Gateway } from "../gateway/gateway.js";
+import { statusDocument } from "../gateway/status.js";
 import {
   DEMO_ACCOUNTS,
   DEMO_PROVIDER,
@@ -112,7 +113,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const started = performance.now();
     const tally = new TrafficTally();
     const url = gateway.url;
-    const poll = () => readStatus(url, key);
+    const running = gateway;
+    // The gateway runs in this process: its status document is read directly, not over HTTP.
+    const poll = async () =>
+      credentialRows(statusDocument(running.managers, new Date()), DEMO_PROVIDER, Date.now());
     const totals = (rows: readonly CredentialRow[]) => totalsOf(tally, sim.counts, rows);
     let view: Promise<void> = Promise.resolve();
     try {
@@ -181,20 +185,6 @@ async function showWhileRunning(
     await delay(everyMs, undefined, { signal }).catch(() => {});
     if (signal.aborted) return;
     await draw().catch(() => {});
-  }
-}
-
-/** The gateway's `/status`, as rows; none when it cannot be read. */
-async function readStatus(url: string, key: string): Promise<CredentialRow[]> {
-  try {
-    const res = await fetch(`${url}/status`, { headers: { authorization: `Bearer ${key}` } });
-    if (!res.ok) {
-      await res.body?.cancel();
-      return [];
-    }
-    return credentialRows(await res.json(), DEMO_PROVIDER, Date.now());
-  } catch {
-    return [];
   }
 }
 
