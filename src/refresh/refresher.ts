@@ -211,11 +211,7 @@ export class Refresher {
       entry.health.recordRefreshSuccess();
       pool.update(entry, now);
       const view = entry.view;
-      this.#deps.events.emit("refresh", {
-        credentialId: entry.id,
-        expiresAt: view.expiresAt && new Date(view.expiresAt.getTime()),
-        refreshCount: view.refreshCount ?? 0,
-      });
+      this.#emitRefreshed(entry.id, view);
       return view;
     }
     notifier.raise(entry.id, "External token source is stale", {
@@ -461,11 +457,7 @@ export class Refresher {
     // The store first: a rotated refresh token must outlive this process before anything else.
     await this.#deps.store?.persist(entry);
     await this.#notify(entry, view);
-    this.#deps.events.emit("refresh", {
-      credentialId: entry.id,
-      expiresAt: view.expiresAt && new Date(view.expiresAt.getTime()),
-      refreshCount: view.refreshCount ?? 0,
-    });
+    this.#emitRefreshed(entry.id, view);
     this.#deps.notifier.publish("refresh", entry.id, "Token refreshed successfully", {
       refresh_count: view.refreshCount ?? 0,
       expires_at: view.expiresAt?.toISOString() ?? null,
@@ -519,6 +511,15 @@ export class Refresher {
     entry.setView({ ...entry.view, refreshToken, lastRefresh: new Date(now) });
     await this.#deps.store?.persist(entry);
     await this.#notify(entry, entry.view);
+  }
+
+  /** The `refresh` event for a token that `id` now uses, whoever obtained it. */
+  #emitRefreshed(id: string, view: Readonly<OAuthCredentialSet>): void {
+    this.#deps.events.emit("refresh", {
+      credentialId: id,
+      expiresAt: view.expiresAt && new Date(view.expiresAt.getTime()),
+      refreshCount: view.refreshCount ?? 0,
+    });
   }
 
   /** Awaits the credential's `onTokenRefresh`; a failing callback is reported, the token kept. */
