@@ -58,7 +58,7 @@ export interface GatewayBenchFigures {
 }
 
 /** The upstream: `/json`, `/sse` (5 events, then the end), `/hold` (one event, then held open). */
-async function startUpstream() {
+export async function startUpstream() {
   const held = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     const path = (req.url ?? "").split("?", 1)[0];
@@ -103,9 +103,19 @@ interface Proxy {
   child: ChildProcess;
 }
 
-/** Starts `args` with tsx and waits for the URL it prints; its output keeps being read. */
-async function startProxy(args: string[], prefix: string): Promise<Proxy> {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+/**
+ * Extra Node flags for both proxies, from `BENCH_PROXY_NODE_ARGS` (say `--cpu-prof
+ * --cpu-prof-dir=/tmp/prof` to see where their time goes).
+ */
+const PROXY_NODE_ARGS = (process.env.BENCH_PROXY_NODE_ARGS ?? "").split(" ").filter(Boolean);
+
+/**
+ * Starts a proxy and waits for the URL it prints; its output keeps being read. `entry` is
+ * JavaScript as users run it (the built gateway), or TypeScript run through tsx.
+ */
+export async function startProxy(entry: string, args: string[], prefix: string): Promise<Proxy> {
+  const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...PROXY_NODE_ARGS, ...loader, entry, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -121,21 +131,25 @@ async function startProxy(args: string[], prefix: string): Promise<Proxy> {
       }
     };
     child.stdout?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
+    child.once("exit", (code) => reject(new Error(`${entry} exited with ${code}`)));
   });
   return { url, prefix, child };
 }
 
-async function stopProxy(proxy: Proxy): Promise<void> {
+export async function stopProxy(proxy: Proxy): Promise<void> {
   const exited = once(proxy.child, "exit");
   proxy.child.kill("SIGTERM");
   await exited;
 }
 
+/** The gateway as users run it: the built CLI (`npm run bench` builds first). */
+export const GATEWAY_BIN = fileURLToPath(new URL("../dist/cli/bin.js", import.meta.url));
+export const BARE_PROXY = fileURLToPath(new URL("./bare-proxy.ts", import.meta.url));
+
 /** Requests sent before measuring, per proxy and path. */
 const WARM_UP_REQUESTS = 3_000;
 
-async function warmUp(proxy: Proxy, path: string, connections: number): Promise<void> {
+export async function warmUp(proxy: Proxy, path: string, connections: number): Promise<void> {
   await autocannon({
     url: `${proxy.url}${proxy.prefix}${path}`,
     connections,
@@ -238,10 +252,8 @@ providers:
     api_keys: ["bench-upstream-key-1", "bench-upstream-key-2", "bench-upstream-key-3"]
 `,
   );
-  const bin = fileURLToPath(new URL("../src/cli/bin.ts", import.meta.url));
-  const bareEntry = fileURLToPath(new URL("./bare-proxy.ts", import.meta.url));
-  const bare = await startProxy([bareEntry, upstream.url], "");
-  const gateway = await startProxy([bin, "serve", "--config", config, "--port", "0"], "/bench");
+  const bare = await startProxy(BARE_PROXY, [upstream.url], "");
+  const gateway = await startProxy(GATEWAY_BIN, ["serve", "--config", config, "--port", "0"], "/bench");
   try {
     // Warm both up (JIT, connection pools) before anything counts: by count, not by time, so
     // that a busy machine still gets the code optimised.

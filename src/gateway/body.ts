@@ -16,6 +16,13 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+/** Whether the request says a body follows (a length, or chunked framing). */
+export function hasBody(req: IncomingMessage): boolean {
+  return (
+    req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined
+  );
+}
+
 /**
  * The request's body, or undefined when it has none.
  * @throws {BodyTooLargeError} as soon as the declared length or the bytes read pass `maxBytes`
@@ -26,7 +33,7 @@ export async function readBody(
 ): Promise<Buffer | undefined> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) throw new BodyTooLargeError(maxBytes);
-  if (declared === undefined && req.headers["transfer-encoding"] === undefined) return undefined;
+  if (!hasBody(req)) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

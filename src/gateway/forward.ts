@@ -14,19 +14,13 @@ import {
 } from "../errors.js";
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import type { OAuthCredentialSet, OperationResult } from "../types.js";
-import { BodyTooLargeError, readBody } from "./body.js";
+import { BodyTooLargeError, hasBody, readBody } from "./body.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import { requestModel } from "./model-scope.js";
 import { relayBody, writeHead } from "./relay.js";
-import { sendError } from "./respond.js";
+import { type RequestOutcome, sendError } from "./respond.js";
 import type { ProviderRoute } from "./route.js";
 import type { GatewaySettings } from "./settings.js";
-
-/** What the request log line says about a proxied request. */
-export interface ForwardOutcome {
-  status: number;
-  credentialId?: string;
-}
 
 /** What a proxied request needs. */
 export interface ForwardContext {
@@ -67,27 +61,30 @@ export async function forward(
   rest: string,
   ctx: ForwardContext,
   aborted: AbortSignal,
-): Promise<ForwardOutcome> {
+): Promise<RequestOutcome> {
   const { manager, route, dispatcher, settings } = ctx;
-  const pathOnly = rest.split("?", 1)[0] ?? "";
+  const query = rest.indexOf("?");
+  const pathOnly = query === -1 ? rest : rest.slice(0, query);
   if (DOT_SEGMENT.test(pathOnly)) {
     return sendError(res, 400, "invalid_request", "the path may not contain . or .. segments");
   }
   let body: Buffer | undefined;
-  try {
-    body = await readBody(req, settings.maxBodyBytes);
-  } catch (err) {
-    if (err instanceof BodyTooLargeError) {
-      // The rest of the body is not read: close the connection rather than drain it.
-      res.setHeader("connection", "close");
-      return sendError(res, 413, "request_too_large", err.message);
+  if (hasBody(req)) {
+    try {
+      body = await readBody(req, settings.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        // The rest of the body is not read: close the connection rather than drain it.
+        res.setHeader("connection", "close");
+        return sendError(res, 413, "request_too_large", err.message);
+      }
+      // The client went away while sending.
+      return { status: 499 };
     }
-    // The client went away while sending.
-    return { status: 499 };
   }
-  const clientHeaders = upstreamRequestHeaders(req.headers);
   const method = req.method ?? "GET";
   const scope = requestModel(pathOnly, body);
+  const upstreamPath = rest.startsWith("/") || rest === "" ? rest : `/${rest}`;
 
   // The answer of the latest failed attempt, body unread: what the client gets if none succeeds.
   let last: Dispatcher.ResponseData | undefined;
@@ -103,11 +100,12 @@ export async function forward(
     signal: AbortSignal,
   ): Promise<OperationResult<Dispatcher.ResponseData>> => {
     const target = route.target(cred);
-    const headers = { ...clientHeaders };
+    // Anew for each attempt: presenting a credential writes into them.
+    const headers = upstreamRequestHeaders(req.headers);
     route.present(cred, headers);
     const response = await dispatcher.request({
       origin: target.origin,
-      path: `${target.basePath}${rest.startsWith("/") || rest === "" ? "" : "/"}${rest}` || "/",
+      path: `${target.basePath}${upstreamPath}` || "/",
       method: method as Dispatcher.HttpMethod,
       headers,
       body: body ?? null,
@@ -122,10 +120,10 @@ export async function forward(
 
   let served: { result: Dispatcher.ResponseData; credentialId: string };
   try {
-    served = await manager.executeWithFailover(attempt, {
-      signal: aborted,
-      ...(scope === undefined ? {} : { scope }),
-    });
+    served = await manager.executeWithFailover(
+      attempt,
+      scope === undefined ? { signal: aborted } : { signal: aborted, scope },
+    );
     keep(undefined);
   } catch (err) {
     if (aborted.aborted) {
@@ -151,8 +149,8 @@ async function relay(
   response: Dispatcher.ResponseData,
   credentialId: string | undefined,
   aborted: AbortSignal,
-): Promise<ForwardOutcome> {
-  const outcome: ForwardOutcome = { status: response.statusCode };
+): Promise<RequestOutcome> {
+  const outcome: RequestOutcome = { status: response.statusCode };
   if (credentialId !== undefined) outcome.credentialId = credentialId;
   writeHead(res, response.statusCode, clientResponseHeaders(response.headers));
   // Once begun, a broken answer is not replayed: the client sees it cut.
@@ -162,7 +160,7 @@ async function relay(
 }
 
 /** The answer when no upstream answer can be relayed. */
-function failureAnswer(res: ServerResponse, err: unknown): ForwardOutcome {
+function failureAnswer(res: ServerResponse, err: unknown): RequestOutcome {
   if (err instanceof CredentialsUnavailableError) {
     setRetryAfter(res, err.retryAfterMs);
     return sendError(res, 503, "credentials_unavailable", err.message);

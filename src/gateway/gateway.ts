@@ -8,14 +8,16 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Histogram, Registry } from "prom-client";
+import { Registry } from "prom-client";
 import { Agent } from "undici";
 import type { OAuthManagerConfig } from "../config/types.js";
 import { messageOf } from "../errors.js";
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import { handleAdmin } from "./admin.js";
+import { connectionSignal } from "./connection-signal.js";
 import { forward } from "./forward.js";
-import { sendError, sendJson } from "./respond.js";
+import { RequestDurations } from "./request-durations.js";
+import { type RequestOutcome, sendError, sendJson } from "./respond.js";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./settings.js";
 import { buildState, type GatewayState, type Transition } from "./state.js";
 import { readiness, statusDocument } from "./status.js";
@@ -39,9 +41,6 @@ export interface GatewayOptions {
 /** How a reload went. */
 export type ReloadResult = { ok: true } | { ok: false; error: unknown };
 
-/** Latency buckets for whole requests, streams included: milliseconds to minutes. */
-const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-
 /** Paths polled or probed: logged only when they fail, so the log stays about traffic. */
 const QUIET_PATHS: ReadonlySet<string> = new Set([
   "/",
@@ -59,9 +58,10 @@ export class Gateway {
   /** One undici Agent: a keep-alive connection pool per upstream origin. */
   readonly #dispatcher: Agent;
   readonly #registry = new Registry();
-  readonly #requestDuration: Histogram<"provider" | "status">;
+  readonly #durations: RequestDurations;
   readonly #load: (() => Promise<OAuthManagerConfig>) | undefined;
-  readonly #log: (line: string) => void;
+  /** Undefined when nothing listens: no line is even formatted. */
+  readonly #log: ((line: string) => void) | undefined;
   readonly #page = statusPage();
   #state: GatewayState;
   #reloading: Promise<ReloadResult> = Promise.resolve({ ok: true });
@@ -82,14 +82,8 @@ export class Gateway {
     this.#state = state;
     this.#dispatcher = dispatcher;
     this.#load = options.load;
-    this.#log = options.log ?? (() => {});
-    this.#requestDuration = new Histogram({
-      name: "oauthmanager_gateway_request_duration_seconds",
-      help: "Proxied requests from arrival to the end of the answer, by provider and status.",
-      labelNames: ["provider", "status"],
-      buckets: REQUEST_BUCKETS,
-      registers: [this.#registry],
-    });
+    this.#log = options.log;
+    this.#durations = new RequestDurations(this.#registry);
     for (const manager of state.managers.values())
       manager.metricsCollector().register(this.#registry);
   }
@@ -148,7 +142,7 @@ export class Gateway {
     try {
       transition = await buildState(await this.#load(), this.#state);
     } catch (err) {
-      this.#log(`reload refused, the current configuration keeps serving: ${oneLine(err)}`);
+      this.#log?.(`reload refused, the current configuration keeps serving: ${oneLine(err)}`);
       return { ok: false, error: err };
     }
     const old = this.#state;
@@ -160,7 +154,7 @@ export class Gateway {
       manager.metricsCollector().unregister(this.#registry);
     }
     this.#retire(old, transition);
-    this.#log("configuration reloaded");
+    this.#log?.("configuration reloaded");
     return { ok: true };
   }
 
@@ -170,7 +164,7 @@ export class Gateway {
       .idle()
       .then(() => closeAll(transition.retiredManagers, undefined))
       .then(() => transition.retiredStore?.close())
-      .catch((err: unknown) => this.#log(`closing the previous configuration: ${messageOf(err)}`))
+      .catch((err: unknown) => this.#log?.(`closing the previous configuration: ${messageOf(err)}`))
       .finally(() => this.#retiring.delete(done));
     this.#retiring.add(done);
   }
@@ -207,58 +201,57 @@ export class Gateway {
     const state = this.#state;
     await closeAll([...state.managers.values()], state);
     await this.#dispatcher.close();
-    this.#log("gateway stopped");
+    this.#log?.("gateway stopped");
   }
 
   // ---------------------------------------------------------------------------------------------
   // Requests
 
   readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
+    void this.#serve(req, res);
+  };
+
+  /** One request, start to end: routed, answered, timed, logged; never rejects. */
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const state = this.#state;
     state.enter();
     this.#active++;
-    const client = new AbortController();
-    res.once("close", () => {
-      if (!res.writableFinished) client.abort(new Error("the client closed the connection"));
-    });
-    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
-    let provider = "-";
-    this.#route(req, res, path, state, client.signal, (name) => {
-      provider = name;
-    })
-      .catch((err: unknown): { status: number; credentialId?: string } => {
-        this.#log(`internal error on ${req.method} ${path}: ${messageOf(err)}`);
-        if (!res.headersSent) return sendError(res, 500, "internal_error", "internal error");
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
+    let outcome: RequestOutcome;
+    try {
+      outcome = await this.#route(req, res, path, state);
+    } catch (err) {
+      this.#log?.(`internal error on ${req.method} ${path}: ${messageOf(err)}`);
+      if (res.headersSent) {
         res.destroy();
-        return { status: 500 };
-      })
-      .then((outcome) => {
-        const seconds = (performance.now() - started) / 1000;
-        if (provider !== "-") {
-          this.#requestDuration.observe({ provider, status: String(outcome.status) }, seconds);
-        }
-        if (!QUIET_PATHS.has(path) || outcome.status >= 400) {
-          this.#log(
-            `${req.method} ${provider} ${path} ${outcome.status} ${outcome.credentialId ?? "-"} ${Math.round(seconds * 1000)}ms`,
-          );
-        }
-      })
-      .finally(() => {
-        state.leave();
-        this.#active--;
-        if (this.#active === 0) this.#drained?.();
-      });
-  };
+        outcome = { status: 500 };
+      } else {
+        outcome = sendError(res, 500, "internal_error", "internal error");
+      }
+    } finally {
+      state.leave();
+      this.#active--;
+      if (this.#active === 0) this.#drained?.();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const { provider } = outcome;
+    if (provider !== undefined) this.#durations.observe(provider, outcome.status, seconds);
+    if (this.#log !== undefined && (!QUIET_PATHS.has(path) || outcome.status >= 400)) {
+      this.#log(
+        `${req.method} ${provider ?? "-"} ${path} ${outcome.status} ${outcome.credentialId ?? "-"} ${Math.round(seconds * 1000)}ms`,
+      );
+    }
+  }
 
   async #route(
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
     state: GatewayState,
-    aborted: AbortSignal,
-    setProvider: (name: string) => void,
-  ): Promise<{ status: number; credentialId?: string }> {
+  ): Promise<RequestOutcome> {
     if (this.#closing) {
       res.setHeader("connection", "close");
       return sendError(res, 503, "shutting_down", "the gateway is shutting down");
@@ -303,26 +296,27 @@ export class Gateway {
       return handleAdmin(req, res, path, state, () => this.reload());
     }
     const slash = path.indexOf("/", 1);
-    const name = path.slice(1, slash === -1 ? undefined : slash);
-    const served = state.providers.get(name);
+    const provider = path.slice(1, slash === -1 ? undefined : slash);
+    const served = state.providers.get(provider);
     if (served === undefined) {
       return sendError(res, 404, "not_found", "no such provider or path");
     }
-    setProvider(name);
-    if (!state.clientKeys.accepts(req.headers)) return unauthorized(res);
-    const rest = (req.url ?? "").slice(1 + name.length);
-    return forward(
-      req,
-      res,
-      rest,
-      {
-        manager: served.manager,
-        route: served.route,
-        dispatcher: this.#dispatcher,
-        settings: state.settings,
-      },
-      aborted,
-    );
+    const outcome: RequestOutcome = state.clientKeys.accepts(req.headers)
+      ? await forward(
+          req,
+          res,
+          (req.url ?? "").slice(1 + provider.length),
+          {
+            manager: served.manager,
+            route: served.route,
+            dispatcher: this.#dispatcher,
+            settings: state.settings,
+          },
+          connectionSignal(req.socket),
+        )
+      : unauthorized(res);
+    outcome.provider = provider;
+    return outcome;
   }
 
   #mayRead(req: IncomingMessage, state: GatewayState): boolean {
@@ -331,7 +325,7 @@ export class Gateway {
     );
   }
 
-  #sendPage(res: ServerResponse): { status: number } {
+  #sendPage(res: ServerResponse): RequestOutcome {
     const page = this.#page;
     res.writeHead(200, {
       "content-type": "text/html; charset=utf-8",
@@ -354,7 +348,7 @@ function oneLine(err: unknown): string {
     .join("; ");
 }
 
-function unauthorized(res: ServerResponse): { status: number } {
+function unauthorized(res: ServerResponse): RequestOutcome {
   res.setHeader("www-authenticate", 'Bearer realm="oauthmanager"');
   return sendError(
     res,

@@ -23,14 +23,21 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "expect",
 ]);
 
+/** A `Connection` value that names nothing beyond the fields dropped in any case. */
+const HOP_BY_HOP_ALONE: ReadonlySet<string> = new Set(["keep-alive", "close"]);
+
 const NOT_FORWARDED: ReadonlySet<string> = new Set([...HOP_BY_HOP, ...CLIENT_KEY_HEADERS]);
 
 /** Response fields not passed back: hop-by-hop ones, and an upstream session for a pooled account. */
 const NOT_RETURNED: ReadonlySet<string> = new Set([...HOP_BY_HOP, "set-cookie"]);
 
-/** Names a `Connection` header lists: hop-by-hop for this message too. */
+/**
+ * Names a `Connection` header lists: hop-by-hop for this message too. Nearly every message says
+ * just `keep-alive` or `close`, which are dropped anyway: no set is built for those.
+ */
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
+  if (typeof value === "string" && HOP_BY_HOP_ALONE.has(value.toLowerCase())) return undefined;
   const listed = (Array.isArray(value) ? value.join(",") : value)
     .split(",")
     .map((s) => s.trim().toLowerCase())
@@ -45,7 +52,8 @@ function without(
 ): Record<string, string | string[]> {
   const listed = connectionListed(headers.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || dropped.has(name) || listed?.has(name)) continue;
     out[name] = value;
   }

@@ -5,13 +5,22 @@
  */
 import type { ServerResponse } from "node:http";
 
+/** How a request ended, for its log line and the request-duration histogram. */
+export interface RequestOutcome {
+  status: number;
+  /** The credential whose answer the client got. */
+  credentialId?: string;
+  /** The provider a proxied request was for. */
+  provider?: string;
+}
+
 /** Answers `status` with a JSON error; returns what the request log needs. */
 export function sendError(
   res: ServerResponse,
   status: number,
   type: string,
   message: string,
-): { status: number } {
+): RequestOutcome {
   sendJson(res, status, { error: { type, message } });
   return { status };
 }
