@@ -23,17 +23,31 @@ export class KeyRing {
     return this.#digests.length;
   }
 
-  /** Whether any key the request presents is one of these. Every key is compared, always. */
-  accepts(headers: IncomingHttpHeaders): boolean {
-    let found = false;
-    for (const presented of presentedKeys(headers)) {
-      const d = digest(presented);
+  /**
+   * Whether any key the request presents is one of these. Every key is compared, always.
+   * @param memo the connection's record of the key this ring last accepted on it: a request
+   *   that presents that same key again is accepted without a digest. Comparing with it may
+   *   take longer the more of it a guess gets right, but only a request on the same connection
+   *   can time that, and that connection has shown the key already.
+   */
+  accepts(
+    headers: IncomingHttpHeaders,
+    memo?: { accepted: { ring: KeyRing; key: string } | undefined },
+  ): boolean {
+    const presented = presentedKeys(headers);
+    const remembered = memo?.accepted;
+    if (remembered?.ring === this && presented.includes(remembered.key)) return true;
+    let found: string | undefined;
+    for (const key of presented) {
+      const d = digest(key);
       for (const known of this.#digests) {
         // No early exit: the time says nothing about which key matched.
-        if (timingSafeEqual(d, known)) found = true;
+        if (timingSafeEqual(d, known)) found = key;
       }
     }
-    return found;
+    if (found === undefined) return false;
+    if (memo !== undefined) memo.accepted = { ring: this, key: found };
+    return true;
   }
 }
 

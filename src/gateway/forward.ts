@@ -15,6 +15,7 @@ import {
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import type { OAuthCredentialSet, OperationResult } from "../types.js";
 import { BodyTooLargeError, hasBody, readBody } from "./body.js";
+import type { ClientConnection } from "./connection.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import { requestModel } from "./model-scope.js";
 import { relayBody, writeHead } from "./relay.js";
@@ -52,16 +53,17 @@ const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
 /**
  * Proxies `req` (whose path after `/<provider>` is `rest`, query included) and answers `res`.
- * @param aborted aborts when the client goes away: the upstream request stops, and the
- *   credential is not penalised
+ * @param connection the client's connection, whose abort (the client going away) stops the
+ *   upstream request without penalising the credential
  */
 export async function forward(
   req: IncomingMessage,
   res: ServerResponse,
   rest: string,
   ctx: ForwardContext,
-  aborted: AbortSignal,
+  connection: ClientConnection,
 ): Promise<RequestOutcome> {
+  const aborted = connection.signal;
   const { manager, route, dispatcher, settings } = ctx;
   const query = rest.indexOf("?");
   const pathOnly = query === -1 ? rest : rest.slice(0, query);
@@ -97,7 +99,6 @@ export async function forward(
 
   const attempt = async (
     cred: Readonly<OAuthCredentialSet>,
-    signal: AbortSignal,
   ): Promise<OperationResult<Dispatcher.ResponseData>> => {
     const target = route.target(cred);
     // Anew for each attempt: presenting a credential writes into them.
@@ -109,7 +110,8 @@ export async function forward(
       method: method as Dispatcher.HttpMethod,
       headers,
       body: body ?? null,
-      signal,
+      // The pool passes the connection's signal; its event-emitter twin is cheaper for undici.
+      signal: connection.aborts,
       headersTimeout: settings.upstreamTimeoutMs,
       bodyTimeout: settings.streamIdleTimeoutMs,
     });

@@ -14,7 +14,7 @@ import type { OAuthManagerConfig } from "../config/types.js";
 import { messageOf } from "../errors.js";
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import { handleAdmin } from "./admin.js";
-import { connectionSignal } from "./connection-signal.js";
+import { clientConnection } from "./connection.js";
 import { forward } from "./forward.js";
 import { RequestDurations } from "./request-durations.js";
 import { type RequestOutcome, sendError, sendJson } from "./respond.js";
@@ -301,7 +301,8 @@ export class Gateway {
     if (served === undefined) {
       return sendError(res, 404, "not_found", "no such provider or path");
     }
-    const outcome: RequestOutcome = state.clientKeys.accepts(req.headers)
+    const connection = clientConnection(req.socket);
+    const outcome: RequestOutcome = state.clientKeys.accepts(req.headers, connection)
       ? await forward(
           req,
           res,
@@ -312,7 +313,7 @@ export class Gateway {
             dispatcher: this.#dispatcher,
             settings: state.settings,
           },
-          connectionSignal(req.socket),
+          connection,
         )
       : unauthorized(res);
     outcome.provider = provider;

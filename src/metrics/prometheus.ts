@@ -155,7 +155,8 @@ export interface PrometheusCollector {
 }
 
 type Labels = Record<string, string | number>;
-interface Value {
+/** One series as prom-client's registry prints it. */
+export interface Value {
   value: number;
   labels: Labels;
   metricName?: string;
@@ -441,30 +442,50 @@ function histogramValues(out: Value[], provider: string, c: CredentialSample): v
       `Expected ${bounds.length} or ${bounds.length + 1} latency counts for credential ${c.credential}, got ${counts.length}`,
     );
   }
-  const labels = { provider, credential: c.credential };
+  histogramSeries(
+    out,
+    `${PREFIX}request_duration_seconds`,
+    { provider, credential: c.credential },
+    bounds,
+    counts,
+    sumSeconds,
+    count,
+  );
+}
+
+/**
+ * The `_bucket{le}` (cumulative), `_sum` and `_count` series of one histogram from its counts
+ * per bucket: one per bound in `bounds`, then optionally the overflow past the last bound (else
+ * taken as `count` minus the rest).
+ */
+export function histogramSeries(
+  out: Value[],
+  name: string,
+  labels: Labels,
+  bounds: readonly number[],
+  counts: ArrayLike<number>,
+  sumSeconds: number,
+  count: number,
+): void {
   let cumulative = 0;
-  bounds.forEach((le, i) => {
+  for (let i = 0; i < bounds.length; i++) {
     cumulative += finite(counts[i]);
     out.push({
-      metricName: `${PREFIX}request_duration_seconds_bucket`,
-      labels: { ...labels, le },
+      metricName: `${name}_bucket`,
+      labels: { ...labels, le: bounds[i]! },
       value: cumulative,
     });
-  });
+  }
   const overflow =
     counts.length > bounds.length
       ? finite(counts[bounds.length])
       : Math.max(0, finite(count) - cumulative);
   const total = cumulative + overflow;
   out.push(
-    {
-      metricName: `${PREFIX}request_duration_seconds_bucket`,
-      labels: { ...labels, le: "+Inf" },
-      value: total,
-    },
-    { metricName: `${PREFIX}request_duration_seconds_sum`, labels, value: finite(sumSeconds) },
+    { metricName: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: total },
+    { metricName: `${name}_sum`, labels, value: finite(sumSeconds) },
     // The +Inf bucket and _count must agree, whatever the snapshot says.
-    { metricName: `${PREFIX}request_duration_seconds_count`, labels, value: total },
+    { metricName: `${name}_count`, labels, value: total },
   );
 }
 
