@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KeyRing } from "./client-keys.js";
+import { type KeyMemo, KeyRing } from "./client-keys.js";
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -15,17 +15,22 @@ describe("KeyRing", () => {
 
   it("remembers the key it accepted on a connection, and only for itself", () => {
     const ring = new KeyRing(["k-one"]);
-    const memo: { accepted: { ring: KeyRing; key: string } | undefined } = { accepted: undefined };
+    const memo: KeyMemo = { accepted: undefined };
     expect(ring.accepts(bearer("wrong"), memo)).toBe(false);
     expect(memo.accepted).toBeUndefined();
     expect(ring.accepts(bearer("k-one"), memo)).toBe(true);
-    expect(memo.accepted).toEqual({ ring, key: "k-one" });
+    expect(memo.accepted?.ring).toBe(ring);
+    expect(memo.accepted?.authorization).toBe("Bearer k-one");
     // A wrong key on the same connection is still refused.
     expect(ring.accepts(bearer("k-two"), memo)).toBe(false);
     // A ring built anew (a reload that dropped the key) does not take the memo's word for it.
     const reloaded = new KeyRing(["k-two"]);
     expect(reloaded.accepts(bearer("k-one"), memo)).toBe(false);
     expect(reloaded.accepts(bearer("k-two"), memo)).toBe(true);
-    expect(memo.accepted).toEqual({ ring: reloaded, key: "k-two" });
+    expect(memo.accepted?.ring).toBe(reloaded);
+    // The same key in another header is checked again, then remembered that way.
+    expect(reloaded.accepts({ "x-api-key": "k-one" }, memo)).toBe(false);
+    expect(reloaded.accepts({ "x-api-key": "k-two" }, memo)).toBe(true);
+    expect(memo.accepted?.xApiKey).toBe("k-two");
   });
 });

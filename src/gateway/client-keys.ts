@@ -25,30 +25,51 @@ export class KeyRing {
 
   /**
    * Whether any key the request presents is one of these. Every key is compared, always.
-   * @param memo the connection's record of the key this ring last accepted on it: a request
-   *   that presents that same key again is accepted without a digest. Comparing with it may
-   *   take longer the more of it a guess gets right, but only a request on the same connection
-   *   can time that, and that connection has shown the key already.
+   * @param memo the connection's record of what this ring last accepted on it: a request that
+   *   presents the very same key headers again is accepted without a digest. Comparing with
+   *   them may take longer the more of them a guess gets right, but only a request on the same
+   *   connection can time that, and that connection has shown the key already.
    */
-  accepts(
-    headers: IncomingHttpHeaders,
-    memo?: { accepted: { ring: KeyRing; key: string } | undefined },
-  ): boolean {
-    const presented = presentedKeys(headers);
-    const remembered = memo?.accepted;
-    if (remembered?.ring === this && presented.includes(remembered.key)) return true;
-    let found: string | undefined;
-    for (const key of presented) {
-      const d = digest(key);
+  accepts(headers: IncomingHttpHeaders, memo?: KeyMemo): boolean {
+    const seen = memo?.accepted;
+    if (
+      seen?.ring === this &&
+      headers.authorization === seen.authorization &&
+      headers["x-api-key"] === seen.xApiKey &&
+      headers["x-goog-api-key"] === seen.xGoogApiKey
+    ) {
+      return true;
+    }
+    let found = false;
+    for (const presented of presentedKeys(headers)) {
+      const d = digest(presented);
       for (const known of this.#digests) {
         // No early exit: the time says nothing about which key matched.
-        if (timingSafeEqual(d, known)) found = key;
+        if (timingSafeEqual(d, known)) found = true;
       }
     }
-    if (found === undefined) return false;
-    if (memo !== undefined) memo.accepted = { ring: this, key: found };
-    return true;
+    if (found && memo !== undefined) {
+      memo.accepted = {
+        ring: this,
+        authorization: headers.authorization,
+        xApiKey: headers["x-api-key"],
+        xGoogApiKey: headers["x-goog-api-key"],
+      };
+    }
+    return found;
   }
+}
+
+/** Where a connection keeps the key headers a ring accepted on it last. */
+export interface KeyMemo {
+  accepted:
+    | {
+        readonly ring: KeyRing;
+        readonly authorization: string | undefined;
+        readonly xApiKey: string | string[] | undefined;
+        readonly xGoogApiKey: string | string[] | undefined;
+      }
+    | undefined;
 }
 
 function digest(key: string): Buffer {

@@ -12,9 +12,9 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { onAbort } from "../abort.js";
-import type { KeyRing } from "./client-keys.js";
+import type { KeyMemo } from "./client-keys.js";
 
-export class ClientConnection {
+export class ClientConnection implements KeyMemo {
   /** Aborts when the connection closes; given to the pool with each request. */
   readonly signal: AbortSignal;
   /**
@@ -22,8 +22,8 @@ export class ClientConnection {
    * it per request costs a fraction of an EventTarget listener.
    */
   readonly aborts = new EventEmitter();
-  /** The key ring that accepted this connection last, and the key it accepted. */
-  accepted: { ring: KeyRing; key: string } | undefined;
+  /** The key ring that accepted this connection last, and the key headers it accepted. */
+  accepted: KeyMemo["accepted"];
 
   constructor(socket: Socket) {
     const controller = new AbortController();

@@ -97,14 +97,14 @@ export async function forward(
     lastId = id;
   };
 
-  const attempt = async (
+  const attempt = (
     cred: Readonly<OAuthCredentialSet>,
   ): Promise<OperationResult<Dispatcher.ResponseData>> => {
     const target = route.target(cred);
     // Anew for each attempt: presenting a credential writes into them.
     const headers = upstreamRequestHeaders(req.headers);
     route.present(cred, headers);
-    const response = await dispatcher.request({
+    const sent = dispatcher.request({
       origin: target.origin,
       path: `${target.basePath}${upstreamPath}` || "/",
       method: method as Dispatcher.HttpMethod,
@@ -115,9 +115,11 @@ export async function forward(
       headersTimeout: settings.upstreamTimeoutMs,
       bodyTimeout: settings.streamIdleTimeoutMs,
     });
-    if (response.statusCode < 400) return { result: response };
-    keep(response, cred.id);
-    throw new UpstreamStatusError(response);
+    return sent.then((response) => {
+      if (response.statusCode < 400) return { result: response };
+      keep(response, cred.id);
+      throw new UpstreamStatusError(response);
+    });
   };
 
   let served: { result: Dispatcher.ResponseData; credentialId: string };

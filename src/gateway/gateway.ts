@@ -19,7 +19,7 @@ import { forward } from "./forward.js";
 import { RequestDurations } from "./request-durations.js";
 import { type RequestOutcome, sendError, sendJson } from "./respond.js";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./settings.js";
-import { buildState, type GatewayState, type Transition } from "./state.js";
+import { buildState, type GatewayState, type ServedProvider, type Transition } from "./state.js";
 import { readiness, statusDocument } from "./status.js";
 import { statusPage } from "./status-page/page.js";
 
@@ -220,9 +220,13 @@ export class Gateway {
     const url = req.url ?? "/";
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
+    // No provider is named like a path the gateway answers itself (see RESERVED_NAMES).
+    const provider = this.#closing ? undefined : state.providers.get(providerName(path));
     let outcome: RequestOutcome;
     try {
-      outcome = await this.#route(req, res, path, state);
+      outcome = await (provider === undefined
+        ? this.#route(req, res, path, state)
+        : this.#proxy(req, res, provider, state));
     } catch (err) {
       this.#log?.(`internal error on ${req.method} ${path}: ${messageOf(err)}`);
       if (res.headersSent) {
@@ -237,21 +241,41 @@ export class Gateway {
       if (this.#active === 0) this.#drained?.();
     }
     const seconds = (performance.now() - started) / 1000;
-    const { provider } = outcome;
-    if (provider !== undefined) this.#durations.observe(provider, outcome.status, seconds);
+    const name = provider?.route.name;
+    if (name !== undefined) this.#durations.observe(name, outcome.status, seconds);
     if (this.#log !== undefined && (!QUIET_PATHS.has(path) || outcome.status >= 400)) {
       this.#log(
-        `${req.method} ${provider ?? "-"} ${path} ${outcome.status} ${outcome.credentialId ?? "-"} ${Math.round(seconds * 1000)}ms`,
+        `${req.method} ${name ?? "-"} ${path} ${outcome.status} ${outcome.credentialId ?? "-"} ${Math.round(seconds * 1000)}ms`,
       );
     }
   }
 
-  async #route(
+  /** A request for one provider: its client key checked, then proxied. */
+  #proxy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    provider: ServedProvider,
+    state: GatewayState,
+  ): RequestOutcome | Promise<RequestOutcome> {
+    const connection = clientConnection(req.socket);
+    if (!state.clientKeys.accepts(req.headers, connection)) return unauthorized(res);
+    const context = {
+      manager: provider.manager,
+      route: provider.route,
+      dispatcher: this.#dispatcher,
+      settings: state.settings,
+    };
+    const rest = (req.url ?? "").slice(1 + provider.route.name.length);
+    return forward(req, res, rest, context, connection);
+  }
+
+  /** Every path that is not a provider's: the gateway's own answers. */
+  #route(
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
     state: GatewayState,
-  ): Promise<RequestOutcome> {
+  ): RequestOutcome | Promise<RequestOutcome> {
     if (this.#closing) {
       res.setHeader("connection", "close");
       return sendError(res, 503, "shutting_down", "the gateway is shutting down");
@@ -272,16 +296,9 @@ export class Gateway {
         if (!this.#mayRead(req, state)) return unauthorized(res);
         sendJson(res, 200, statusDocument(state.managers, new Date()));
         return { status: 200 };
-      case "/metrics": {
+      case "/metrics":
         if (!this.#mayRead(req, state)) return unauthorized(res);
-        const text = await this.#registry.metrics();
-        res.writeHead(200, {
-          "content-type": this.#registry.contentType,
-          "cache-control": "no-store",
-        });
-        res.end(text);
-        return { status: 200 };
-      }
+        return this.#sendMetrics(res);
     }
     if (path === "/admin" || path.startsWith("/admin/")) {
       if (state.adminKeys === undefined) {
@@ -295,29 +312,17 @@ export class Gateway {
       if (!state.adminKeys.accepts(req.headers)) return unauthorized(res);
       return handleAdmin(req, res, path, state, () => this.reload());
     }
-    const slash = path.indexOf("/", 1);
-    const provider = path.slice(1, slash === -1 ? undefined : slash);
-    const served = state.providers.get(provider);
-    if (served === undefined) {
-      return sendError(res, 404, "not_found", "no such provider or path");
-    }
-    const connection = clientConnection(req.socket);
-    const outcome: RequestOutcome = state.clientKeys.accepts(req.headers, connection)
-      ? await forward(
-          req,
-          res,
-          (req.url ?? "").slice(1 + provider.length),
-          {
-            manager: served.manager,
-            route: served.route,
-            dispatcher: this.#dispatcher,
-            settings: state.settings,
-          },
-          connection,
-        )
-      : unauthorized(res);
-    outcome.provider = provider;
-    return outcome;
+    return sendError(res, 404, "not_found", "no such provider or path");
+  }
+
+  async #sendMetrics(res: ServerResponse): Promise<RequestOutcome> {
+    const text = await this.#registry.metrics();
+    res.writeHead(200, {
+      "content-type": this.#registry.contentType,
+      "cache-control": "no-store",
+    });
+    res.end(text);
+    return { status: 200 };
   }
 
   #mayRead(req: IncomingMessage, state: GatewayState): boolean {
@@ -338,6 +343,12 @@ export class Gateway {
     res.end(page.html);
     return { status: 200 };
   }
+}
+
+/** The first segment of `path`: the provider a proxied request names. */
+function providerName(path: string): string {
+  const slash = path.indexOf("/", 1);
+  return path.slice(1, slash === -1 ? undefined : slash);
 }
 
 /** An error's message with its issues on the same line: one log line per event. */
