@@ -28,8 +28,16 @@ const SSE_EVENTS = 5;
 /** One proxy's figures under load. */
 export interface LoadFigures {
   requestsPerSecond: number;
+  /** At saturation (autocannon, whole milliseconds): mostly the connections over the throughput. */
   p50Ms: number;
   p99Ms: number;
+  /**
+   * Below saturation: {@link LATENCY_CLIENTS} clients sending one request at a time each, timed
+   * to the microsecond. What a request spends in the proxy, without the queueing that the
+   * throughput figure already counts.
+   */
+  latencyP50Ms: number;
+  latencyP99Ms: number;
   /** Answers that were not 2xx, and connection errors. */
   failures: number;
   /**
@@ -51,6 +59,8 @@ export interface StreamMemory {
 export interface GatewayBenchFigures {
   connections: number;
   durationSeconds: number;
+  /** Rounds per proxy and answer kind; each figure is the median of its rounds. */
+  rounds: number;
   json: { bare: LoadFigures; gateway: LoadFigures };
   sse: { bare: LoadFigures; gateway: LoadFigures };
   streams: number;
@@ -170,6 +180,39 @@ async function cpuMicrosOf(pid: number): Promise<number> {
 /** Linux's USER_HZ, which /proc reports CPU times in. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/** Clients of the latency figure, each with one request in flight. */
+export const LATENCY_CLIENTS = 4;
+/** Requests of the latency figure, per proxy and round. */
+const LATENCY_REQUESTS = 4_000;
+
+/** p50 and p99 (ms) of whole requests, answer read to its end, below saturation. */
+async function latency(proxy: Proxy, path: string): Promise<{ p50: number; p99: number }> {
+  const client = new Agent({ connections: LATENCY_CLIENTS, keepAliveTimeout: 10_000 });
+  const times: number[] = [];
+  let left = LATENCY_REQUESTS;
+  const oneClient = async () => {
+    while (left-- > 0) {
+      const started = performance.now();
+      const res = await client.request({
+        origin: proxy.url,
+        path: `${proxy.prefix}${path}`,
+        method: "GET",
+        headers: { authorization: `Bearer ${CLIENT_KEY}` },
+      });
+      await res.body.text();
+      times.push(performance.now() - started);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: LATENCY_CLIENTS }, oneClient));
+  } finally {
+    await client.close();
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 async function load(proxy: Proxy, path: string, connections: number, seconds: number) {
   const pid = proxy.child.pid ?? 0;
   const cpuBefore = await cpuMicrosOf(pid);
@@ -180,13 +223,55 @@ async function load(proxy: Proxy, path: string, connections: number, seconds: nu
     headers: { authorization: `Bearer ${CLIENT_KEY}` },
   });
   const cpu = (await cpuMicrosOf(pid)) - cpuBefore;
+  const below = await latency(proxy, path);
   return {
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    latencyP50Ms: below.p50,
+    latencyP99Ms: below.p99,
     failures: result.non2xx + result.errors + result.timeouts,
     cpuMicrosPerRequest: cpu / Math.max(1, result.requests.total),
   } satisfies LoadFigures;
+}
+
+/**
+ * Both proxies under the same load in turns, `rounds` times, the order swapped each round: on a
+ * shared machine a burst of other work then lands on both, and the median of each figure leaves
+ * it out. Failures are summed over the rounds.
+ */
+async function loadInTurns(
+  bare: Proxy,
+  gateway: Proxy,
+  path: string,
+  connections: number,
+  seconds: number,
+  rounds: number,
+): Promise<{ bare: LoadFigures; gateway: LoadFigures }> {
+  const runs = { bare: [] as LoadFigures[], gateway: [] as LoadFigures[] };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? (["bare", "gateway"] as const) : (["gateway", "bare"] as const);
+    for (const name of order) {
+      runs[name].push(await load(name === "bare" ? bare : gateway, path, connections, seconds));
+    }
+  }
+  return { bare: medianFigures(runs.bare), gateway: medianFigures(runs.gateway) };
+}
+
+function medianFigures(runs: readonly LoadFigures[]): LoadFigures {
+  const median = (pick: (f: LoadFigures) => number) => {
+    const sorted = runs.map(pick).sort((a, b) => a - b);
+    return sorted[sorted.length >> 1] ?? Number.NaN;
+  };
+  return {
+    requestsPerSecond: median((f) => f.requestsPerSecond),
+    p50Ms: median((f) => f.p50Ms),
+    p99Ms: median((f) => f.p99Ms),
+    latencyP50Ms: median((f) => f.latencyP50Ms),
+    latencyP99Ms: median((f) => f.latencyP99Ms),
+    failures: runs.reduce((sum, f) => sum + f.failures, 0),
+    cpuMicrosPerRequest: median((f) => f.cpuMicrosPerRequest),
+  };
 }
 
 async function rssOf(pid: number): Promise<number> {
@@ -232,13 +317,15 @@ async function holdStreams(
 
 /**
  * Section 9.
- * @param seconds autocannon's duration per figure
+ * @param seconds autocannon's duration per round
  * @param streams held open at once for the memory figure
+ * @param rounds per proxy and answer kind (an odd number: each figure is a median)
  */
 export async function measureGateway(
   seconds = 5,
   connections = 32,
   streams = 1_000,
+  rounds = 3,
 ): Promise<GatewayBenchFigures> {
   const upstream = await startUpstream();
   const config = join(tmpdir(), `oauthmanager-bench-gateway-${process.pid}.yaml`);
@@ -253,26 +340,24 @@ providers:
 `,
   );
   const bare = await startProxy(BARE_PROXY, [upstream.url], "");
-  const gateway = await startProxy(GATEWAY_BIN, ["serve", "--config", config, "--port", "0"], "/bench");
+  const gateway = await startProxy(
+    GATEWAY_BIN,
+    ["serve", "--config", config, "--port", "0"],
+    "/bench",
+  );
   try {
     // Warm both up (JIT, connection pools) before anything counts: by count, not by time, so
     // that a busy machine still gets the code optimised.
     for (const proxy of [bare, gateway]) {
       for (const path of ["/json", "/sse"]) await warmUp(proxy, path, connections);
     }
-    const json = {
-      bare: await load(bare, "/json", connections, seconds),
-      gateway: await load(gateway, "/json", connections, seconds),
-    };
-    const sse = {
-      bare: await load(bare, "/sse", connections, seconds),
-      gateway: await load(gateway, "/sse", connections, seconds),
-    };
+    const json = await loadInTurns(bare, gateway, "/json", connections, seconds, rounds);
+    const sse = await loadInTurns(bare, gateway, "/sse", connections, seconds, rounds);
     const memory = {
       bare: await holdStreams(bare, upstream, streams),
       gateway: await holdStreams(gateway, upstream, streams),
     };
-    return { connections, durationSeconds: seconds, json, sse, streams, memory };
+    return { connections, durationSeconds: seconds, rounds, json, sse, streams, memory };
   } finally {
     await Promise.allSettled([stopProxy(bare), stopProxy(gateway)]);
     await upstream.close();
