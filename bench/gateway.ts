@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { open, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -111,6 +111,8 @@ interface Proxy {
   /** The path prefix requests go through (`/bench` on the gateway). */
   prefix: string;
   child: ChildProcess;
+  /** Where its output goes; removed when it stops. */
+  logPath: string;
 }
 
 /**
@@ -120,36 +122,45 @@ interface Proxy {
 const PROXY_NODE_ARGS = (process.env.BENCH_PROXY_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
 /**
- * Starts a proxy and waits for the URL it prints; its output keeps being read. `entry` is
- * JavaScript as users run it (the built gateway), or TypeScript run through tsx.
+ * Starts a proxy and waits for the URL it prints. `entry` is JavaScript as users run it (the
+ * built gateway), or TypeScript run through tsx. Its output goes to a file, as a service's log
+ * would: read through a pipe, the gateway's request log would cost this process, which also
+ * sends the load and plays the upstream, work the bare proxy does not cause.
  */
 export async function startProxy(entry: string, args: string[], prefix: string): Promise<Proxy> {
   const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const logPath = join(tmpdir(), `oauthmanager-bench-proxy-${process.pid}-${++proxiesStarted}.log`);
+  const log = await open(logPath, "w");
   const child = spawn(process.execPath, [...PROXY_NODE_ARGS, ...loader, entry, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", log.fd, "inherit"],
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = "";
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString("utf8");
-      const found = /http:\/\/127\.0\.0\.1:\d+/.exec(seen)?.[0];
-      if (found) {
-        // Keep draining: a proxy whose log pipe fills up would stall.
-        child.stdout?.off("data", onData);
-        child.stdout?.resume();
-        resolve(found);
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${entry} exited with ${code}`)));
+  await log.close();
+  let exited: number | null | undefined;
+  child.once("exit", (code) => {
+    exited = code;
   });
-  return { url, prefix, child };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const found = /http:\/\/127\.0\.0\.1:\d+/.exec(await readFile(logPath, "utf8"))?.[0];
+    if (found) return { url: found, prefix, child, logPath };
+    if (exited !== undefined) throw new Error(`${entry} exited with ${exited}`);
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`${entry} printed no URL within 30 s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
+let proxiesStarted = 0;
+
 export async function stopProxy(proxy: Proxy): Promise<void> {
-  const exited = once(proxy.child, "exit");
-  proxy.child.kill("SIGTERM");
-  await exited;
+  if (proxy.child.exitCode === null) {
+    const exited = once(proxy.child, "exit");
+    proxy.child.kill("SIGTERM");
+    await exited;
+  }
+  await rm(proxy.logPath, { force: true });
 }
 
 /** The gateway as users run it: the built CLI (`npm run bench` builds first). */
