@@ -30,6 +30,18 @@ describe("StickySessions", () => {
     expect(s.get("c", 4_900)).toBe("c2");
     expect(s.get("d", 4_900)).toBe("c3");
   });
+
+  it("a key looked up last and then evicted or expired is gone, and comes back as new", () => {
+    const s = new StickySessions<string>(1, 1_000);
+    s.set("a", "c0", 0);
+    expect(s.get("a", 10)).toBe("c0");
+    s.set("b", "c1", 20); // a goes
+    expect(s.get("a", 30)).toBeUndefined();
+    expect(s.get("b", 1_020)).toBeUndefined(); // expired
+    s.set("b", "c2", 1_030);
+    expect(s.get("b", 1_040)).toBe("c2");
+    expect(s.size).toBe(1);
+  });
 });
 
 describe("sticky sessions", () => {

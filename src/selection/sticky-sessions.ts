@@ -23,6 +23,12 @@ export class StickySessions<T> {
   readonly #table = new Map<string, Stuck<T>>();
   readonly #max: number;
   readonly #ttlMs: number;
+  /**
+   * The key used last and its record, while the record is in the table: a session's requests
+   * mostly come in runs, and each of those then costs a string comparison, not a hash lookup.
+   */
+  #lastKey: string | undefined;
+  #last: Stuck<T> | undefined;
 
   /**
    * @param maxSessions keys kept at most
@@ -39,11 +45,10 @@ export class StickySessions<T> {
 
   /** What `key` stuck to, unless it expired; a hit counts as a use of the key. */
   get(key: string, now: number): T | undefined {
-    const table = this.#table;
-    const stuck = table.get(key);
+    const stuck = this.#find(key);
     if (stuck === undefined) return undefined;
     if (stuck.expiresAt <= now) {
-      table.delete(key);
+      this.#delete(key);
       return undefined;
     }
     stuck.expiresAt = now + this.#ttlMs;
@@ -54,17 +59,39 @@ export class StickySessions<T> {
   /** Sticks `key` to `value` and makes it the most recently used (to within a second). */
   set(key: string, value: T, now: number): void {
     const table = this.#table;
-    const stuck = table.get(key);
+    const stuck = this.#find(key);
     if (stuck !== undefined) {
       stuck.value = value;
       stuck.expiresAt = now + this.#ttlMs;
       if (now - stuck.movedAt >= RECENCY_GRAIN_MS) this.#moveToEnd(key, stuck, now);
       return;
     }
-    table.set(key, { value, expiresAt: now + this.#ttlMs, movedAt: now });
+    const added = { value, expiresAt: now + this.#ttlMs, movedAt: now };
+    table.set(key, added);
+    this.#lastKey = key;
+    this.#last = added;
     if (table.size > this.#max) {
       const oldest = table.keys().next().value;
-      if (oldest !== undefined) table.delete(oldest);
+      if (oldest !== undefined) this.#delete(oldest);
+    }
+  }
+
+  /** `key`'s record, from the last lookup when it was the same key. */
+  #find(key: string): Stuck<T> | undefined {
+    if (key === this.#lastKey) return this.#last;
+    const stuck = this.#table.get(key);
+    if (stuck !== undefined) {
+      this.#lastKey = key;
+      this.#last = stuck;
+    }
+    return stuck;
+  }
+
+  #delete(key: string): void {
+    this.#table.delete(key);
+    if (key === this.#lastKey) {
+      this.#lastKey = undefined;
+      this.#last = undefined;
     }
   }
 
