@@ -158,31 +158,60 @@ export class FailoverLoop {
     const deps = this.#deps;
     let signal: AbortSignal | undefined;
     let call: CallOptions | undefined;
+    /**
+     * A call whose only option is a session key: while its key sticks to a credential that can
+     * serve, it needs no per-call options at all, as a call without a key. Built only when the
+     * call leaves that path.
+     */
+    let session: string | undefined;
     const size = deps.pool.size;
     let maxAttempts = size === 0 ? 1 : Math.min(size, DEFAULT_MAX_ATTEMPTS);
     if (opts !== undefined) {
       signal = opts.signal;
       try {
         if (opts.maxAttempts !== undefined) maxAttempts = checkedMaxAttempts(opts.maxAttempts);
-        call = callOptions(opts);
+        if (
+          opts.sessionKey !== undefined &&
+          opts.scope === undefined &&
+          opts.whenAllUnavailable === undefined
+        ) {
+          session = checkedKey(opts.sessionKey, "sessionKey");
+        } else {
+          call = callOptions(opts);
+        }
       } catch (err) {
         return Promise.reject(err);
       }
     }
     if (this.beforeFirstUse !== undefined || signal?.aborted) {
-      return this.#run(op, signal, maxAttempts, undefined, 0, call);
+      return this.#run(op, signal, maxAttempts, undefined, 0, call ?? sessionCall(session));
     }
     let start: number;
     let entry: PoolEntry | undefined;
     try {
       start = deps.now();
-      entry =
-        call === undefined
-          ? deps.pool.pick(start, undefined)
-          : this.#pickFor(start, undefined, call);
+      if (session !== undefined) {
+        entry = this.#stuckTo(session, start);
+        if (entry === undefined) {
+          call = sessionCall(session);
+          entry = this.#pickFor(start, undefined, call);
+        }
+      } else {
+        entry =
+          call === undefined
+            ? deps.pool.pick(start, undefined)
+            : this.#pickFor(start, undefined, call);
+      }
       // A credential back from backoff on half-open serves as a trial, which the loop manages.
       if (entry === undefined || entry.halfOpen || deps.refresher.needsRefresh(entry, start)) {
-        return this.#run(op, signal, maxAttempts, entry, start, call);
+        return this.#run(
+          op,
+          signal,
+          maxAttempts,
+          entry,
+          start,
+          call ?? sessionCall(session, entry),
+        );
       }
     } catch (err) {
       // A clock or a strategy of the caller's that throws: the call rejects, as any async one.
@@ -201,7 +230,7 @@ export class FailoverLoop {
       // An operation that throws before returning its promise failed like one that rejects.
       pending = Promise.reject(err);
     }
-    return this.#firstAttempt(pending, op, signal, maxAttempts, entry, cred, start, call);
+    return this.#firstAttempt(pending, op, signal, maxAttempts, entry, cred, start, call, session);
   }
 
   /**
@@ -218,12 +247,14 @@ export class FailoverLoop {
     cred: Readonly<OAuthCredentialSet>,
     start: number,
     call: CallOptions | undefined,
+    session: string | undefined,
   ): Promise<ExecuteResult<T>> {
     let out: OperationResult<T>;
     try {
       out = await pending;
     } catch (err) {
-      return this.#afterFirstFailure(op, signal, maxAttempts, entry, cred, start, err, call);
+      const options = call ?? sessionCall(session, entry);
+      return this.#afterFirstFailure(op, signal, maxAttempts, entry, cred, start, err, options);
     }
     entry.inFlight--;
     try {
@@ -409,6 +440,15 @@ export class FailoverLoop {
       }
     }
     return scope === undefined ? pool.pick(now, tried) : pool.pickIn(now, tried, scope);
+  }
+
+  /** The credential `sessionKey` sticks to, when it can serve now without a scope. */
+  #stuckTo(sessionKey: string, now: number): PoolEntry | undefined {
+    const stuck = this.#sessions?.get(sessionKey, now);
+    if (stuck === undefined || stuck.removed || !this.#deps.pool.canServe(stuck, now, undefined)) {
+      return undefined;
+    }
+    return stuck;
   }
 
   #stick(sessionKey: string, entry: PoolEntry, now: number): void {
@@ -712,6 +752,17 @@ function checkedKey(value: string, name: string): string {
     );
   }
   return value;
+}
+
+/**
+ * The options of a call that gave only a session key (already checked), found stuck to `stuck`
+ * or not; undefined without a key.
+ */
+function sessionCall(sessionKey: string, stuck?: PoolEntry): CallOptions;
+function sessionCall(sessionKey: string | undefined, stuck?: PoolEntry): CallOptions | undefined;
+function sessionCall(sessionKey: string | undefined, stuck?: PoolEntry): CallOptions | undefined {
+  if (sessionKey === undefined) return undefined;
+  return { scope: undefined, sessionKey, mode: undefined, stuck };
 }
 
 /** The call's scope, session key and panic mode, checked; undefined when it gave none. */

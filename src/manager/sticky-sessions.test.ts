@@ -86,6 +86,34 @@ describe("sticky sessions", () => {
     await m.close();
   });
 
+  it("a sticky hit whose token is due is refreshed in place, and the session stays on it", async () => {
+    const c = clock();
+    const withExpiry = creds(3).map((cred) => ({
+      ...cred,
+      refreshToken: `r-${cred.id}`,
+      expiresAt: new Date(c.now() + 3_600_000),
+    }));
+    const refreshed: string[] = [];
+    const m = new OAuthKeyManager(
+      "p",
+      withExpiry,
+      async (cred) => {
+        refreshed.push(cred.id);
+        return { ...cred, accessToken: `new-${cred.id}`, expiresAt: new Date(c.now() + 7_200_000) };
+      },
+      { now: c.now },
+    );
+    const first = (await m.executeWithFailover(ok, { sessionKey: "s" })).result;
+    c.advance(3_590_000); // inside the refresh buffer
+    const seen = await m.executeWithFailover(async (cred) => ({ result: cred.accessToken }), {
+      sessionKey: "s",
+    });
+    expect(refreshed).toEqual([first]);
+    expect(seen.result).toBe(`new-${first}`);
+    expect((await m.executeWithFailover(ok, { sessionKey: "s" })).result).toBe(first);
+    await m.close();
+  });
+
   it("moves when its credential cools down in the request's scope", async () => {
     const c = clock();
     const m = new OAuthKeyManager("p", creds(2), undefined, { now: c.now });
