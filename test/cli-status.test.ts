@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FileTokenStore } from "../src/stores/file-store.js";
 import { closeServer } from "./support/close-server.js";
 import { runCli } from "./support/run-cli.js";
+import { statusCredential } from "./support/status-credential.js";
 
 // Each test starts CLI processes (through tsx), several at once: slow on a shared machine.
 vi.setConfig({ testTimeout: 120_000 });
@@ -25,31 +26,6 @@ let url: string;
 const unexpected: string[] = [];
 let report: Record<string, unknown>;
 let dir: string;
-
-function credential(id: string, fields: Record<string, unknown>) {
-  return {
-    id,
-    state: "healthy",
-    is_healthy: true,
-    is_available: true,
-    failure_count: 0,
-    success_rate: 1,
-    request_count: 0,
-    tokens_used: 0,
-    average_latency: 0,
-    last_used: null,
-    last_success: null,
-    last_failure: null,
-    refresh_count: 0,
-    last_refresh: null,
-    refresh_fail_count: 0,
-    marked_for_rotation: false,
-    latency_p50: 0,
-    latency_p95: 0,
-    latency_p99: 0,
-    ...fields,
-  };
-}
 
 beforeAll(async () => {
   const now = Date.now();
@@ -65,7 +41,7 @@ beforeAll(async () => {
         total_requests: 40,
         success_rate: 0.75,
         credentials: {
-          team: credential("team", {
+          team: statusCredential("team", {
             request_count: 40,
             success_rate: 0.75,
             latency_p50: 80,
@@ -73,12 +49,12 @@ beforeAll(async () => {
             latency_p99: 300,
             expires_at: new Date(now + 2 * 3_600_000).toISOString(),
           }),
-          spare: credential("spare", {
+          spare: statusCredential("spare", {
             state: "cooling",
             is_available: false,
             backoff_until: new Date(now + 90_000).toISOString(),
           }),
-          old: credential("old", {
+          old: statusCredential("old", {
             state: "needs_reauth",
             is_healthy: false,
             is_available: false,

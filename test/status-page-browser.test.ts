@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { statusPage } from "../src/gateway/status-page/page.js";
 import { useChromium } from "./support/browser.js";
 import { closeServer } from "./support/close-server.js";
+import { statusCredential } from "./support/status-credential.js";
 
 const KEY = "client-key+/=1";
 const HOSTILE_ID = "<img src=x onerror=alert(1)>";
@@ -33,32 +34,6 @@ interface World {
   statusCalls: number;
 }
 let world: World;
-
-function credential(id: string, fields: Record<string, unknown>): Record<string, unknown> {
-  return {
-    id,
-    state: "healthy",
-    is_healthy: true,
-    is_available: true,
-    failure_count: 0,
-    success_rate: 1,
-    request_count: 0,
-    tokens_used: 0,
-    average_latency: 0,
-    last_used: null,
-    last_success: null,
-    last_failure: null,
-    refresh_count: 0,
-    last_refresh: null,
-    refresh_fail_count: 0,
-    marked_for_rotation: false,
-    latency_p50: 0,
-    latency_p95: 0,
-    latency_p99: 0,
-    disabled: false,
-    ...fields,
-  };
-}
 
 function provider(name: string, list: Record<string, unknown>[]): Record<string, unknown> {
   const count = (f: (c: Record<string, unknown>) => boolean) => list.filter(f).length;
@@ -82,13 +57,13 @@ function provider(name: string, list: Record<string, unknown>[]): Record<string,
 function snapshot(): Record<string, unknown> {
   const now = T0;
   const gemini = [
-    credential("gemini-work", {
+    statusCredential("gemini-work", {
       request_count: world.requests,
       success_rate: 0.987,
       latency_p95: 850,
       expires_at: iso(now + 10 * 60_000),
     }),
-    credential("gemini-personal", {
+    statusCredential("gemini-personal", {
       state: "cooling",
       is_available: false,
       failure_count: 2,
@@ -98,7 +73,7 @@ function snapshot(): Record<string, unknown> {
       backoff_until: iso(now + 30_000),
       expires_at: iso(now + 45 * 60_000),
     }),
-    credential("gemini-old", {
+    statusCredential("gemini-old", {
       state: "needs_reauth",
       is_healthy: false,
       is_available: false,
@@ -107,8 +82,8 @@ function snapshot(): Record<string, unknown> {
     }),
   ];
   const anthropic = [
-    credential("key-1", { request_count: 1234, latency_p95: 0.4 }),
-    credential("key-2", {
+    statusCredential("key-1", { request_count: 1234, latency_p95: 0.4 }),
+    statusCredential("key-2", {
       state: "unhealthy",
       is_healthy: false,
       failure_count: 5,
@@ -117,11 +92,11 @@ function snapshot(): Record<string, unknown> {
       latency_p95: 15_200,
       marked_for_rotation: true,
     }),
-    credential("a-credential-id-long-enough-to-push-a-phone-screen-sideways-if-it-could", {
+    statusCredential("a-credential-id-long-enough-to-push-a-phone-screen-sideways-if-it-could", {
       disabled: true,
     }),
   ];
-  if (world.hostile) anthropic.push(credential(HOSTILE_ID, { request_count: 3 }));
+  if (world.hostile) anthropic.push(statusCredential(HOSTILE_ID, { request_count: 3 }));
   const providers: Record<string, unknown> = {
     gemini: provider("gemini", gemini),
     anthropic: provider("anthropic", anthropic),
