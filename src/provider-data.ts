@@ -16,6 +16,22 @@ export const PROVIDER_DATA_FIELDS = [
 
 const KNOWN: ReadonlySet<string> = new Set(PROVIDER_DATA_FIELDS);
 
+/** `ProviderData` as configuration files and stored tokens write it, in snake_case. */
+export interface SnakeProviderData {
+  resource_url?: string | undefined;
+  account_id?: string | undefined;
+  project_id?: string | undefined;
+}
+
+/** The `ProviderData` a snake_case record gives; fields it leaves out stay out. */
+export function providerDataFromSnake(w: SnakeProviderData): ProviderData {
+  const d: ProviderData = {};
+  if (w.resource_url !== undefined) d.resourceUrl = w.resource_url;
+  if (w.account_id !== undefined) d.accountId = w.account_id;
+  if (w.project_id !== undefined) d.projectId = w.project_id;
+  return d;
+}
+
 /** One problem with a value given as `ProviderData`, relative to it (`""` for the value itself). */
 export interface ProviderDataIssue {
   /** `""`, or `.resourceUrl` and the like. */

@@ -13,6 +13,7 @@ import {
   WEBHOOK_EVENT_TYPES,
   webhookSecretIssue,
 } from "../monitoring/config.js";
+import { providerDataFromSnake } from "../provider-data.js";
 import { IMPORT_KINDS } from "../providers/import.js";
 import type { RefreshAnomalyOptions } from "../refresh/refresh-anomaly.js";
 import {
@@ -27,7 +28,6 @@ import type {
   CredentialSource,
   MonitoringConfig,
   OAuthCredentialSet,
-  ProviderData,
   RefreshStrategy,
   RotationPolicy,
 } from "../types.js";
@@ -120,14 +120,7 @@ const providerData = strict({
   resource_url: str({ nonEmpty: true }).optional(),
   account_id: str({ nonEmpty: true }).optional(),
   project_id: str({ nonEmpty: true }).optional(),
-}).transform(
-  (v): ProviderData =>
-    defined<ProviderData>({
-      resourceUrl: v.resource_url,
-      accountId: v.account_id,
-      projectId: v.project_id,
-    }),
-);
+}).transform(providerDataFromSnake);
 
 const given = (value: unknown) => value !== undefined && value !== null && value !== "";
 

@@ -52,6 +52,7 @@
 import type { KeyObject } from "node:crypto";
 import * as z from "zod";
 import { isRecord } from "../describe.js";
+import { providerDataFromSnake } from "../provider-data.js";
 import type { ProviderData } from "../types.js";
 import { decrypt, ENCRYPTION_ALG, encrypt } from "./crypto.js";
 import type { StoredRotation, StoredToken } from "./types.js";
@@ -273,21 +274,13 @@ export function fromWire(w: WireToken): FileEntry {
   if (w.last_refresh !== undefined) token.lastRefresh = new Date(w.last_refresh);
   if (w.refresh_count !== undefined) token.refreshCount = w.refresh_count;
   if (w.scopes !== undefined) token.scopes = w.scopes;
-  if (w.provider_data !== undefined) token.providerData = providerDataFromWire(w.provider_data);
+  if (w.provider_data !== undefined) token.providerData = providerDataFromSnake(w.provider_data);
   if (w.rotation !== undefined) token.rotation = rotationFromWire(w.rotation);
   if (w.usage !== undefined) {
     token.usage = w.usage.map((u) => ({ ...u, start: new Date(u.start) }));
   }
   if (w.version !== undefined) token.version = w.version;
   return { token, updatedAt: w.updated_at };
-}
-
-function providerDataFromWire(w: WireProviderData): ProviderData {
-  const d: ProviderData = {};
-  if (w.resource_url !== undefined) d.resourceUrl = w.resource_url;
-  if (w.account_id !== undefined) d.accountId = w.account_id;
-  if (w.project_id !== undefined) d.projectId = w.project_id;
-  return d;
 }
 
 function providerDataToWire(d: ProviderData): WireProviderData {
