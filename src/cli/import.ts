@@ -3,7 +3,6 @@
  * Claude Code, Codex) to the configuration's store, where the pool picks it up.
  * @module
  */
-import { createStore } from "../config/create-store.js";
 import { loadConfig } from "../config/parse.js";
 import {
   defaultCredentialsPath,
@@ -67,21 +66,15 @@ export const importCommand: Command = {
     if (!cred) throw new Error(`${source} holds no login`);
     if (idOption !== undefined) cred.id = idOption;
     else checkId(cred.id, config, provider);
-    const store = createStore(config.store);
-    if (!store) throw new Error("no store");
-    try {
-      const { updated } = await saveLogin(store, provider, cred);
-      const expiry = cred.expiresAt
-        ? cred.expiresAt.getTime() > Date.now()
-          ? `, token expires in ${span(cred.expiresAt.getTime() - Date.now())}`
-          : ", token expired (refreshed before first use)"
-        : "";
-      output.out(
-        `${updated ? "updated" : "imported"} ${provider}/${cred.id} from ${source}${expiry}`,
-      );
-    } finally {
-      await store.close();
-    }
+    const { updated } = await saveLogin(config, provider, cred);
+    const expiry = cred.expiresAt
+      ? cred.expiresAt.getTime() > Date.now()
+        ? `, token expires in ${span(cred.expiresAt.getTime() - Date.now())}`
+        : ", token expired (refreshed before first use)"
+      : "";
+    output.out(
+      `${updated ? "updated" : "imported"} ${provider}/${cred.id} from ${source}${expiry}`,
+    );
     return EXIT_OK;
   },
 };

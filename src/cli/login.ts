@@ -4,7 +4,6 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import { createStore } from "../config/create-store.js";
 import { loadConfig } from "../config/parse.js";
 import type { ProviderConfig } from "../config/types.js";
 import { isPresetProvider, PROVIDER_CATALOG } from "../providers/catalog.js";
@@ -60,20 +59,12 @@ export const loginCommand: Command = {
     );
     const cred = credentialFrom(name, answer, idOption);
     if (idOption === undefined) checkId(cred.id, config, name);
-    const store = createStore(config.store);
-    if (!store) throw new Error("no store");
-    try {
-      const { updated } = await saveLogin(store, name, cred);
-      const expiry = cred.expiresAt
-        ? `, token expires in ${span(cred.expiresAt.getTime() - Date.now())}`
-        : "";
-      const refresh = cred.refreshToken ? "" : " (no refresh token: sign in again when it expires)";
-      output.out(
-        `signed in: ${updated ? "updated" : "added"} ${name}/${cred.id}${expiry}${refresh}`,
-      );
-    } finally {
-      await store.close();
-    }
+    const { updated } = await saveLogin(config, name, cred);
+    const expiry = cred.expiresAt
+      ? `, token expires in ${span(cred.expiresAt.getTime() - Date.now())}`
+      : "";
+    const refresh = cred.refreshToken ? "" : " (no refresh token: sign in again when it expires)";
+    output.out(`signed in: ${updated ? "updated" : "added"} ${name}/${cred.id}${expiry}${refresh}`);
     return EXIT_OK;
   },
 };

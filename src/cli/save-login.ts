@@ -4,9 +4,9 @@
  * @module
  */
 
+import { createStore } from "../config/create-store.js";
 import type { OAuthManagerConfig } from "../config/types.js";
 import { storeKey, toStored } from "../persistence/stored-token.js";
-import type { TokenStore } from "../stores/types.js";
 import type { OAuthCredentialSet } from "../types.js";
 import { pick } from "./pick.js";
 
@@ -51,20 +51,27 @@ export function checkId(id: string, config: OAuthManagerConfig, provider: string
 }
 
 /**
- * Saves `cred` as `<provider>/<id>` under the store's lock, keeping a stored rotation state.
+ * Saves `cred` as `<provider>/<id>` in the configuration's store (opened for this and closed
+ * again), under the store's lock, keeping a stored rotation state.
  * @returns whether a record was there before (the same account: updated, not duplicated)
  */
 export async function saveLogin(
-  store: TokenStore,
+  config: OAuthManagerConfig,
   provider: string,
   cred: OAuthCredentialSet,
 ): Promise<{ updated: boolean }> {
+  const store = createStore(config.store);
+  if (!store) throw new Error("no store");
   const key = storeKey(provider, cred.id);
-  return store.withLock(key, async () => {
-    const before = await store.load(key);
-    const record = toStored(cred, undefined);
-    if (before?.rotation) record.rotation = before.rotation;
-    await store.save(key, record);
-    return { updated: before !== undefined };
-  });
+  try {
+    return await store.withLock(key, async () => {
+      const before = await store.load(key);
+      const record = toStored(cred, undefined);
+      if (before?.rotation) record.rotation = before.rotation;
+      await store.save(key, record);
+      return { updated: before !== undefined };
+    });
+  } finally {
+    await store.close();
+  }
 }
