@@ -137,6 +137,31 @@ describe("usage budgets", () => {
     await third.manager.close();
   });
 
+  it("a call still in flight when close() begins is counted and written before close resolves", async () => {
+    const path = join(dir, "tokens.json");
+    const budgets: BudgetOptions = { credential: { day: { tokens: 10_000 } } };
+    const clock = { t: T0 };
+    const first = setup(budgets, ["a"], clock, new FileTokenStore({ path, logger: quiet }));
+    await first.manager.ready();
+    let answer: (value: { result: string; usage: Usage }) => void = () => {};
+    const inFlight = first.manager.executeWithFailover(
+      () => new Promise<{ result: string; usage: Usage }>((resolve) => (answer = resolve)),
+    );
+    const closed = first.manager.close();
+    answer({ result: "ok", usage: tokens(700) });
+    await expect(inFlight).resolves.toMatchObject({ credentialId: "a" });
+    await closed;
+    expect(first.manager.getCredentialMetrics("a")?.requestCount).toBe(1);
+
+    const second = setup(budgets, ["a"], clock, new FileTokenStore({ path, logger: quiet }));
+    await second.manager.ready();
+    expect(second.manager.getCredentialHealthInfo("a")?.budget?.[0]).toMatchObject({
+      window: "day",
+      tokens: 700,
+    });
+    await second.manager.close();
+  });
+
   it("replicas sharing a store add up their counts", async () => {
     const shared = new MemoryTokenStore();
     const budgets: BudgetOptions = { credential: { hour: { tokens: 1_000 } } };
