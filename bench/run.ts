@@ -60,13 +60,14 @@
  *    the same undici client, no credential pool, no key check, no log), each in a child process
  *    of its own in front of one upstream on 127.0.0.1, in the same run, in turns: 3 rounds, the
  *    order swapped each round, each figure the median of its rounds. After 3,000 requests of each
- *    kind through each, small JSON answers and SSE streams of 6 events. Throughput from
+ *    kind through each (and 1,000 more, one at a time from 4 clients, that warm up this process's
+ *    latency client), small JSON answers and SSE streams of 6 events. Throughput from
  *    autocannon (32 connections, 5 s a round): "ratio" = gateway req/s ÷ bare req/s (target
  *    ≥ 0.9), and p99 at that saturation (whole ms, mostly connections ÷ throughput). Latency
  *    below saturation: 4 clients one request at a time, 4,000 requests a round, timed to the
- *    microsecond; "added p99" = gateway p99 − bare p99 (target < 1 ms). Beside them the CPU time each proxy process spent per
- *    request (/proc utime + stime), which unlike req/s does not depend on the rest of the
- *    machine. Then 1,000 SSE streams held open at once through each proxy: the growth of its
+ *    microsecond; "added p99" = gateway p99 − bare p99 (target < 1 ms). Beside them the CPU
+ *    time each proxy process spent per request (/proc utime + stime), which unlike req/s does
+ *    not depend on the rest of the machine. Then 1,000 SSE streams held open at once through each proxy: the growth of its
  *    resident memory (VmRSS) per stream.
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
