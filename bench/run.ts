@@ -59,9 +59,10 @@
  * 9. The gateway (`oauthmanager serve`, built) against a bare pass-through proxy (node:http and
  *    the same undici client, no credential pool, no key check, no log), each in a child process
  *    of its own in front of one upstream on 127.0.0.1, in the same run, in turns: 3 rounds, the
- *    order swapped each round, each figure the median of its rounds. After 3,000 requests of each
- *    kind through each (and 1,000 more, one at a time from 4 clients, that warm up this process's
- *    latency client), small JSON answers and SSE streams of 6 events. Throughput from
+ *    order swapped each round, each figure the median of its rounds. After a warm-up of each kind
+ *    through each (3,000 requests, then 1 s of load cut off as the measured runs are, then 1,000
+ *    requests one at a time from 4 clients for this process's latency client), small JSON
+ *    answers and SSE streams of 6 events. Throughput from
  *    autocannon (32 connections, 5 s a round): "ratio" = gateway req/s ÷ bare req/s (target
  *    ≥ 0.9), and p99 at that saturation (whole ms, mostly connections ÷ throughput). Latency
  *    below saturation: 4 clients one request at a time, 4,000 requests a round, timed to the
