@@ -4,6 +4,8 @@ import {
   FailoverExhaustedError,
   NoCredentialsError,
 } from "../errors.js";
+import { MemoryTokenStore } from "../stores/memory-store.js";
+import type { StoredToken } from "../stores/types.js";
 import { KeyManager } from "./key-manager.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
 import { clock, creds, httpError } from "./test-support/requests.js";
@@ -127,6 +129,35 @@ describe("KeyManager errors", () => {
     }
     expect(seen).toEqual(["k1", "k2", "k1"]);
     await keys.close();
+  });
+});
+
+describe("a caller's abort", () => {
+  it("that comes while the store is still loading keeps the operation from starting", async () => {
+    let loaded: () => void = () => {};
+    // A store whose first load is still under way when the call arrives.
+    class SlowStore extends MemoryTokenStore {
+      override async loadAll(prefix: string): Promise<Map<string, StoredToken>> {
+        await new Promise<void>((resolve) => (loaded = resolve));
+        return super.loadAll(prefix);
+      }
+    }
+    const m = new OAuthKeyManager("p", creds(2), undefined, { store: new SlowStore() });
+    const controller = new AbortController();
+    let started = 0;
+    const call = m.executeWithFailover(
+      async () => {
+        started++;
+        return { result: 1 };
+      },
+      { signal: controller.signal },
+    );
+    const reason = new Error("the client left");
+    controller.abort(reason);
+    loaded();
+    await expect(call).rejects.toBe(reason);
+    expect(started).toBe(0);
+    await m.close();
   });
 });
 

@@ -501,14 +501,21 @@ export class FailoverLoop {
     return (this.#passToken ? cred.accessToken : cred) as Readonly<OAuthCredentialSet>;
   }
 
-  /** Runs the operation with the caller's signal, or with ours that never aborts. */
+  /**
+   * Runs the operation with the caller's signal, or with ours that never aborts. A caller that
+   * aborted while the call waited (for the store's first load, a refresh, a failover) gets its
+   * reason, and the operation never starts: an HTTP request sent then would be answered to
+   * nobody.
+   */
   #operate<T>(
     op: Operation<T>,
     cred: Readonly<OAuthCredentialSet>,
     signal: AbortSignal | undefined,
   ): Promise<OperationResult<T>> {
     const arg = (this.#passToken ? cred.accessToken : cred) as Readonly<OAuthCredentialSet>;
-    return signal === undefined ? op(arg, this.#opSignal) : raceAbort(op(arg, signal), signal);
+    if (signal === undefined) return op(arg, this.#opSignal);
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return raceAbort(op(arg, signal), signal);
   }
 
   #result<T>(out: OperationResult<T>, credentialId: string, attempts: number): ExecuteResult<T> {
