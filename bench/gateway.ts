@@ -121,6 +121,19 @@ interface Proxy {
  */
 const PROXY_NODE_ARGS = (process.env.BENCH_PROXY_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
+/** Lets {@link collectGarbage} make a proxy collect its garbage (see gc-on-signal.mjs). */
+const GC_ON_SIGNAL = [
+  "--expose-gc",
+  "--import",
+  new URL("./gc-on-signal.mjs", import.meta.url).href,
+];
+
+/** Has `proxy` collect its garbage, and gives it time to. */
+async function collectGarbage(proxy: Proxy): Promise<void> {
+  proxy.child.kill("SIGUSR2");
+  await new Promise((resolve) => setTimeout(resolve, 250));
+}
+
 /**
  * Starts a proxy and waits for the URL it prints. `entry` is JavaScript as users run it (the
  * built gateway), or TypeScript run through tsx. Its output goes to a file, as a service's log
@@ -131,9 +144,13 @@ export async function startProxy(entry: string, args: string[], prefix: string):
   const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
   const logPath = join(tmpdir(), `oauthmanager-bench-proxy-${process.pid}-${++proxiesStarted}.log`);
   const log = await open(logPath, "w");
-  const child = spawn(process.execPath, [...PROXY_NODE_ARGS, ...loader, entry, ...args], {
-    stdio: ["ignore", log.fd, "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...GC_ON_SIGNAL, ...PROXY_NODE_ARGS, ...loader, entry, ...args],
+    {
+      stdio: ["ignore", log.fd, "inherit"],
+    },
+  );
   await log.close();
   let exited: number | null | undefined;
   child.once("exit", (code) => {
@@ -314,6 +331,9 @@ async function holdStreams(
   count: number,
 ): Promise<StreamMemory> {
   const pid = proxy.child.pid ?? 0;
+  // After a collection each time: the garbage of the load before would otherwise count, or be
+  // collected while the streams are open and make the figure negative.
+  await collectGarbage(proxy);
   const rssBeforeBytes = await rssOf(pid);
   const client = new Agent({ connections: count + 10, keepAliveTimeout: 1_000 });
   let opened = 0;
@@ -330,6 +350,7 @@ async function holdStreams(
       return res.body;
     }),
   );
+  await collectGarbage(proxy);
   const rssDuringBytes = await rssOf(pid);
   upstream.releaseAll();
   await Promise.all(bodies.map((b) => b.dump()));

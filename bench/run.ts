@@ -68,8 +68,9 @@
  *    below saturation: 4 clients one request at a time, 4,000 requests a round, timed to the
  *    microsecond; "added p99" = gateway p99 − bare p99 (target < 1 ms). Beside them the CPU
  *    time each proxy process spent per request (/proc utime + stime), which unlike req/s does
- *    not depend on the rest of the machine. Then 1,000 SSE streams held open at once through each proxy: the growth of its
- *    resident memory (VmRSS) per stream.
+ *    not depend on the rest of the machine. Then 1,000 SSE streams held open at once through
+ *    each proxy: the growth of its resident memory (VmRSS) per stream, each reading taken after
+ *    the proxy collected its garbage.
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
  * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
