@@ -32,6 +32,15 @@ export function providerDataFromSnake(w: SnakeProviderData): ProviderData {
   return d;
 }
 
+/** `d` in snake_case, as {@link providerDataFromSnake} reads it back. */
+export function providerDataToSnake(d: ProviderData): SnakeProviderData {
+  const w: SnakeProviderData = {};
+  if (d.resourceUrl !== undefined) w.resource_url = d.resourceUrl;
+  if (d.accountId !== undefined) w.account_id = d.accountId;
+  if (d.projectId !== undefined) w.project_id = d.projectId;
+  return w;
+}
+
 /** One problem with a value given as `ProviderData`, relative to it (`""` for the value itself). */
 export interface ProviderDataIssue {
   /** `""`, or `.resourceUrl` and the like. */

@@ -191,7 +191,7 @@ export class FailoverLoop {
     try {
       start = deps.now();
       if (session !== undefined) {
-        entry = this.#stuckTo(session, start);
+        entry = this.#stuckTo(session, start, undefined, undefined);
         if (entry === undefined) {
           call = sessionCall(session);
           entry = this.#pickFor(start, undefined, call);
@@ -425,27 +425,34 @@ export class FailoverLoop {
   ): PoolEntry | undefined {
     const pool = this.#deps.pool;
     const { scope, sessionKey } = call;
-    if (sessionKey !== undefined && this.#sessions !== undefined) {
-      const stuck = this.#sessions.get(sessionKey, now);
-      // A sticky hit leaves the round-robin cursor where it is: keys without a session, and
-      // the next new session, get their turn as if the hit had not happened.
-      if (
-        stuck !== undefined &&
-        !stuck.removed &&
-        (tried === undefined || !tried.has(stuck.id)) &&
-        pool.canServe(stuck, now, scope)
-      ) {
-        call.stuck = stuck;
-        return stuck;
-      }
+    // A sticky hit leaves the round-robin cursor where it is: keys without a session, and the
+    // next new session, get their turn as if the hit had not happened.
+    const stuck =
+      sessionKey === undefined ? undefined : this.#stuckTo(sessionKey, now, scope, tried);
+    if (stuck !== undefined) {
+      call.stuck = stuck;
+      return stuck;
     }
     return scope === undefined ? pool.pick(now, tried) : pool.pickIn(now, tried, scope);
   }
 
-  /** The credential `sessionKey` sticks to, when it can serve now without a scope. */
-  #stuckTo(sessionKey: string, now: number): PoolEntry | undefined {
+  /**
+   * The credential `sessionKey` sticks to, when it can serve now (under `scope`) and this call
+   * has not tried it yet.
+   */
+  #stuckTo(
+    sessionKey: string,
+    now: number,
+    scope: string | undefined,
+    tried: ReadonlySet<string> | undefined,
+  ): PoolEntry | undefined {
     const stuck = this.#sessions?.get(sessionKey, now);
-    if (stuck === undefined || stuck.removed || !this.#deps.pool.canServe(stuck, now, undefined)) {
+    if (
+      stuck === undefined ||
+      stuck.removed ||
+      tried?.has(stuck.id) === true ||
+      !this.#deps.pool.canServe(stuck, now, scope)
+    ) {
       return undefined;
     }
     return stuck;

@@ -52,8 +52,7 @@
 import type { KeyObject } from "node:crypto";
 import * as z from "zod";
 import { isRecord } from "../describe.js";
-import { providerDataFromSnake } from "../provider-data.js";
-import type { ProviderData } from "../types.js";
+import { providerDataFromSnake, providerDataToSnake } from "../provider-data.js";
 import { decrypt, ENCRYPTION_ALG, encrypt } from "./crypto.js";
 import type { StoredRotation, StoredToken } from "./types.js";
 
@@ -160,7 +159,6 @@ const wireEncrypted = z.object({
 /** @internal */
 export type WireToken = z.infer<typeof wireToken>;
 type WireRotation = z.infer<typeof wireRotation>;
-type WireProviderData = z.infer<typeof wireProviderData>;
 
 /** The file text for `entries`: the plain document, or its encrypted envelope when `key` is set. */
 export function encodeFile(entries: Map<string, FileEntry>, key: KeyObject | undefined): string {
@@ -283,14 +281,6 @@ export function fromWire(w: WireToken): FileEntry {
   return { token, updatedAt: w.updated_at };
 }
 
-function providerDataToWire(d: ProviderData): WireProviderData {
-  const w: WireProviderData = {};
-  if (d.resourceUrl !== undefined) w.resource_url = d.resourceUrl;
-  if (d.accountId !== undefined) w.account_id = d.accountId;
-  if (d.projectId !== undefined) w.project_id = d.projectId;
-  return w;
-}
-
 function rotationFromWire(w: WireRotation): StoredRotation {
   const r: StoredRotation = {
     createdAt: new Date(w.created_at),
@@ -310,7 +300,7 @@ export function toWire({ token, updatedAt }: FileEntry): WireToken {
   if (token.lastRefresh !== undefined) w.last_refresh = token.lastRefresh.toISOString();
   if (token.refreshCount !== undefined) w.refresh_count = token.refreshCount;
   if (token.scopes !== undefined) w.scopes = token.scopes;
-  if (token.providerData !== undefined) w.provider_data = providerDataToWire(token.providerData);
+  if (token.providerData !== undefined) w.provider_data = providerDataToSnake(token.providerData);
   if (token.rotation !== undefined) {
     const r = token.rotation;
     const wr: WireRotation = {
