@@ -25,6 +25,9 @@ function line(label: string, { bare, gateway }: { bare: LoadFigures; gateway: Lo
   ].join(" | ");
 }
 
+console.log(
+  f.pinning ? `proxies on CPU ${f.pinning.proxies}, load on CPU ${f.pinning.load}` : "not pinned",
+);
 console.log(line("JSON", f.json));
 console.log(line("SSE", f.sse));
 console.log(

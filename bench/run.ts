@@ -9,7 +9,9 @@
  *    ({ result: cred.id })`, token fresh for a year) and of the same op through
  *    `executeWithFailover` with 3 and with 1,000 credentials. "added" = pool − bare: what the
  *    manager costs per request (selection, refresh check, metrics, health). Target < 500 ns;
- *    Go adds ≈ 545 ns.
+ *    Go adds ≈ 545 ns. Beside it what one `Date.now()` costs on this machine, timed apart: every
+ *    call reads the clock twice to time its operation, and on some virtual machines a read
+ *    costs 40–60 ns, as much as the bare call.
  * 2. Selection with credentials in backoff. ns/op of `getNextCredential()` (and of
  *    `executeWithFailover`) with 10,000 credentials of which 9,990 cool down after a 429 with a
  *    1 h Retry-After, against 10 credentials none in backoff. The ratio 10,000 / 10 shows whether
@@ -70,7 +72,9 @@
  *    time each proxy process spent per request (/proc utime + stime), which unlike req/s does
  *    not depend on the rest of the machine. Then 1,000 SSE streams held open at once through
  *    each proxy: the growth of its resident memory (VmRSS) per stream, each reading taken after
- *    the proxy collected its garbage.
+ *    the proxy collected its garbage. On Linux with `taskset` and two CPUs or more, both proxies
+ *    run on the last CPU and this process (autocannon, the upstream) on the others: left to the
+ *    scheduler, a proxy shares a core with the load in some rounds and not in others.
  *
  * Timings: tinybench, each sample a batch of 1,000 sequential awaited calls (see timing.ts),
  * 500 ms of warm-up and 2 s of sampling per task, from a collected heap. "ns/op" is the median of
@@ -133,6 +137,9 @@ printTable(
       fixed(o.pool1000.ns / o.bare.ns, 1),
     ]),
   ],
+);
+console.log(
+  `   of which the clock: Date.now() costs ${fixed(o.clockReadNs, 1)} ns here, and a call reads it twice to time its operation: ${int(2 * o.clockReadNs)} ns, ${fixed((2 * o.clockReadNs) / o.bare.ns, 1)}× bare`,
 );
 
 // 2. selection with 9,990 of 10,000 credentials in backoff
@@ -366,6 +373,11 @@ printTable(
     loadRow("small JSON", g.json.bare, g.json.gateway),
     loadRow("SSE, 6 events", g.sse.bare, g.sse.gateway),
   ],
+);
+console.log(
+  g.pinning
+    ? `   proxies on CPU ${g.pinning.proxies}, this process (load, upstream) on CPU ${g.pinning.load}`
+    : "   CPUs left to the scheduler (pinning needs Linux, taskset and two CPUs)",
 );
 const memRow = (label: string, m: StreamMemory) => [
   label,
