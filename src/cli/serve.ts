@@ -7,6 +7,7 @@ import { loadConfig } from "../config/parse.js";
 import { Gateway } from "../gateway/gateway.js";
 import { UsageError } from "./args.js";
 import { type Command, EXIT_FAILURE, EXIT_OK, type Output } from "./command.js";
+import { batchLines } from "./line-batch.js";
 import { reportFailure } from "./report.js";
 
 /** Signals `serve` answers, and the process events it would otherwise die of. */
@@ -47,7 +48,8 @@ export const serveCommand: Command = {
     }
     const port = portOption(values.port);
     const host = typeof values.host === "string" ? values.host : undefined;
-    const log = batchedLines(output.out);
+    // One write per burst of requests rather than one per request.
+    const log = batchLines(output.out);
     let gateway: Gateway;
     try {
       const config = await loadConfig(path);
@@ -92,47 +94,6 @@ function serveUntilStopped(gateway: Gateway, output: Output): Promise<number> {
     process.on("SIGHUP", reload);
     for (const s of STOP_SIGNALS) process.on(s, stop);
   });
-}
-
-/** How long a request's log line may wait to be written with the ones after it. */
-const LOG_FLUSH_MS = 50;
-/** Lines held at most: a burst past this is written at once. */
-const LOG_MAX_PENDING = 1_000;
-
-/**
- * Lines handed to `out` together, at most {@link LOG_FLUSH_MS} after the first of them: one write
- * per burst of requests instead of one per request. A write to a file or pipe is a system call,
- * and the log would otherwise cost a busy gateway more than a tenth of its throughput. The lines
- * held are written when the process exits, however it exits.
- */
-function batchedLines(out: (line: string) => void) {
-  let pending: string[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const flush = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    if (pending.length === 0) return;
-    const lines = pending;
-    pending = [];
-    out(lines.join("\n"));
-  };
-  process.once("exit", flush);
-  return {
-    write(line: string) {
-      pending.push(line);
-      if (pending.length >= LOG_MAX_PENDING) flush();
-      else if (timer === undefined) {
-        // Unref'd: a log line waiting is no reason to stay alive; the exit hook writes it.
-        timer = setTimeout(flush, LOG_FLUSH_MS);
-        timer.unref();
-      }
-    },
-    /** Writes what is held and stops watching for the exit. */
-    close() {
-      flush();
-      process.off("exit", flush);
-    },
-  };
 }
 
 function portOption(value: string | true | undefined): number | undefined {
