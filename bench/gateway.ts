@@ -135,8 +135,9 @@ const GC_ON_SIGNAL = [
  * Which CPUs the proxies run on, and which this process (the load, the upstream) keeps: on Linux
  * with `taskset` and two CPUs or more, the last allowed CPU for the proxies and the rest for the
  * load. Left to the scheduler, a proxy shares a core with the load in some rounds and not in
- * others, and two processes of the very same gateway were seen to differ by 13 % in CPU per
- * request; pinned, they agree within 1 %. Undefined where pinning is not possible.
+ * others: two processes of the very same gateway, measured in turns, were seen to differ by 13 %
+ * in CPU per request over 7 rounds; pinned, their medians agreed within 1 %. Undefined where
+ * pinning is not possible.
  */
 export interface Pinning {
   proxies: string;
