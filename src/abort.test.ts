@@ -63,6 +63,60 @@ describe("onAbort", () => {
     expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
   });
 
+  it("waiters stopped in any order leave exactly the others waiting", () => {
+    const controller = new AbortController();
+    const called: number[] = [];
+    const stops = Array.from({ length: 10 }, (_, n) =>
+      onAbort(controller.signal, () => called.push(n)),
+    );
+    for (const n of [0, 9, 4, 5, 1]) stops[n]?.();
+    stops[4]?.();
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+    controller.abort();
+    expect(called.sort((a, b) => a - b)).toEqual([2, 3, 6, 7, 8]);
+    for (const stop of stops) stop();
+    expect(called).toHaveLength(5);
+  });
+
+  it("stopping every waiter, in any order, removes the listener", () => {
+    const controller = new AbortController();
+    const stops = Array.from({ length: 10 }, () => onAbort(controller.signal, () => {}));
+    for (const n of [0, 9, 4, 5, 1, 8, 2, 7, 3, 6]) {
+      expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+      stops[n]?.();
+    }
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+  });
+
+  it("a waiter that another's callback stops during the abort is not called", () => {
+    const controller = new AbortController();
+    const called: string[] = [];
+    let stopSecond = () => {};
+    onAbort(controller.signal, () => {
+      called.push("first");
+      stopSecond();
+    });
+    stopSecond = onAbort(controller.signal, () => called.push("second"));
+    onAbort(controller.signal, () => called.push("third"));
+    controller.abort();
+    expect(called).toEqual(["first", "third"]);
+  });
+
+  it("the last waiter to stop removes the listener; a new waiter adds it again", () => {
+    const controller = new AbortController();
+    const first = onAbort(controller.signal, () => {});
+    const second = onAbort(controller.signal, () => {});
+    first();
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+    second();
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+    let called = 0;
+    onAbort(controller.signal, () => called++);
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+    controller.abort();
+    expect(called).toBe(1);
+  });
+
   it("on a signal that has aborted already, the callback runs at once", () => {
     const signal = AbortSignal.abort();
     let called = 0;

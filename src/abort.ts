@@ -6,9 +6,21 @@
  * @module
  */
 
-/** The callbacks waiting for one signal's abort, and the one listener that calls them. */
+/** One caller waiting for a signal's abort. */
+interface Waiter {
+  /** Emptied once the waiter stops or is called, so that nothing it held stays reachable. */
+  call: () => void;
+  /** Its index in the list; {@link TAKEN} while an abort calls it, {@link DONE} after. */
+  at: number;
+}
+
+const TAKEN = -2;
+const DONE = -1;
+const nothing = () => {};
+
+/** The callers waiting for one signal's abort, and the one listener that calls them. */
 interface Waiters {
-  callbacks: Set<() => void>;
+  list: Waiter[];
   listener: () => void;
 }
 
@@ -17,6 +29,16 @@ const waitersBySignal = new WeakMap<AbortSignal, Waiters>();
 /**
  * Calls `callback` once when `signal` aborts (at once when it has already). Every caller on one
  * signal shares a single listener, removed when the last caller stops waiting.
+ *
+ * The waiters are an array, a stopped one replaced by the last: not a `Set`. A long-lived signal
+ * (a client connection's, carrying thousands of requests) sees a waiter added and removed per
+ * request, and V8 rebuilds the table of a `Set` that churns like that every few entries, each old
+ * table pointing to its successor. Once one old table had been promoted to the old generation,
+ * young-generation collections took that dead table's link as live, and the chain of its
+ * successors kept every later request's waiter, and all the request's objects it reached, alive
+ * until the next full collection: under load a gateway copied and promoted about 2 KB per request
+ * instead of 350 B. A stopped waiter also lets go of its callback, so that a waiter that was
+ * promoted and then stopped holds nothing.
  * @returns a function that stops waiting; calling it again, or after the abort, does nothing
  */
 export function onAbort(signal: AbortSignal, callback: () => void): () => void {
@@ -26,24 +48,41 @@ export function onAbort(signal: AbortSignal, callback: () => void): () => void {
   }
   let waiters = waitersBySignal.get(signal);
   if (!waiters) {
-    const callbacks = new Set<() => void>();
+    const list: Waiter[] = [];
     const listener = () => {
       waitersBySignal.delete(signal);
-      for (const call of callbacks) call();
-      callbacks.clear();
+      const taken = list.splice(0);
+      for (const waiter of taken) waiter.at = TAKEN;
+      // A callback may stop a waiter not called yet, which empties that one's `call`.
+      for (const waiter of taken) {
+        const call = waiter.call;
+        waiter.at = DONE;
+        waiter.call = nothing;
+        call();
+      }
     };
-    waiters = { callbacks, listener };
+    waiters = { list, listener };
     waitersBySignal.set(signal, waiters);
     signal.addEventListener("abort", listener, { once: true });
   }
-  const { callbacks, listener } = waiters;
-  // Wrapped, so the same function passed twice is two waiters with their own stop functions.
-  const waiter = () => callback();
-  callbacks.add(waiter);
+  const { list, listener } = waiters;
+  // One record per call, so the same function passed twice is two waiters with their own stops.
+  const waiter: Waiter = { call: callback, at: list.length };
+  list.push(waiter);
   return () => {
-    if (!callbacks.delete(waiter) || callbacks.size > 0) return;
+    const at = waiter.at;
+    if (at === DONE) return;
+    waiter.at = DONE;
+    waiter.call = nothing;
+    if (at === TAKEN) return;
+    const last = list.pop();
+    if (last !== undefined && last !== waiter) {
+      list[at] = last;
+      last.at = at;
+    }
+    if (list.length > 0) return;
     signal.removeEventListener("abort", listener);
-    if (waitersBySignal.get(signal)?.callbacks === callbacks) waitersBySignal.delete(signal);
+    if (waitersBySignal.get(signal)?.list === list) waitersBySignal.delete(signal);
   };
 }
 
