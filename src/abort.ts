@@ -36,9 +36,9 @@ const waitersBySignal = new WeakMap<AbortSignal, Waiters>();
  * table pointing to its successor. Once one old table had been promoted to the old generation,
  * young-generation collections took that dead table's link as live, and the chain of its
  * successors kept every later request's waiter, and all the request's objects it reached, alive
- * until the next full collection: under load a gateway copied and promoted about 2 KB per request
- * instead of 350 B. A stopped waiter also lets go of its callback, so that a waiter that was
- * promoted and then stopped holds nothing.
+ * until the next full collection: under load a gateway's young-generation collections copied
+ * about 2.2 KB per request instead of 380 B, and promoted most of it. A stopped waiter also lets
+ * go of its callback, so that a waiter that was promoted and then stopped holds nothing.
  * @returns a function that stops waiting; calling it again, or after the abort, does nothing
  */
 export function onAbort(signal: AbortSignal, callback: () => void): () => void {
