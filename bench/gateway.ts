@@ -131,19 +131,19 @@ const GC_ON_SIGNAL = [
   new URL("./gc-on-signal.mjs", import.meta.url).href,
 ];
 
-/**
- * Which CPUs the proxies run on, and which this process (the load, the upstream) keeps: on Linux
- * with `taskset` and two CPUs or more, the last allowed CPU for the proxies and the rest for the
- * load. Left to the scheduler, a proxy shares a core with the load in some rounds and not in
- * others: two processes of the very same gateway, measured in turns, were seen to differ by 13 %
- * in CPU per request over 7 rounds; pinned, their medians agreed within 1 %. Undefined where
- * pinning is not possible.
- */
+/** The CPUs the proxies run on, and those this process (the load, the upstream) keeps. */
 export interface Pinning {
   proxies: string;
   load: string;
 }
 
+/**
+ * On Linux with `taskset` and two CPUs or more: the last allowed CPU for the proxies, the rest for
+ * the load. Left to the scheduler, a proxy shares a core with the load in some rounds and not in
+ * others: two processes of the very same gateway, measured in turns, were seen to differ by 13 %
+ * in CPU per request over 7 rounds; pinned, their medians agreed within 1 %. Undefined where
+ * pinning is not possible.
+ */
 function planPinning(): Pinning | undefined {
   if (process.platform !== "linux") return undefined;
   if (spawnSync("taskset", ["--version"]).status !== 0) return undefined;
@@ -193,12 +193,11 @@ export async function startProxy(
   const logPath = join(tmpdir(), `oauthmanager-bench-proxy-${process.pid}-${++proxiesStarted}.log`);
   const log = await open(logPath, "w");
   // taskset executes node in its own process: the pid stays the proxy's.
-  const child =
+  const [command, argv] =
     cpus === undefined
-      ? spawn(process.execPath, node, { stdio: ["ignore", log.fd, "inherit"] })
-      : spawn("taskset", ["--cpu-list", cpus, process.execPath, ...node], {
-          stdio: ["ignore", log.fd, "inherit"],
-        });
+      ? [process.execPath, node]
+      : ["taskset", ["--cpu-list", cpus, process.execPath, ...node]];
+  const child = spawn(command, argv, { stdio: ["ignore", log.fd, "inherit"] });
   await log.close();
   let exited: number | null | undefined;
   child.once("exit", (code) => {

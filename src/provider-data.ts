@@ -23,21 +23,30 @@ export interface SnakeProviderData {
   project_id?: string | undefined;
 }
 
+/** Each field's name in snake_case: the one table both directions below read. */
+const SNAKE_NAMES = {
+  resourceUrl: "resource_url",
+  accountId: "account_id",
+  projectId: "project_id",
+} as const satisfies Record<(typeof PROVIDER_DATA_FIELDS)[number], keyof SnakeProviderData>;
+
 /** The `ProviderData` a snake_case record gives; fields it leaves out stay out. */
 export function providerDataFromSnake(w: SnakeProviderData): ProviderData {
   const d: ProviderData = {};
-  if (w.resource_url !== undefined) d.resourceUrl = w.resource_url;
-  if (w.account_id !== undefined) d.accountId = w.account_id;
-  if (w.project_id !== undefined) d.projectId = w.project_id;
+  for (const field of PROVIDER_DATA_FIELDS) {
+    const value = w[SNAKE_NAMES[field]];
+    if (value !== undefined) d[field] = value;
+  }
   return d;
 }
 
 /** `d` in snake_case, as {@link providerDataFromSnake} reads it back. */
 export function providerDataToSnake(d: ProviderData): SnakeProviderData {
   const w: SnakeProviderData = {};
-  if (d.resourceUrl !== undefined) w.resource_url = d.resourceUrl;
-  if (d.accountId !== undefined) w.account_id = d.accountId;
-  if (d.projectId !== undefined) w.project_id = d.projectId;
+  for (const field of PROVIDER_DATA_FIELDS) {
+    const value = d[field];
+    if (value !== undefined) w[SNAKE_NAMES[field]] = value;
+  }
   return w;
 }
 
