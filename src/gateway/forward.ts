@@ -52,6 +52,14 @@ class UpstreamStatusError extends Error {
 const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
 /**
+ * Whether `path` holds a `.` or a `%`, without which it has no dot segment: a search for two
+ * characters, so that the expression runs only on the few paths that have one.
+ */
+function mayHaveDotSegment(path: string): boolean {
+  return path.includes(".") || path.includes("%");
+}
+
+/**
  * Proxies `req` (whose path after `/<provider>` is `rest`, query included) and answers `res`.
  * @param connection the client's connection, whose abort (the client going away) stops the
  *   upstream request without penalising the credential
@@ -67,7 +75,7 @@ export async function forward(
   const { manager, route, dispatcher, settings } = ctx;
   const query = rest.indexOf("?");
   const pathOnly = query === -1 ? rest : rest.slice(0, query);
-  if (DOT_SEGMENT.test(pathOnly)) {
+  if (mayHaveDotSegment(pathOnly) && DOT_SEGMENT.test(pathOnly)) {
     return sendError(res, 400, "invalid_request", "the path may not contain . or .. segments");
   }
   let body: Buffer | undefined;
@@ -139,12 +147,14 @@ export async function forward(
     if (last !== undefined && (err instanceof UpstreamStatusError || isExhausted(err))) {
       const response = last;
       last = undefined;
-      return relay(res, response, lastId, aborted);
+      return await relay(res, response, lastId, aborted);
     }
     keep(undefined);
     return failureAnswer(res, err);
   }
-  return relay(res, served.result, served.credentialId, aborted);
+  // Awaited rather than returned: an async function that returns a promise takes two more turns
+  // of the microtask queue to settle with it.
+  return await relay(res, served.result, served.credentialId, aborted);
 }
 
 /** Streams an upstream answer to the client, with backpressure, as it arrives. */

@@ -22,7 +22,8 @@ const PATH_MODEL = /\/models\/([^/:?]+):[A-Za-z]+$/;
  * @param path the path after `/<provider>`, without its query
  */
 export function requestModel(path: string, body: Buffer | undefined): string | undefined {
-  const fromPath = PATH_MODEL.exec(path)?.[1];
+  // A plain search first: most paths (OpenAI, Anthropic) name no model, and skip the expression.
+  const fromPath = path.includes("/models/") ? PATH_MODEL.exec(path)?.[1] : undefined;
   if (fromPath !== undefined) return checked(safeDecode(fromPath));
   return checked(bodyModel(body));
 }

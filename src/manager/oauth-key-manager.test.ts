@@ -529,6 +529,45 @@ describe("abort", () => {
     await expect(pending).rejects.toMatchObject({ name: "AbortError" });
   });
 
+  it("an operation that aborts the signal before returning rejects the call with the reason", async () => {
+    const { m } = manager(2);
+    const controller = new AbortController();
+    const reason = new Error("cancelled from inside");
+    const pending = m.executeWithFailover(
+      () => {
+        controller.abort(reason);
+        return Promise.resolve({ result: "too late" });
+      },
+      { signal: controller.signal },
+    );
+    await expect(pending).rejects.toBe(reason);
+    expect(m.getCredentialHealthInfo("c1")?.failureCount).toBe(0);
+    // Nothing left in flight: close() does not wait.
+    await m.close();
+  });
+
+  it("an answer that comes after the abort is neither a success nor a failure", async () => {
+    const { m } = manager(1);
+    const controller = new AbortController();
+    let answer: (value: { result: string }) => void = () => {};
+    const pending = m.executeWithFailover(
+      () => new Promise<{ result: string }>((resolve) => (answer = resolve)),
+      { signal: controller.signal },
+    );
+    controller.abort(new Error("gone"));
+    await expect(pending).rejects.toThrow("gone");
+    answer({ result: "late" });
+    await new Promise((resolve) => setImmediate(resolve));
+    const metrics = m.getCredentialMetrics("c1");
+    expect(metrics?.requestCount).toBe(0);
+    expect(metrics?.errorCount).toBe(0);
+    expect(m.getCredentialHealthInfo("c1")?.failureCount).toBe(0);
+    // The next call is counted once, as usual.
+    await m.executeWithFailover(ok);
+    expect(m.getCredentialMetrics("c1")?.requestCount).toBe(1);
+    await m.close();
+  });
+
   it("an already aborted signal rejects before any credential is used", async () => {
     const { m } = manager(1);
     const op = vi.fn(ok);
