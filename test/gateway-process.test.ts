@@ -126,6 +126,8 @@ describe("oauthmanager serve", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ late: true });
     expect(await exited).toBe(0);
+    // The request log, written in pieces into the batch, reaches stdout by the exit at the latest.
+    expect(out.seen.some((line) => /^GET p \/p\/slow 200 \S+ \d+ms$/.test(line))).toBe(true);
     expect(upstream.seen.at(-1)?.token).toBe("k2");
     expect(out.seen.join("\n")).not.toMatch(/k1"|k2"|gw-client-key/);
   });

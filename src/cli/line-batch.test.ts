@@ -1,4 +1,6 @@
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { joinedLines, writeRequestLine } from "../gateway/log-lines.js";
 import { batchLines, LINE_BATCH_BYTES, LINE_BATCH_WAIT_MS, type LineBatch } from "./line-batch.js";
 
 describe("batchLines", () => {
@@ -77,5 +79,67 @@ describe("batchLines", () => {
     expect(written).toEqual(["last words"]);
     another.close();
     expect(process.listeners("exit")).toEqual(before);
+  });
+
+  it("writes a line given in pieces as the same line given whole", () => {
+    batch.text("GET ").text("bench ").text("/a/é/🚀?q=ü").text(" ").number(200).text(" ");
+    batch.number(0).text(" ").number(1234567).text(" ").number(-3).text(" ").number(1.5).end();
+    writeRequestLine(batch, "POST", undefined, "/x", 429, "cred-1", 7);
+    batch.close();
+    expect(written).toEqual([
+      "GET bench /a/é/🚀?q=ü 200 0 1234567 -3 1.5\nPOST - /x 429 cred-1 7ms",
+    ]);
+  });
+
+  it("moves a line begun where the batch fills up to the next batch, whole", () => {
+    // A short piece then a long one: the long one is where the batch fills up, mid-line.
+    const lines = Array.from({ length: 70 }, (_, i) => `line ${i}`.padEnd(10) + "z".repeat(990));
+    for (const line of lines) batch.text(line.slice(0, 10)).text(line.slice(10)).end();
+    batch.close();
+    expect(written.length).toBeGreaterThan(1);
+    expect(written.join("\n").split("\n")).toEqual(lines);
+  });
+
+  it("writes a line of pieces longer than a whole batch on its own, in its place", () => {
+    const half = "w".repeat(LINE_BATCH_BYTES / 2);
+    batch.write("before");
+    batch.text(half).text(half).number(42).end();
+    batch.write("after");
+    vi.advanceTimersByTime(LINE_BATCH_WAIT_MS);
+    expect(written).toEqual(["before", `${half}${half}42`, "after"]);
+  });
+
+  it("writes any pieces as the strings they join into would be written", () => {
+    const piece = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 80 }).filter((s) => !s.includes("\n")),
+      fc.nat(),
+      fc.constantFrom(-1, 2.5, Number.MAX_SAFE_INTEGER + 2),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.array(piece, { maxLength: 8 }), { maxLength: 40 }), (lines) => {
+        const out: string[] = [];
+        const pieced = batchLines((text) => out.push(text));
+        const expected: string[] = [];
+        const joined = joinedLines((line) => expected.push(line));
+        for (const line of lines) {
+          for (const p of line) {
+            if (typeof p === "number") {
+              pieced.number(p);
+              joined.number(p);
+            } else {
+              pieced.text(p);
+              joined.text(p);
+            }
+          }
+          pieced.end();
+          joined.end();
+        }
+        pieced.close();
+        const text = out.join("\n");
+        // Lone surrogates become U+FFFD in UTF-8, as Buffer writes them.
+        const toUtf8 = (s: string) => Buffer.from(s, "utf8").toString("utf8");
+        expect(lines.length === 0 ? [] : text.split("\n")).toEqual(expected.map(toUtf8));
+      }),
+    );
   });
 });

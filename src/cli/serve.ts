@@ -57,7 +57,7 @@ export const serveCommand: Command = {
         load: () => loadConfig(path),
         ...(host === undefined ? {} : { host }),
         ...(port === undefined ? {} : { port }),
-        log: log.write,
+        log,
       });
     } catch (e) {
       log.close();

@@ -16,6 +16,7 @@ import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import { handleAdmin } from "./admin.js";
 import { clientConnection } from "./connection.js";
 import { forward } from "./forward.js";
+import { joinedLines, type LinePieces, writeRequestLine } from "./log-lines.js";
 import { RequestDurations } from "./request-durations.js";
 import { type RequestOutcome, sendError, sendJson } from "./respond.js";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./settings.js";
@@ -34,8 +35,11 @@ export interface GatewayOptions {
   host?: string;
   /** Wins over `server.port`; 0 picks a free port. @default server.port, else 8787 */
   port?: number;
-  /** Gets one line per request and each notice (reloads, shutdown). Never a key or token. @default no logging */
-  log?: (line: string) => void;
+  /**
+   * Gets one line per request and each notice (reloads, shutdown), as a string per line or in
+   * pieces. Never a key or token. @default no logging
+   */
+  log?: ((line: string) => void) | LinePieces;
 }
 
 /** How a reload went. */
@@ -61,7 +65,7 @@ export class Gateway {
   readonly #durations: RequestDurations;
   readonly #load: (() => Promise<OAuthManagerConfig>) | undefined;
   /** Undefined when nothing listens: no line is even formatted. */
-  readonly #log: ((line: string) => void) | undefined;
+  readonly #log: LinePieces | undefined;
   readonly #page = statusPage();
   #state: GatewayState;
   #reloading: Promise<ReloadResult> = Promise.resolve({ ok: true });
@@ -82,7 +86,8 @@ export class Gateway {
     this.#state = state;
     this.#dispatcher = dispatcher;
     this.#load = options.load;
-    this.#log = options.log;
+    const log = options.log;
+    this.#log = typeof log === "function" ? joinedLines(log) : log;
     this.#durations = new RequestDurations(this.#registry);
     for (const manager of state.managers.values())
       manager.metricsCollector().register(this.#registry);
@@ -142,7 +147,7 @@ export class Gateway {
     try {
       transition = await buildState(await this.#load(), this.#state);
     } catch (err) {
-      this.#log?.(`reload refused, the current configuration keeps serving: ${oneLine(err)}`);
+      this.#notice(`reload refused, the current configuration keeps serving: ${oneLine(err)}`);
       return { ok: false, error: err };
     }
     const old = this.#state;
@@ -154,7 +159,7 @@ export class Gateway {
       manager.metricsCollector().unregister(this.#registry);
     }
     this.#retire(old, transition);
-    this.#log?.("configuration reloaded");
+    this.#notice("configuration reloaded");
     return { ok: true };
   }
 
@@ -164,7 +169,9 @@ export class Gateway {
       .idle()
       .then(() => closeAll(transition.retiredManagers, undefined))
       .then(() => transition.retiredStore?.close())
-      .catch((err: unknown) => this.#log?.(`closing the previous configuration: ${messageOf(err)}`))
+      .catch((err: unknown) =>
+        this.#notice(`closing the previous configuration: ${messageOf(err)}`),
+      )
       .finally(() => this.#retiring.delete(done));
     this.#retiring.add(done);
   }
@@ -201,7 +208,7 @@ export class Gateway {
     const state = this.#state;
     await closeAll([...state.managers.values()], state);
     await this.#dispatcher.close();
-    this.#log?.("gateway stopped");
+    this.#notice("gateway stopped");
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -228,7 +235,7 @@ export class Gateway {
         ? this.#route(req, res, path, state)
         : this.#proxy(req, res, provider, state));
     } catch (err) {
-      this.#log?.(`internal error on ${req.method} ${path}: ${messageOf(err)}`);
+      this.#notice(`internal error on ${req.method} ${path}: ${messageOf(err)}`);
       if (res.headersSent) {
         res.destroy();
         outcome = { status: 500 };
@@ -243,11 +250,23 @@ export class Gateway {
     const seconds = (performance.now() - started) / 1000;
     const name = provider?.route.name;
     if (name !== undefined) this.#durations.observe(name, outcome.status, seconds);
-    if (this.#log !== undefined && (!QUIET_PATHS.has(path) || outcome.status >= 400)) {
-      this.#log(
-        `${req.method} ${name ?? "-"} ${path} ${outcome.status} ${outcome.credentialId ?? "-"} ${Math.round(seconds * 1000)}ms`,
+    const log = this.#log;
+    if (log !== undefined && (!QUIET_PATHS.has(path) || outcome.status >= 400)) {
+      const ms = Math.round(seconds * 1000);
+      writeRequestLine(
+        log,
+        req.method ?? "-",
+        name,
+        path,
+        outcome.status,
+        outcome.credentialId,
+        ms,
       );
     }
+  }
+
+  #notice(line: string): void {
+    this.#log?.text(line).end();
   }
 
   /** A request for one provider: its client key checked, then proxied. */
