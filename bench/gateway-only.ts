@@ -9,7 +9,7 @@ const f = await measureGateway(
   Number(process.argv[2] ?? 5),
   32,
   1000,
-  Number(process.argv[3] ?? 3),
+  Number(process.argv[3] ?? 5),
 );
 /** One answer kind's figures on a line. */
 function line(label: string, { bare, gateway }: { bare: LoadFigures; gateway: LoadFigures }) {

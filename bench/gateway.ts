@@ -423,7 +423,7 @@ export async function measureGateway(
   seconds = 5,
   connections = 32,
   streams = 1_000,
-  rounds = 3,
+  rounds = 5,
 ): Promise<GatewayBenchFigures> {
   const upstream = await startUpstream();
   const config = join(tmpdir(), `oauthmanager-bench-gateway-${process.pid}.yaml`);

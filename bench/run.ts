@@ -60,7 +60,7 @@
  *    Skipped, with a line saying so, when no Redis answers.
  * 9. The gateway (`oauthmanager serve`, built) against a bare pass-through proxy (node:http and
  *    the same undici client, no credential pool, no key check, no log), each in a child process
- *    of its own in front of one upstream on 127.0.0.1, in the same run, in turns: 3 rounds, the
+ *    of its own in front of one upstream on 127.0.0.1, in the same run, in turns: 5 rounds, the
  *    order swapped each round, each figure the median of its rounds. After a warm-up of each kind
  *    through each (3,000 requests, then 1 s of load cut off as the measured runs are, then 1,000
  *    requests one at a time from 4 clients for this process's latency client), small JSON
@@ -338,7 +338,7 @@ if (rs) {
 }
 
 // 9. the gateway against a bare pass-through proxy
-const g = await measureGateway(5, 32, 1_000, 3);
+const g = await measureGateway(5, 32, 1_000, 5);
 const loadRow = (label: string, bare: LoadFigures, gateway: LoadFigures) => [
   label,
   fixed(bare.requestsPerSecond, 0),

@@ -3,7 +3,7 @@
  * scripted upstream. Nothing waits on time: each test waits on the events it is about.
  */
 import type { ServerResponse } from "node:http";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, rawRequest, startGateway, type TestGateway } from "./support/gateway.js";
 import { type SeenRequest, startUpstream, type Upstream } from "./support/upstream.js";
 
@@ -327,6 +327,11 @@ describe("gateway: endpoints", () => {
     expect(await ready.json()).toEqual({ ready: true, providers: { p: true } });
     expect((await fetch(`${gw.url}/status`)).status).toBe(401);
     expect((await fetch(`${gw.url}/metrics`)).status).toBe(401);
+    // Probes that succeed stay out of the log; a refused read does not.
+    await vi.waitFor(() =>
+      expect(gw?.logs).toContainEqual(expect.stringMatching(/^GET - \/metrics 401 - \d+ms$/)),
+    );
+    expect(gw.logs.some((l) => / \/(healthz|readyz) /.test(l))).toBe(false);
 
     upstream.reply({ status: 200, body: {} });
     await call(`${gw.url}/p/x`, KEY);

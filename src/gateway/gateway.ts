@@ -251,7 +251,9 @@ export class Gateway {
     const name = provider?.route.name;
     if (name !== undefined) this.#durations.observe(name, outcome.status, seconds);
     const log = this.#log;
-    if (log !== undefined && (!QUIET_PATHS.has(path) || outcome.status >= 400)) {
+    // A proxied request is never on a quiet path: no provider is named like one.
+    const quiet = name === undefined && QUIET_PATHS.has(path) && outcome.status < 400;
+    if (log !== undefined && !quiet) {
       const ms = Math.round(seconds * 1000);
       writeRequestLine(
         log,
