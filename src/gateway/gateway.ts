@@ -267,6 +267,7 @@ export class Gateway {
     }
   }
 
+  /** A line of its own: a reload, a shutdown, an internal error. */
   #notice(line: string): void {
     this.#log?.text(line).end();
   }

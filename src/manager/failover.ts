@@ -273,7 +273,7 @@ export class FailoverLoop {
     call: CallOptions | undefined,
     session: string | undefined,
   ): Promise<ExecuteResult<T>> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       // The first of the three (success, failure, abort) settles the call; the others are ignored.
       let settled = false;
       // Assigned below; `op` may already have aborted the signal, and then onAbort calls at once.
@@ -290,7 +290,12 @@ export class FailoverLoop {
         if (settled) return;
         settled = true;
         stop();
-        resolve(this.#firstSucceeded(out, entry, start, call));
+        try {
+          resolve(this.#firstSucceeded(out, entry, start, call));
+        } catch (err) {
+          // A clock or budget of the caller's that throws: the call rejects, as an async one would.
+          reject(err);
+        }
       }, failed);
     });
   }

@@ -568,6 +568,24 @@ describe("abort", () => {
     await m.close();
   });
 
+  it("a clock that throws as a call with a signal succeeds rejects that call", async () => {
+    let broken = false;
+    const { m } = manager(1, {
+      now: () => {
+        if (broken) throw new Error("clock broke");
+        return 1_000;
+      },
+    });
+    const call = m.executeWithFailover(
+      async () => {
+        broken = true;
+        return { result: 1 };
+      },
+      { signal: new AbortController().signal },
+    );
+    await expect(call).rejects.toThrow("clock broke");
+  });
+
   it("an already aborted signal rejects before any credential is used", async () => {
     const { m } = manager(1);
     const op = vi.fn(ok);
