@@ -130,13 +130,17 @@ export async function forward(
     });
   };
 
-  let served: { result: Dispatcher.ResponseData; credentialId: string };
+  // The answer the client gets, and the credential it came through.
+  let response: Dispatcher.ResponseData;
+  let credentialId: string | undefined;
   try {
-    served = await manager.executeWithFailover(
+    const served = await manager.executeWithFailover(
       attempt,
       scope === undefined ? { signal: aborted } : { signal: aborted, scope },
     );
     keep(undefined);
+    response = served.result;
+    credentialId = served.credentialId;
   } catch (err) {
     if (aborted.aborted) {
       keep(undefined);
@@ -144,26 +148,16 @@ export async function forward(
     }
     // A 4xx the classifier handed back, or failover that ran out after an upstream answered:
     // the client gets that answer as the upstream gave it.
-    if (last !== undefined && (err instanceof UpstreamStatusError || isExhausted(err))) {
-      const response = last;
-      last = undefined;
-      return await relay(res, response, lastId, aborted);
+    if (last === undefined || !(err instanceof UpstreamStatusError || isExhausted(err))) {
+      keep(undefined);
+      return failureAnswer(res, err);
     }
-    keep(undefined);
-    return failureAnswer(res, err);
+    response = last;
+    credentialId = lastId;
+    last = undefined;
   }
-  // Awaited rather than returned: an async function that returns a promise takes two more turns
-  // of the microtask queue to settle with it.
-  return await relay(res, served.result, served.credentialId, aborted);
-}
-
-/** Streams an upstream answer to the client, with backpressure, as it arrives. */
-async function relay(
-  res: ServerResponse,
-  response: Dispatcher.ResponseData,
-  credentialId: string | undefined,
-  aborted: AbortSignal,
-): Promise<RequestOutcome> {
+  // Streamed here rather than in a function of its own: an async function more, awaited, is two
+  // more promises and turns of the microtask queue per request.
   const outcome: RequestOutcome = { status: response.statusCode };
   if (credentialId !== undefined) outcome.credentialId = credentialId;
   writeHead(res, response.statusCode, clientResponseHeaders(response.headers));
