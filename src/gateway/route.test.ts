@@ -73,5 +73,40 @@ describe("ProviderRoute presets", () => {
     expect(() => r.present({ id: "key-1", accessToken: "a\r\nb" }, {})).toThrow(
       expect.objectContaining({ name: "Error" }),
     );
+    // Refused every time, also after the same credential presented a good token.
+    r.present({ id: "key-1", accessToken: "good" }, {});
+    expect(() => r.present({ id: "key-1", accessToken: "a\r\nb" }, {})).toThrow(
+      "the pooled token cannot be sent",
+    );
+  });
+
+  it("checks a token once per credential object, and presents a new one at once", () => {
+    const r = route(
+      "custom",
+      `    upstream: https://api.example\n    auth: { header: x-token, template: "Token {token}" }\n    api_keys: [k]\n`,
+    );
+    const sent = (cred: OAuthCredentialSet) => {
+      const headers: Record<string, string | string[]> = {};
+      r.present(cred, headers);
+      return headers["x-token"];
+    };
+    // The pool hands out frozen credentials, a new one whenever a token changes.
+    let reads = 0;
+    const first = Object.freeze({
+      id: "key-1",
+      get accessToken() {
+        reads++;
+        return "first";
+      },
+    });
+    expect(sent(first)).toBe("Token first");
+    expect(sent(first)).toBe("Token first");
+    expect(reads).toBe(1);
+    expect(sent(Object.freeze({ id: "key-1", accessToken: "second" }))).toBe("Token second");
+    // A caller's own object may change: it is read every time.
+    const mutable = { id: "key-2", accessToken: "third" };
+    expect(sent(mutable)).toBe("Token third");
+    mutable.accessToken = "fourth";
+    expect(sent(mutable)).toBe("Token fourth");
   });
 });

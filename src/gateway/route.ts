@@ -43,6 +43,12 @@ export class ProviderRoute {
   readonly #apiKeyIds: ReadonlySet<string>;
   readonly #extra: readonly (readonly [string, string])[];
   readonly #targets = new Map<string, Target>();
+  /**
+   * A credential as the pool hands it out → its auth header's value. The pool hands out a new
+   * frozen object whenever a credential changes (a refreshed token), so an entry lives exactly as
+   * long as its token is in use, and no token outlives its credential here.
+   */
+  readonly #presented = new WeakMap<Readonly<OAuthCredentialSet>, string>();
 
   /**
    * @throws {ConfigError} when a provider without a preset has no `upstream`
@@ -93,13 +99,26 @@ export class ProviderRoute {
       }
     }
     for (const [name, value] of this.#extra) setHeader(headers, name, value);
+    headers[kind.auth.header] = this.#authValue(kind, cred);
+  }
+
+  /**
+   * The auth header's value for `cred`, checked and built once per token rather than per
+   * request: an OAuth access token can be kilobytes long, and checking it is a scan of all of it.
+   */
+  #authValue(kind: Kind, cred: Readonly<OAuthCredentialSet>): string {
+    const known = this.#presented.get(cred);
+    if (known !== undefined) return known;
     let token: string;
     try {
       token = checkedToken(cred.accessToken);
     } catch (err) {
       throw new Error(`the pooled token cannot be sent: ${(err as Error).message}`);
     }
-    headers[kind.auth.header] = kind.auth.value(token);
+    const value = kind.auth.value(token);
+    // Frozen objects only: a caller's own mutable object could change its token under the entry.
+    if (Object.isFrozen(cred)) this.#presented.set(cred, value);
+    return value;
   }
 
   #kindOf(cred: Readonly<OAuthCredentialSet>): Kind {
