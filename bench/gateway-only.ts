@@ -5,12 +5,9 @@
  */
 import { type LoadFigures, measureGateway } from "./gateway.js";
 
-const f = await measureGateway(
-  Number(process.argv[2] ?? 5),
-  32,
-  1000,
-  Number(process.argv[3] ?? 5),
-);
+/** A number argument, or undefined to take measureGateway's default. */
+const arg = (i: number) => (process.argv[i] === undefined ? undefined : Number(process.argv[i]));
+const f = await measureGateway(arg(2), undefined, undefined, arg(3));
 /** One answer kind's figures on a line. */
 function line(label: string, { bare, gateway }: { bare: LoadFigures; gateway: LoadFigures }) {
   const ratio = (gateway.requestsPerSecond / bare.requestsPerSecond).toFixed(2);

@@ -338,7 +338,7 @@ if (rs) {
 }
 
 // 9. the gateway against a bare pass-through proxy
-const g = await measureGateway(5, 32, 1_000, 5);
+const g = await measureGateway();
 const loadRow = (label: string, bare: LoadFigures, gateway: LoadFigures) => [
   label,
   fixed(bare.requestsPerSecond, 0),

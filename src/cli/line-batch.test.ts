@@ -19,13 +19,13 @@ describe("batchLines", () => {
   });
 
   it("writes the lines of a burst together, in order, once the wait is over", () => {
-    batch.write("GET a 200");
-    batch.write("GET b 429");
+    batch.text("GET a 200").end();
+    batch.text("GET b 429").end();
     vi.advanceTimersByTime(LINE_BATCH_WAIT_MS - 1);
     expect(written).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(written).toEqual(["GET a 200\nGET b 429"]);
-    batch.write("GET c 200");
+    batch.text("GET c 200").end();
     vi.advanceTimersByTime(LINE_BATCH_WAIT_MS);
     expect(written).toEqual(["GET a 200\nGET b 429", "GET c 200"]);
   });
@@ -35,7 +35,7 @@ describe("batchLines", () => {
       { length: 3_000 },
       (_, i) => `réponse ${i} 🚀 ünïcødé ${"€".repeat(i % 7)}`,
     );
-    for (const line of lines) batch.write(line);
+    for (const line of lines) batch.text(line).end();
     batch.close();
     expect(written.length).toBeGreaterThan(1);
     expect(written.join("\n").split("\n")).toEqual(lines);
@@ -45,7 +45,7 @@ describe("batchLines", () => {
   it("writes a burst past its size at once, without waiting", () => {
     const line = "x".repeat(1_000);
     const lines = Math.ceil(LINE_BATCH_BYTES / line.length) + 1;
-    for (let i = 0; i < lines; i++) batch.write(line);
+    for (let i = 0; i < lines; i++) batch.text(line).end();
     expect(written.length).toBeGreaterThan(0);
     vi.advanceTimersByTime(LINE_BATCH_WAIT_MS);
     expect(written.join("\n").split("\n")).toHaveLength(lines);
@@ -53,15 +53,15 @@ describe("batchLines", () => {
 
   it("writes a line longer than a whole batch on its own, after the lines before it", () => {
     const long = "y".repeat(LINE_BATCH_BYTES);
-    batch.write("before");
-    batch.write(long);
-    batch.write("after");
+    batch.text("before").end();
+    batch.text(long).end();
+    batch.text("after").end();
     vi.advanceTimersByTime(LINE_BATCH_WAIT_MS);
     expect(written).toEqual(["before", long, "after"]);
   });
 
   it("writes what it holds when closed, and nothing twice", () => {
-    batch.write("held");
+    batch.text("held").end();
     batch.close();
     expect(written).toEqual(["held"]);
     vi.advanceTimersByTime(LINE_BATCH_WAIT_MS);
@@ -74,7 +74,7 @@ describe("batchLines", () => {
     const before = process.listeners("exit");
     const another = batchLines((text) => written.push(text));
     const [onExit] = process.listeners("exit").filter((l) => !before.includes(l));
-    another.write("last words");
+    another.text("last words").end();
     onExit?.(0);
     expect(written).toEqual(["last words"]);
     another.close();
@@ -102,9 +102,9 @@ describe("batchLines", () => {
 
   it("writes a line of pieces longer than a whole batch on its own, in its place", () => {
     const half = "w".repeat(LINE_BATCH_BYTES / 2);
-    batch.write("before");
+    batch.text("before").end();
     batch.text(half).text(half).number(42).end();
-    batch.write("after");
+    batch.text("after").end();
     vi.advanceTimersByTime(LINE_BATCH_WAIT_MS);
     expect(written).toEqual(["before", `${half}${half}42`, "after"]);
   });

@@ -17,8 +17,6 @@ const NEWLINE = 0x0a;
 const ZERO = 0x30;
 
 export interface LineBatch extends LinePieces {
-  /** Holds `line` (without its newline) until the batch is written. */
-  write(line: string): void;
   /** Writes what is held and stops watching for the process's exit. */
   close(): void;
 }
@@ -119,9 +117,6 @@ export function batchLines(out: (text: string) => void): LineBatch {
         timer = setTimeout(flush, LINE_BATCH_WAIT_MS);
         timer.unref();
       }
-    },
-    write(line) {
-      batch.text(line).end();
     },
     close() {
       flush();

@@ -34,11 +34,16 @@ const NOT_RETURNED: ReadonlySet<string> = new Set([...HOP_BY_HOP, "set-cookie"])
 /**
  * Names a `Connection` header lists: hop-by-hop for this message too. Nearly every message says
  * just `keep-alive` or `close`, which are dropped anyway: no set is built for those, and as
- * nearly every sender writes them in lower case, that case is not even lowered.
+ * nearly every sender writes them in lower case, they are looked up as they are before lowered.
  */
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined || value === "keep-alive" || value === "close") return undefined;
-  if (typeof value === "string" && HOP_BY_HOP_ALONE.has(value.toLowerCase())) return undefined;
+  if (value === undefined) return undefined;
+  if (
+    typeof value === "string" &&
+    (HOP_BY_HOP_ALONE.has(value) || HOP_BY_HOP_ALONE.has(value.toLowerCase()))
+  ) {
+    return undefined;
+  }
   const listed = (Array.isArray(value) ? value.join(",") : value)
     .split(",")
     .map((s) => s.trim().toLowerCase())
