@@ -282,6 +282,9 @@ describe("gateway: bodies, timeouts, streams", () => {
     await upstreamClosed.promise;
     const manager = gw.gateway.managers.get("p");
     expect(manager?.getCredentialHealthInfo("key-1")?.failureCount).toBe(0);
+    expect(await manager?.exportPrometheusText()).toContain(
+      'oauthmanager_calls_total{provider="p",outcome="aborted"} 1\n',
+    );
     expect(upstream.seen).toHaveLength(1);
     expect(upstream.unexpected).toEqual([]);
   });

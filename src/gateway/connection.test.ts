@@ -2,80 +2,24 @@ import { once } from "node:events";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Agent } from "undici";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AbortEmitter } from "./connection.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ConnectionUpstream } from "./connection.js";
 
-describe("AbortEmitter", () => {
-  it("calls each abort listener once, with the emitter as this, and then holds none", () => {
-    const e = new AbortEmitter();
-    const calls: unknown[] = [];
-    function listener(this: unknown) {
-      calls.push(this);
-    }
-    e.once("abort", listener);
-    e.once("abort", listener);
-    expect(e.listenerCount("abort")).toBe(2);
-    e.abort(new Error("gone"));
-    e.abort(new Error("again"));
-    expect(calls).toEqual([e, e]);
-    expect(e.listenerCount("abort")).toBe(0);
-    expect(e.aborted).toBe(true);
-    expect((e.reason as Error).message).toBe("gone");
-  });
-
-  it("listeners removed in any order leave exactly the others", () => {
-    const e = new AbortEmitter();
-    const called: number[] = [];
-    const listeners = Array.from({ length: 8 }, (_, i) => () => called.push(i));
-    for (const l of listeners) e.once("abort", l);
-    for (const i of [3, 0, 7, 5]) e.removeListener("abort", listeners[i]!);
-    e.off("abort", listeners[1]!);
-    expect(e.listenerCount("abort")).toBe(3);
-    expect(e.listenerCount("abort", listeners[2])).toBe(1);
-    expect(e.listenerCount("abort", listeners[3])).toBe(0);
-    e.abort(undefined);
-    expect(called.sort()).toEqual([2, 4, 6]);
-  });
-
-  it("does not keep a listener added after the abort", () => {
-    const e = new AbortEmitter();
-    e.abort(new Error("gone"));
-    let called = false;
-    e.once("abort", () => {
-      called = true;
-    });
-    expect(e.listenerCount("abort")).toBe(0);
-    expect(called).toBe(false);
-  });
-
-  it("is an EventEmitter as usual for every other event, and for on('abort')", () => {
-    const e = new AbortEmitter();
-    const seen: string[] = [];
-    e.once("other", (v: string) => seen.push(`once ${v}`));
-    e.on("other", (v: string) => seen.push(`on ${v}`));
-    const onAbort = () => seen.push("on abort");
-    e.on("abort", onAbort);
-    e.emit("other", "a");
-    e.emit("other", "b");
-    expect(e.listenerCount("abort")).toBe(1);
-    e.abort(undefined);
-    e.removeListener("abort", onAbort);
-    expect(seen).toEqual(["once a", "on a", "on b", "on abort"]);
-    expect(e.listenerCount("abort")).toBe(0);
-  });
-});
-
-describe("AbortEmitter as undici's request signal", () => {
+describe("ConnectionUpstream", () => {
   let url: string;
-  const held = new Set<ServerResponse>();
+  /** Requests the server holds unanswered, and whether each closed. */
+  const held: { res: ServerResponse; closed: Promise<unknown> }[] = [];
+  const paths: string[] = [];
   let closeServer: () => Promise<void>;
   const agent = new Agent();
 
   beforeAll(async () => {
     const server = createServer((req, res) => {
       req.resume();
-      if (req.url === "/hold") {
-        held.add(res);
+      paths.push(req.url ?? "");
+      if (req.url === "/hold" || req.url === "/early-hints") {
+        if (req.url === "/early-hints") res.writeEarlyHints({ link: "</a.css>; rel=preload" });
+        held.push({ res, closed: once(res, "close") });
         return;
       }
       res.end("ok");
@@ -89,38 +33,111 @@ describe("AbortEmitter as undici's request signal", () => {
     };
   });
 
+  afterEach(() => {
+    for (const { res } of held.splice(0)) res.end("released");
+    paths.length = 0;
+  });
+
   afterAll(async () => {
     await agent.close();
     await closeServer();
   });
 
-  it("leaves no listener behind once a request's answer is read", async () => {
-    const e = new AbortEmitter();
+  const heldCount = async (n: number) => {
+    while (held.length < n) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+
+  it("holds a request while its answer's head is awaited, and nothing once it is in", async () => {
+    const upstream = new ConnectionUpstream(agent);
+    const pending = upstream.request({ origin: url, path: "/hold", method: "GET" });
+    await heldCount(1);
+    expect(upstream.waiting).toBe(1);
+    held[0]!.res.end("late");
+    expect(await (await pending).body.text()).toBe("late");
     for (let i = 0; i < 3; i++) {
-      const res = await agent.request({ origin: url, path: "/", method: "GET", signal: e });
+      const res = await upstream.request({ origin: url, path: "/", method: "GET" });
       expect(await res.body.text()).toBe("ok");
     }
-    // undici lets go of its listener as the answer's body closes, a turn after its end.
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(e.listenerCount("abort")).toBe(0);
+    expect(upstream.waiting).toBe(0);
   });
 
-  it("aborts a request waiting for its answer, with the emitter's reason", async () => {
-    const e = new AbortEmitter();
-    const pending = agent.request({ origin: url, path: "/hold", method: "GET", signal: e });
-    while (held.size === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  it("aborts the requests waiting for their head, with the reason, and the upstream sees them close", async () => {
+    const upstream = new ConnectionUpstream(agent);
+    const first = upstream.request({ origin: url, path: "/hold", method: "GET" });
+    const second = upstream.request({ origin: url, path: "/hold", method: "GET" });
+    await heldCount(2);
     const reason = new Error("the client closed the connection");
-    e.abort(reason);
-    await expect(pending).rejects.toBe(reason);
-    expect(e.listenerCount("abort")).toBe(0);
+    upstream.abort(reason);
+    await expect(first).rejects.toBe(reason);
+    await expect(second).rejects.toBe(reason);
+    await Promise.all(held.map((h) => h.closed));
+    expect(upstream.waiting).toBe(0);
   });
 
-  it("aborts at once a request started after the abort", async () => {
-    const e = new AbortEmitter();
+  it("still aborts a request after a 1xx, which is not the answer's head", async () => {
+    const upstream = new ConnectionUpstream(agent);
+    const pending = upstream.request({ origin: url, path: "/early-hints", method: "GET" });
+    await heldCount(1);
+    // Give the 103 time to arrive before the abort.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const reason = new Error("gone");
+    upstream.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    await held[0]!.closed;
+  });
+
+  it("rejects at once a request dispatched after the abort, which never reaches the upstream", async () => {
+    const upstream = new ConnectionUpstream(agent);
     const reason = new Error("already gone");
-    e.abort(reason);
-    await expect(agent.request({ origin: url, path: "/", method: "GET", signal: e })).rejects.toBe(
-      reason,
+    upstream.abort(reason);
+    await expect(upstream.request({ origin: url, path: "/", method: "GET" })).rejects.toBe(reason);
+    expect(paths).toEqual([]);
+    expect(upstream.waiting).toBe(0);
+  });
+
+  it("aborts a request still queued for an upstream connection as it gets one: it is never sent", async () => {
+    const single = new Agent({ connections: 1 });
+    try {
+      const busy = new ConnectionUpstream(single);
+      const queued = new ConnectionUpstream(single);
+      const holding = busy.request({ origin: url, path: "/hold", method: "GET" });
+      await heldCount(1);
+      const pending = queued.request({ origin: url, path: "/queued", method: "GET" });
+      const reason = new Error("left while queued");
+      queued.abort(reason);
+      held[0]!.res.end("done");
+      expect(await (await holding).body.text()).toBe("done");
+      await expect(pending).rejects.toBe(reason);
+      expect(paths).toEqual(["/hold"]);
+      expect(queued.waiting).toBe(0);
+    } finally {
+      await single.close();
+    }
+  });
+
+  it("leaves an answer whose head is in to its reader: the relay cuts it when the client leaves", async () => {
+    const upstream = new ConnectionUpstream(agent);
+    const pending = upstream.request({ origin: url, path: "/hold", method: "GET" });
+    await heldCount(1);
+    held[0]!.res.writeHead(200, { "content-type": "text/plain" });
+    held[0]!.res.write("first ");
+    const res = await pending;
+    upstream.abort(new Error("gone"));
+    held[0]!.res.end("second");
+    expect(await res.body.text()).toBe("first second");
+  });
+
+  it("destroy aborts what waits; close leaves the shared agent alone", async () => {
+    const upstream = new ConnectionUpstream(agent);
+    const pending = upstream.request({ origin: url, path: "/hold", method: "GET" });
+    await heldCount(1);
+    await upstream.close();
+    expect(upstream.waiting).toBe(1);
+    await upstream.destroy();
+    await expect(pending).rejects.toThrow("destroyed");
+    // The agent still serves.
+    expect(await (await agent.request({ origin: url, path: "/", method: "GET" })).body.text()).toBe(
+      "ok",
     );
   });
 });

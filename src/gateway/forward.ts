@@ -12,6 +12,7 @@ import {
   FailoverExhaustedError,
   NoCredentialsError,
 } from "../errors.js";
+import { OPERATION_SETTLES_ON_ABORT, type PoolCallOptions } from "../manager/failover.js";
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import type { OAuthCredentialSet, OperationResult } from "../types.js";
 import { BodyTooLargeError, hasBody, readBody } from "./body.js";
@@ -27,7 +28,6 @@ import type { GatewaySettings } from "./settings.js";
 export interface ForwardContext {
   manager: OAuthKeyManager;
   route: ProviderRoute;
-  dispatcher: Dispatcher;
   settings: GatewaySettings;
 }
 
@@ -61,8 +61,8 @@ function mayHaveDotSegment(path: string): boolean {
 
 /**
  * Proxies `req` (whose path after `/<provider>` is `rest`, query included) and answers `res`.
- * @param connection the client's connection, whose abort (the client going away) stops the
- *   upstream request without penalising the credential
+ * @param connection the client's connection: its upstream requests go through it, and its abort
+ *   (the client going away) stops them without penalising the credential
  */
 export async function forward(
   req: IncomingMessage,
@@ -72,7 +72,7 @@ export async function forward(
   connection: ClientConnection,
 ): Promise<RequestOutcome> {
   const aborted = connection.signal;
-  const { manager, route, dispatcher, settings } = ctx;
+  const { manager, route, settings } = ctx;
   const query = rest.indexOf("?");
   const pathOnly = query === -1 ? rest : rest.slice(0, query);
   if (mayHaveDotSegment(pathOnly) && DOT_SEGMENT.test(pathOnly)) {
@@ -112,14 +112,12 @@ export async function forward(
     // Anew for each attempt: presenting a credential writes into them.
     const headers = upstreamRequestHeaders(req.headers);
     route.present(cred, headers);
-    const sent = dispatcher.request({
+    const sent = connection.upstream.request({
       origin: target.origin,
       path: `${target.basePath}${upstreamPath}` || "/",
       method: method as Dispatcher.HttpMethod,
       headers,
       body: body ?? null,
-      // The pool passes the connection's signal; its event-emitter twin is cheaper for undici.
-      signal: connection.aborts,
       headersTimeout: settings.upstreamTimeoutMs,
       bodyTimeout: settings.streamIdleTimeoutMs,
     });
@@ -134,10 +132,11 @@ export async function forward(
   let response: Dispatcher.ResponseData;
   let credentialId: string | undefined;
   try {
-    const served = await manager.executeWithFailover(
-      attempt,
-      scope === undefined ? { signal: aborted } : { signal: aborted, scope },
-    );
+    const options: PoolCallOptions =
+      scope === undefined
+        ? connection.poolOptions
+        : { signal: aborted, scope, [OPERATION_SETTLES_ON_ABORT]: true };
+    const served = await manager.executeWithFailover(attempt, options);
     keep(undefined);
     response = served.result;
     credentialId = served.credentialId;

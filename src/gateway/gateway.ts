@@ -279,14 +279,9 @@ export class Gateway {
     provider: ServedProvider,
     state: GatewayState,
   ): RequestOutcome | Promise<RequestOutcome> {
-    const connection = clientConnection(req.socket);
+    const connection = clientConnection(req.socket, this.#dispatcher);
     if (!state.clientKeys.accepts(req.headers, connection)) return unauthorized(res);
-    const context = {
-      manager: provider.manager,
-      route: provider.route,
-      dispatcher: this.#dispatcher,
-      settings: state.settings,
-    };
+    const context = { manager: provider.manager, route: provider.route, settings: state.settings };
     const rest = (req.url ?? "").slice(1 + provider.route.name.length);
     return forward(req, res, rest, context, connection);
   }

@@ -6,6 +6,7 @@ import {
 } from "../errors.js";
 import { MemoryTokenStore } from "../stores/memory-store.js";
 import type { StoredToken } from "../stores/types.js";
+import { OPERATION_SETTLES_ON_ABORT, type PoolCallOptions } from "./failover.js";
 import { KeyManager } from "./key-manager.js";
 import { OAuthKeyManager } from "./oauth-key-manager.js";
 import { clock, creds, httpError } from "./test-support/requests.js";
@@ -157,6 +158,63 @@ describe("a caller's abort", () => {
     loaded();
     await expect(call).rejects.toBe(reason);
     expect(started).toBe(0);
+    await m.close();
+  });
+});
+
+describe("an operation that settles by itself on abort", () => {
+  const callsAborted = async (m: OAuthKeyManager) => {
+    const text = await m.exportPrometheusText();
+    const line = text
+      .split("\n")
+      .find((l) => l.startsWith('oauthmanager_calls_total{provider="p",outcome="aborted"} '));
+    return Number(line?.split(" ").pop());
+  };
+
+  it("is awaited, not raced: the call rejects with the signal's reason once the operation gives up, without penalty", async () => {
+    const m = new OAuthKeyManager("p", creds(2));
+    const controller = new AbortController();
+    let gaveUp = false;
+    const call = m.executeWithFailover(
+      (_cred, signal) =>
+        new Promise<never>((_, reject) =>
+          signal.addEventListener("abort", () => {
+            gaveUp = true;
+            // What an HTTP client rejects with: its own error, not the caller's reason.
+            reject(new Error("request aborted"));
+          }),
+        ),
+      { signal: controller.signal, [OPERATION_SETTLES_ON_ABORT]: true } as PoolCallOptions,
+    );
+    const reason = new Error("the client left");
+    controller.abort(reason);
+    await expect(call).rejects.toBe(reason);
+    expect(gaveUp).toBe(true);
+    expect(m.getCredentialHealthInfo("c0")?.failureCount).toBe(0);
+    expect(m.getCredentialMetrics("c0")?.errorCount).toBe(0);
+    expect(await callsAborted(m)).toBe(1);
+    await m.close();
+  });
+
+  it("keeps the call until the operation settles, which is why only such operations may say so", async () => {
+    const m = new OAuthKeyManager("p", creds(1));
+    const controller = new AbortController();
+    let answer: (value: { result: string }) => void = () => {};
+    let settled = false;
+    const call = m.executeWithFailover(
+      () => new Promise<{ result: string }>((resolve) => (answer = resolve)),
+      { signal: controller.signal, [OPERATION_SETTLES_ON_ABORT]: true } as PoolCallOptions,
+    );
+    void call.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    controller.abort(new Error("gone"));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    // An answer before the operation saw the abort is a success, as the client's would be.
+    answer({ result: "in time" });
+    await expect(call).resolves.toMatchObject({ result: "in time" });
     await m.close();
   });
 });

@@ -39,6 +39,22 @@ import type {
 } from "../types.js";
 import { checkWhenAllUnavailable, type ResolvedFailoverOptions } from "./options.js";
 
+/**
+ * Set on a call's options by a caller whose operation settles by itself once the call's signal
+ * aborts: the gateway's, whose upstream request is aborted with its client's connection. The
+ * common case then awaits the operation alone instead of racing it against the signal, which
+ * takes a listener and four closures per call. Not part of the public options: an operation that
+ * ignored the signal would keep such a call pending.
+ */
+export const OPERATION_SETTLES_ON_ABORT: unique symbol = Symbol(
+  "oauthmanager.operationSettlesOnAbort",
+);
+
+/** A call's options as the library's own callers may give them. */
+export interface PoolCallOptions extends ExecuteOptions {
+  [OPERATION_SETTLES_ON_ABORT]?: true;
+}
+
 const DEFAULT_MAX_ATTEMPTS = 3;
 /** Waiting for a credential never polls faster than this, whatever the deadlines say. */
 const MIN_WAIT_MS = 10;
@@ -230,7 +246,7 @@ export class FailoverLoop {
       // An operation that throws before returning its promise failed like one that rejects.
       pending = Promise.reject(err);
     }
-    if (signal === undefined) {
+    if (signal === undefined || (opts as PoolCallOptions)[OPERATION_SETTLES_ON_ABORT] === true) {
       return this.#firstAttempt(
         pending,
         op,
