@@ -281,9 +281,8 @@ export class Gateway {
   ): RequestOutcome | Promise<RequestOutcome> {
     const connection = clientConnection(req.socket, this.#dispatcher);
     if (!state.clientKeys.accepts(req.headers, connection)) return unauthorized(res);
-    const context = { manager: provider.manager, route: provider.route, settings: state.settings };
     const rest = (req.url ?? "").slice(1 + provider.route.name.length);
-    return forward(req, res, rest, context, connection);
+    return forward(req, res, rest, provider, connection);
   }
 
   /** Every path that is not a provider's: the gateway's own answers. */

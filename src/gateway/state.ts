@@ -27,11 +27,13 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   "readyz",
 ]);
 
-/** One provider as the gateway serves it. */
+/** One provider as the gateway serves it: what each of its proxied requests needs. */
 export interface ServedProvider {
   readonly config: ProviderConfig;
   readonly manager: OAuthKeyManager;
   readonly route: ProviderRoute;
+  /** The state's settings. */
+  readonly settings: GatewaySettings;
 }
 
 /** Everything one configuration serves with. */
@@ -51,6 +53,7 @@ export class GatewayState {
     config: OAuthManagerConfig,
     providers: Map<string, ServedProvider>,
     store: TokenStore,
+    settings: GatewaySettings,
   ) {
     this.config = config;
     this.providers = providers;
@@ -59,7 +62,7 @@ export class GatewayState {
     const server = config.server;
     this.clientKeys = new KeyRing(server?.clientKeys ?? []);
     this.adminKeys = server?.adminKey === undefined ? undefined : new KeyRing([server.adminKey]);
-    this.settings = gatewaySettings(server);
+    this.settings = settings;
   }
 
   /** A request started on this state. */
@@ -116,6 +119,7 @@ export async function buildState(
   // Without a store section the tokens live in memory, still shared across reloads: a manager
   // built anew must not go back to a refresh token its predecessor already spent.
   const store = sameStore ? previous.store : storeFor(config.store);
+  const settings = gatewaySettings(config.server);
   const providers = new Map<string, ServedProvider>();
   const created: OAuthKeyManager[] = [];
   const replaced: [OAuthKeyManager, OAuthKeyManager][] = [];
@@ -124,14 +128,14 @@ export async function buildState(
       const route = new ProviderRoute(name, provider);
       const before = previous?.providers.get(name);
       if (sameStore && before !== undefined && isDeepStrictEqual(before.config, provider)) {
-        providers.set(name, { config: provider, manager: before.manager, route });
+        providers.set(name, { config: provider, manager: before.manager, route, settings });
         continue;
       }
       const manager = createManagers({ providers: { [name]: provider } }, { store }).get(name);
       if (manager === undefined) throw new Error(`no manager was built for ${name}`);
       created.push(manager);
       if (before !== undefined) replaced.push([before.manager, manager]);
-      providers.set(name, { config: provider, manager, route });
+      providers.set(name, { config: provider, manager, route, settings });
     }
     // Only a configured store: the memory one holds nothing but the configured credentials'
     // tokens, and would bring back a credential the new file no longer lists.
@@ -151,7 +155,7 @@ export async function buildState(
     ? [...previous.managers.values()].filter((m) => !kept.has(m))
     : [];
   return {
-    state: new GatewayState(config, providers, store),
+    state: new GatewayState(config, providers, store, settings),
     retiredManagers,
     retiredStore: previous !== undefined && !sameStore ? previous.store : undefined,
   };
