@@ -3,14 +3,14 @@
  * `node --import tsx bench/gateway-only.ts [seconds per round] [rounds]`.
  * @module
  */
-import { type LoadFigures, measureGateway } from "./gateway.js";
+import { measureGateway, type PairedFigures } from "./gateway.js";
 
 /** A number argument, or undefined to take measureGateway's default. */
 const arg = (i: number) => (process.argv[i] === undefined ? undefined : Number(process.argv[i]));
 const f = await measureGateway(arg(2), undefined, undefined, arg(3));
 /** One answer kind's figures on a line. */
-function line(label: string, { bare, gateway }: { bare: LoadFigures; gateway: LoadFigures }) {
-  const ratio = (gateway.requestsPerSecond / bare.requestsPerSecond).toFixed(2);
+function line(label: string, { bare, gateway, ratio: paired, roundRatios }: PairedFigures) {
+  const ratio = `${paired.toFixed(2)} (rounds ${roundRatios.map((r) => r.toFixed(2)).join(" ")})`;
   const added = (gateway.latencyP99Ms - bare.latencyP99Ms).toFixed(3);
   return [
     `${label.padEnd(5)} bare ${bare.requestsPerSecond.toFixed(0)} req/s p99 ${bare.p99Ms} ms`,

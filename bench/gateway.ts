@@ -48,6 +48,20 @@ export interface LoadFigures {
   cpuMicrosPerRequest: number;
 }
 
+/** Both proxies' figures for one answer kind. */
+export interface PairedFigures {
+  bare: LoadFigures;
+  gateway: LoadFigures;
+  /** Gateway req/s ÷ bare req/s in each round, the two measured one right after the other. */
+  roundRatios: number[];
+  /**
+   * The median of `roundRatios`: the throughput ratio. Each round's pair ran back to back, so
+   * a change in the machine's speed between rounds (on shared hosts, 2× within minutes) falls
+   * on both of a pair and leaves its ratio alone, where it moves the two medians apart.
+   */
+  ratio: number;
+}
+
 /** Resident memory of a proxy process, before and while holding the streams open. */
 export interface StreamMemory {
   rssBeforeBytes: number;
@@ -64,8 +78,8 @@ export interface GatewayBenchFigures {
   durationSeconds: number;
   /** Rounds per proxy and answer kind; each figure is the median of its rounds. */
   rounds: number;
-  json: { bare: LoadFigures; gateway: LoadFigures };
-  sse: { bare: LoadFigures; gateway: LoadFigures };
+  json: PairedFigures;
+  sse: PairedFigures;
   streams: number;
   memory: { bare: StreamMemory; gateway: StreamMemory };
 }
@@ -341,30 +355,39 @@ async function loadInTurns(
   connections: number,
   seconds: number,
   rounds: number,
-): Promise<{ bare: LoadFigures; gateway: LoadFigures }> {
+): Promise<PairedFigures> {
   const runs = { bare: [] as LoadFigures[], gateway: [] as LoadFigures[] };
+  const roundRatios: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? (["bare", "gateway"] as const) : (["gateway", "bare"] as const);
     for (const name of order) {
       runs[name].push(await load(name === "bare" ? bare : gateway, path, connections, seconds));
     }
+    roundRatios.push(runs.gateway[round]!.requestsPerSecond / runs.bare[round]!.requestsPerSecond);
   }
-  return { bare: medianFigures(runs.bare), gateway: medianFigures(runs.gateway) };
+  return {
+    bare: medianFigures(runs.bare),
+    gateway: medianFigures(runs.gateway),
+    roundRatios,
+    ratio: median(roundRatios),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] ?? Number.NaN;
 }
 
 function medianFigures(runs: readonly LoadFigures[]): LoadFigures {
-  const median = (pick: (f: LoadFigures) => number) => {
-    const sorted = runs.map(pick).sort((a, b) => a - b);
-    return sorted[sorted.length >> 1] ?? Number.NaN;
-  };
+  const of = (pick: (f: LoadFigures) => number) => median(runs.map(pick));
   return {
-    requestsPerSecond: median((f) => f.requestsPerSecond),
-    p50Ms: median((f) => f.p50Ms),
-    p99Ms: median((f) => f.p99Ms),
-    latencyP50Ms: median((f) => f.latencyP50Ms),
-    latencyP99Ms: median((f) => f.latencyP99Ms),
+    requestsPerSecond: of((f) => f.requestsPerSecond),
+    p50Ms: of((f) => f.p50Ms),
+    p99Ms: of((f) => f.p99Ms),
+    latencyP50Ms: of((f) => f.latencyP50Ms),
+    latencyP99Ms: of((f) => f.latencyP99Ms),
     failures: runs.reduce((sum, f) => sum + f.failures, 0),
-    cpuMicrosPerRequest: median((f) => f.cpuMicrosPerRequest),
+    cpuMicrosPerRequest: of((f) => f.cpuMicrosPerRequest),
   };
 }
 

@@ -66,7 +66,9 @@
  *    requests one at a time from 4 clients for this process's latency client), small JSON
  *    answers and SSE streams of 6 events. Throughput from
  *    autocannon (32 connections, 5 s a round): "ratio" = gateway req/s ÷ bare req/s (target
- *    ≥ 0.9), and p99 at that saturation (whole ms, mostly connections ÷ throughput). Latency
+ *    ≥ 0.9), taken in each round (the two proxies measured back to back) and the median of
+ *    those, so that the machine's speed changing between rounds moves no ratio; each round's
+ *    ratio is printed below the table. Then p99 at that saturation (whole ms, mostly connections ÷ throughput). Latency
  *    below saturation: 4 clients one request at a time, 4,000 requests a round, timed to the
  *    microsecond; "added p99" = gateway p99 − bare p99 (target < 1 ms). Beside them the CPU
  *    time each proxy process spent per request (/proc utime + stime), which unlike req/s does
@@ -89,7 +91,7 @@ import {
   type Size,
 } from "./compare.js";
 import { fixed, int, printTable, signed } from "./format.js";
-import { type LoadFigures, measureGateway, type StreamMemory } from "./gateway.js";
+import { measureGateway, type PairedFigures, type StreamMemory } from "./gateway.js";
 import { measureMemory } from "./memory.js";
 import { measureBackoff, measureOverhead, measureScoped } from "./overhead.js";
 import { peerVersions } from "./peers.js";
@@ -339,11 +341,11 @@ if (rs) {
 
 // 9. the gateway against a bare pass-through proxy
 const g = await measureGateway();
-const loadRow = (label: string, bare: LoadFigures, gateway: LoadFigures) => [
+const loadRow = (label: string, { bare, gateway, ratio }: PairedFigures) => [
   label,
   fixed(bare.requestsPerSecond, 0),
   fixed(gateway.requestsPerSecond, 0),
-  fixed(gateway.requestsPerSecond / bare.requestsPerSecond, 2),
+  fixed(ratio, 2),
   fixed(bare.p99Ms, 0),
   fixed(gateway.p99Ms, 0),
   fixed(bare.latencyP99Ms, 3),
@@ -369,11 +371,10 @@ printTable(
     "gateway CPU µs/req",
     "failures",
   ],
-  [
-    loadRow("small JSON", g.json.bare, g.json.gateway),
-    loadRow("SSE, 6 events", g.sse.bare, g.sse.gateway),
-  ],
+  [loadRow("small JSON", g.json), loadRow("SSE, 6 events", g.sse)],
 );
+const roundRatios = (f: PairedFigures) => f.roundRatios.map((r) => fixed(r, 2)).join(" ");
+console.log(`   ratio in each round: JSON ${roundRatios(g.json)}; SSE ${roundRatios(g.sse)}`);
 console.log(
   g.pinning
     ? `   proxies on CPU ${g.pinning.proxies}, this process (load, upstream) on CPU ${g.pinning.load}`
@@ -414,4 +415,4 @@ ${
     ? `Redis stampede: ${int(rs.processes)} processes × ${int(rs.requestsPerProcess)} requests, ${int(rs.tokenEndpointCalls)} refresh${rs.tokenEndpointCalls === 1 ? "" : "es"}, ${int(rs.failures)} failures, ${int(rs.distinctTokens)} distinct token${rs.distinctTokens === 1 ? "" : "s"}, ${fixed(rs.wallMs, 0)} ms`
     : "Redis stampede: skipped, no Redis"
 }
-gateway vs bare proxy: JSON ${fixed(g.json.gateway.requestsPerSecond, 0)} vs ${fixed(g.json.bare.requestsPerSecond, 0)} req/s (ratio ${fixed(g.json.gateway.requestsPerSecond / g.json.bare.requestsPerSecond, 2)}, added p99 ${fixed(g.json.gateway.latencyP99Ms - g.json.bare.latencyP99Ms, 3)} ms, CPU ${fixed(g.json.gateway.cpuMicrosPerRequest, 0)} vs ${fixed(g.json.bare.cpuMicrosPerRequest, 0)} µs/req); SSE ${fixed(g.sse.gateway.requestsPerSecond, 0)} vs ${fixed(g.sse.bare.requestsPerSecond, 0)} req/s (ratio ${fixed(g.sse.gateway.requestsPerSecond / g.sse.bare.requestsPerSecond, 2)}, added p99 ${fixed(g.sse.gateway.latencyP99Ms - g.sse.bare.latencyP99Ms, 3)} ms); ${int(g.streams)} open streams: ${int(g.memory.gateway.perStreamBytes)} B each (bare ${int(g.memory.bare.perStreamBytes)} B)`);
+gateway vs bare proxy: JSON ${fixed(g.json.gateway.requestsPerSecond, 0)} vs ${fixed(g.json.bare.requestsPerSecond, 0)} req/s (ratio ${fixed(g.json.ratio, 2)}, added p99 ${fixed(g.json.gateway.latencyP99Ms - g.json.bare.latencyP99Ms, 3)} ms, CPU ${fixed(g.json.gateway.cpuMicrosPerRequest, 0)} vs ${fixed(g.json.bare.cpuMicrosPerRequest, 0)} µs/req); SSE ${fixed(g.sse.gateway.requestsPerSecond, 0)} vs ${fixed(g.sse.bare.requestsPerSecond, 0)} req/s (ratio ${fixed(g.sse.ratio, 2)}, added p99 ${fixed(g.sse.gateway.latencyP99Ms - g.sse.bare.latencyP99Ms, 3)} ms); ${int(g.streams)} open streams: ${int(g.memory.gateway.perStreamBytes)} B each (bare ${int(g.memory.bare.perStreamBytes)} B)`);

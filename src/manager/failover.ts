@@ -276,7 +276,7 @@ export class FailoverLoop {
    * `#firstAttempt` for a call with a signal, which settles as soon as the signal aborts. One
    * promise does both the race and the call: racing the operation with `raceAbort` and then
    * awaiting that race took two more promises and two more turns of the microtask queue, on
-   * every request of a caller that passes a signal (the gateway passes its client's).
+   * every request of a caller that passes a signal (an SDK's request, say, with its caller's).
    */
   #firstAttemptUntilAbort<T>(
     pending: Promise<OperationResult<T>>,
