@@ -443,10 +443,10 @@ async function holdStreams(
  * @param rounds per proxy and answer kind (an odd number: each figure is a median)
  */
 export async function measureGateway(
-  seconds = 5,
+  seconds = 4,
   connections = 32,
   streams = 1_000,
-  rounds = 5,
+  rounds = 7,
 ): Promise<GatewayBenchFigures> {
   const upstream = await startUpstream();
   const config = join(tmpdir(), `oauthmanager-bench-gateway-${process.pid}.yaml`);

@@ -60,12 +60,12 @@
  *    Skipped, with a line saying so, when no Redis answers.
  * 9. The gateway (`oauthmanager serve`, built) against a bare pass-through proxy (node:http and
  *    the same undici client, no credential pool, no key check, no log), each in a child process
- *    of its own in front of one upstream on 127.0.0.1, in the same run, in turns: 5 rounds, the
+ *    of its own in front of one upstream on 127.0.0.1, in the same run, in turns: 7 rounds, the
  *    order swapped each round, each figure the median of its rounds. After a warm-up of each kind
  *    through each (3,000 requests, then 1 s of load cut off as the measured runs are, then 1,000
  *    requests one at a time from 4 clients for this process's latency client), small JSON
  *    answers and SSE streams of 6 events. Throughput from
- *    autocannon (32 connections, 5 s a round): "ratio" = gateway req/s ÷ bare req/s (target
+ *    autocannon (32 connections, 4 s a round): "ratio" = gateway req/s ÷ bare req/s (target
  *    ≥ 0.9), taken in each round (the two proxies measured back to back) and the median of
  *    those, so that the machine's speed changing between rounds moves no ratio; each round's
  *    ratio is printed below the table. Then p99 at that saturation (whole ms, mostly connections ÷ throughput). Latency
