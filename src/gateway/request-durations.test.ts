@@ -27,4 +27,28 @@ describe("RequestDurations", () => {
     expect(line(text, `${m}_bucket{${limited},le="0.1"}`)).toMatch(/ 0$/);
     expect(line(text, `${m}_bucket{${limited},le="0.25"}`)).toMatch(/ 1$/);
   });
+
+  it("keeps providers and statuses apart however requests interleave", async () => {
+    const registry = new Registry();
+    const durations = new RequestDurations(registry);
+    const seen: [string, number][] = [
+      ["gemini", 200],
+      ["qwen", 200],
+      ["gemini", 200],
+      ["gemini", 429],
+      ["qwen", 429],
+      ["gemini", 200],
+    ];
+    for (const [provider, status] of seen) durations.observe(provider, status, 0.001);
+    const text = await registry.metrics();
+    const count = (provider: string, status: number) =>
+      line(
+        text,
+        `oauthmanager_gateway_request_duration_seconds_count{provider="${provider}",status="${status}"}`,
+      );
+    expect(count("gemini", 200)).toMatch(/ 3$/);
+    expect(count("qwen", 200)).toMatch(/ 1$/);
+    expect(count("gemini", 429)).toMatch(/ 1$/);
+    expect(count("qwen", 429)).toMatch(/ 1$/);
+  });
 });

@@ -26,6 +26,8 @@ interface Series {
 export class RequestDurations {
   /** provider → status → series; bounded by the configured providers and HTTP's status codes. */
   readonly #series = new Map<string, Map<number, Series>>();
+  /** The series counted last: under load most requests count into the one before them. */
+  #last: Series | undefined;
 
   /** Registers the histogram in `registry`, whose scrapes then read it. */
   constructor(registry: Registry) {
@@ -46,6 +48,18 @@ export class RequestDurations {
   }
 
   observe(provider: string, status: number, seconds: number): void {
+    let series = this.#last;
+    if (series === undefined || series.status !== status || series.provider !== provider) {
+      series = this.#seriesOf(provider, status);
+      this.#last = series;
+    }
+    let bucket = 0;
+    while (bucket < BOUNDS.length && seconds > BOUNDS[bucket]!) bucket++;
+    series.counts[bucket]!++;
+    series.sumSeconds += seconds;
+  }
+
+  #seriesOf(provider: string, status: number): Series {
     let byStatus = this.#series.get(provider);
     if (byStatus === undefined) {
       byStatus = new Map();
@@ -56,10 +70,7 @@ export class RequestDurations {
       series = { provider, status, counts: new Float64Array(BOUNDS.length + 1), sumSeconds: 0 };
       byStatus.set(status, series);
     }
-    let bucket = 0;
-    while (bucket < BOUNDS.length && seconds > BOUNDS[bucket]!) bucket++;
-    series.counts[bucket]!++;
-    series.sumSeconds += seconds;
+    return series;
   }
 
   #values(): Value[] {
