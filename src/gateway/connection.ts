@@ -84,9 +84,12 @@ export class ConnectionUpstream extends Dispatcher {
 
 /**
  * One request of a {@link ConnectionUpstream}, wrapped around the handler undici's `request()`
- * made for it: it keeps the request's abort from `onConnect` while the head is awaited. It
- * speaks the handler interface that handler speaks: a wrapper of the other kind would make undici
- * translate every callback both ways.
+ * made for it: it keeps the request's abort from `onConnect` while the head is awaited. undici 7
+ * marks these callbacks (`onConnect`, `onHeaders`, …) deprecated in favour of `onRequestStart`
+ * and `onResponse…`, but the handler of its own `request()` still speaks them; a wrapper of the
+ * new kind around it would make undici translate every callback both ways, with a wrapper and a
+ * controller of its own per request. The tests beside this file fail if an undici upgrade
+ * changes how these are called.
  */
 class WaitingRequest implements Dispatcher.DispatchHandler {
   readonly #inner: Dispatcher.DispatchHandler;
