@@ -64,12 +64,12 @@
  *    order swapped each round, each figure the median of its rounds. After a warm-up of each kind
  *    through each (3,000 requests, then 1 s of load cut off as the measured runs are, then 1,000
  *    requests one at a time from 4 clients for this process's latency client), small JSON
- *    answers and SSE streams of 6 events. Throughput from
- *    autocannon (32 connections, 4 s a round): "ratio" = gateway req/s ÷ bare req/s (target
- *    ≥ 0.9), taken in each round (the two proxies measured back to back) and the median of
- *    those, so that the machine's speed changing between rounds moves no ratio; each round's
- *    ratio is printed below the table. Then p99 at that saturation (whole ms, mostly connections ÷ throughput). Latency
- *    below saturation: 4 clients one request at a time, 4,000 requests a round, timed to the
+ *    answers and SSE streams of 6 events. Throughput from autocannon (32 connections, 4 s a
+ *    round): "ratio" = gateway req/s ÷ bare req/s (target ≥ 0.9), taken in each round (the two
+ *    proxies measured back to back) and the median of those, so that the machine's speed
+ *    changing between rounds moves no ratio; each round's ratio is printed below the table.
+ *    Then p99 at that saturation (whole ms, mostly connections ÷ throughput). Latency below
+ *    saturation: 4 clients one request at a time, 4,000 requests a round, timed to the
  *    microsecond; "added p99" = gateway p99 − bare p99 (target < 1 ms). Beside them the CPU
  *    time each proxy process spent per request (/proc utime + stime), which unlike req/s does
  *    not depend on the rest of the machine. Then 1,000 SSE streams held open at once through

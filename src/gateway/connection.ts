@@ -174,10 +174,10 @@ export class ClientConnection implements KeyMemo {
   /** The upstream requests this connection's requests make, aborted with it. */
   readonly upstream: ConnectionUpstream;
   /**
-   * What the pool gets with each request that names no model: the connection's signal, and that
-   * its requests settle by themselves once the signal aborts (their upstream request is aborted
-   * with the connection), so the pool does not race them against it. One object for the
-   * connection's life.
+   * What the pool gets with each request (plus a scope when the request names a model): the
+   * connection's signal, and that its requests settle by themselves once the signal aborts
+   * (their upstream request is aborted with the connection), so the pool does not race them
+   * against it. One object for the connection's life.
    */
   readonly poolOptions: PoolCallOptions;
   /** The key ring that accepted this connection last, and the key headers it accepted. */

@@ -12,7 +12,7 @@ import {
   FailoverExhaustedError,
   NoCredentialsError,
 } from "../errors.js";
-import { OPERATION_SETTLES_ON_ABORT, type PoolCallOptions } from "../manager/failover.js";
+import type { PoolCallOptions } from "../manager/failover.js";
 import type { OAuthKeyManager } from "../manager/oauth-key-manager.js";
 import type { OAuthCredentialSet, OperationResult } from "../types.js";
 import { BodyTooLargeError, hasBody, readBody } from "./body.js";
@@ -133,9 +133,7 @@ export async function forward(
   let credentialId: string | undefined;
   try {
     const options: PoolCallOptions =
-      scope === undefined
-        ? connection.poolOptions
-        : { signal: aborted, scope, [OPERATION_SETTLES_ON_ABORT]: true };
+      scope === undefined ? connection.poolOptions : { ...connection.poolOptions, scope };
     const served = await manager.executeWithFailover(attempt, options);
     keep(undefined);
     response = served.result;

@@ -9,7 +9,7 @@
  * @module
  */
 import { setMaxListeners } from "node:events";
-import { abortableDelay, onAbort, raceAbort } from "../abort.js";
+import { abortableDelay, raceAbort } from "../abort.js";
 import type { UsageBudget } from "../budget/usage-budget.js";
 import type { Clock } from "../clock.js";
 import { describe, describeSetting } from "../describe.js";
@@ -43,8 +43,8 @@ import { checkWhenAllUnavailable, type ResolvedFailoverOptions } from "./options
  * Set on a call's options by a caller whose operation settles by itself once the call's signal
  * aborts: the gateway's, whose upstream request is aborted with its client's connection. The
  * common case then awaits the operation alone instead of racing it against the signal, which
- * takes a listener and four closures per call. Not part of the public options: an operation that
- * ignored the signal would keep such a call pending.
+ * takes a listener and a promise more per call. Not part of the public options: an operation
+ * that ignored the signal would keep such a call pending.
  */
 export const OPERATION_SETTLES_ON_ABORT: unique symbol = Symbol(
   "oauthmanager.operationSettlesOnAbort",
@@ -239,81 +239,18 @@ export class FailoverLoop {
     const cred = entry.view;
     let pending: Promise<OperationResult<T>>;
     try {
-      pending = this.#operateUnraced(op, cred, signal);
+      // Raced against the signal unless the operation itself settles once it aborts.
+      pending =
+        (opts as PoolCallOptions | undefined)?.[OPERATION_SETTLES_ON_ABORT] === true
+          ? this.#operateUnraced(op, cred, signal)
+          : this.#operate(op, cred, signal);
       // An operation may return a plain value or a thenable, which `await` would have taken.
       if (!(pending instanceof Promise)) pending = Promise.resolve(pending);
     } catch (err) {
       // An operation that throws before returning its promise failed like one that rejects.
       pending = Promise.reject(err);
     }
-    if (signal === undefined || (opts as PoolCallOptions)[OPERATION_SETTLES_ON_ABORT] === true) {
-      return this.#firstAttempt(
-        pending,
-        op,
-        signal,
-        maxAttempts,
-        entry,
-        cred,
-        start,
-        call,
-        session,
-      );
-    }
-    return this.#firstAttemptUntilAbort(
-      pending,
-      op,
-      signal,
-      maxAttempts,
-      entry,
-      cred,
-      start,
-      call,
-      session,
-    );
-  }
-
-  /**
-   * `#firstAttempt` for a call with a signal, which settles as soon as the signal aborts. One
-   * promise does both the race and the call: racing the operation with `raceAbort` and then
-   * awaiting that race took two more promises and two more turns of the microtask queue, on
-   * every request of a caller that passes a signal (an SDK's request, say, with its caller's).
-   */
-  #firstAttemptUntilAbort<T>(
-    pending: Promise<OperationResult<T>>,
-    op: Operation<T>,
-    signal: AbortSignal,
-    maxAttempts: number,
-    entry: PoolEntry,
-    cred: Readonly<OAuthCredentialSet>,
-    start: number,
-    call: CallOptions | undefined,
-    session: string | undefined,
-  ): Promise<ExecuteResult<T>> {
-    return new Promise((resolve, reject) => {
-      // The first of the three (success, failure, abort) settles the call; the others are ignored.
-      let settled = false;
-      // Assigned below; `op` may already have aborted the signal, and then onAbort calls at once.
-      let stop = (): void => {};
-      const failed = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        stop();
-        const options = call ?? sessionCall(session, entry);
-        resolve(this.#afterFirstFailure(op, signal, maxAttempts, entry, cred, start, err, options));
-      };
-      stop = onAbort(signal, () => failed(signal.reason));
-      pending.then((out) => {
-        if (settled) return;
-        settled = true;
-        stop();
-        try {
-          resolve(this.#firstSucceeded(out, entry, start, call));
-        } catch (err) {
-          // A clock or budget of the caller's that throws: the call rejects, as an async one would.
-          reject(err);
-        }
-      }, failed);
-    });
+    return this.#firstAttempt(pending, op, signal, maxAttempts, entry, cred, start, call, session);
   }
 
   /**
@@ -339,16 +276,6 @@ export class FailoverLoop {
       const options = call ?? sessionCall(session, entry);
       return this.#afterFirstFailure(op, signal, maxAttempts, entry, cred, start, err, options);
     }
-    return this.#firstSucceeded(out, entry, start, call);
-  }
-
-  /** The first attempt succeeded: the call's bookkeeping, and its result. */
-  #firstSucceeded<T>(
-    out: OperationResult<T>,
-    entry: PoolEntry,
-    start: number,
-    call: CallOptions | undefined,
-  ): ExecuteResult<T> {
     entry.inFlight--;
     // Settled first, so that the count stays right without a try/finally around recording the
     // success, which the common case is a little faster without. Whatever waits for idle resumes
@@ -356,6 +283,8 @@ export class FailoverLoop {
     this.#settled();
     this.#succeeded(entry, out?.usage, start, call);
     this.#calls[0]!++;
+    // Built here, each in a return of its own, rather than by `#result`: that is what lets V8
+    // see the object it settles with.
     const result = out?.result as T;
     const usage = out?.usage;
     if (usage) return { result, credentialId: entry.id, attempts: 1, usage };
@@ -615,14 +544,13 @@ export class FailoverLoop {
     return raceAbort(this.#operateUnraced(op, cred, signal), signal);
   }
 
-  /** Starts `op` on `cred`; the caller races it with `signal`. */
+  /** Starts `op` on `cred` with the caller's signal, or ours; not raced against it. */
   #operateUnraced<T>(
     op: Operation<T>,
     cred: Readonly<OAuthCredentialSet>,
     signal: AbortSignal | undefined,
   ): Promise<OperationResult<T>> {
-    const arg = (this.#passToken ? cred.accessToken : cred) as Readonly<OAuthCredentialSet>;
-    return op(arg, signal ?? this.#opSignal);
+    return op(this.operand(cred), signal ?? this.#opSignal);
   }
 
   #result<T>(out: OperationResult<T>, credentialId: string, attempts: number): ExecuteResult<T> {
