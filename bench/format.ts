@@ -27,6 +27,19 @@ export function fixed(n: number, digits = 1): string {
   });
 }
 
+/** Figures with `digits` decimals, separated by spaces. */
+export function fixedEach(values: readonly number[], digits = 2): string {
+  return values.map((n) => fixed(n, digits)).join(" ");
+}
+
+/** Fractions as whole percents, separated by spaces. */
+export function percentEach(fractions: readonly number[]): string {
+  return fixedEach(
+    fractions.map((f) => f * 100),
+    0,
+  );
+}
+
 /** A signed difference: +123 or -45. */
 export function signed(n: number): string {
   const r = Math.round(n);

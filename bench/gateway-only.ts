@@ -3,19 +3,21 @@
  * `node --import tsx bench/gateway-only.ts [seconds per round] [rounds]`.
  * @module
  */
+import { fixedEach, percentEach } from "./format.js";
 import { measureGateway, type PairedFigures } from "./gateway.js";
 
 /** A number argument, or undefined to take measureGateway's default. */
 const arg = (i: number) => (process.argv[i] === undefined ? undefined : Number(process.argv[i]));
 const f = await measureGateway(arg(2), undefined, undefined, arg(3));
 /** One answer kind's figures on a line. */
-function line(label: string, { bare, gateway, ratio: paired, roundRatios }: PairedFigures) {
-  const ratio = `${paired.toFixed(2)} (rounds ${roundRatios.map((r) => r.toFixed(2)).join(" ")})`;
+function line(label: string, f: PairedFigures) {
+  const { bare, gateway } = f;
   const added = (gateway.latencyP99Ms - bare.latencyP99Ms).toFixed(3);
   return [
-    `${label.padEnd(5)} bare ${bare.requestsPerSecond.toFixed(0)} req/s p99 ${bare.p99Ms} ms`,
+    `${label.padEnd(5)} ratio ${f.ratio.toFixed(2)} (at once ${fixedEach(f.sharedRatios)}; CPU busy ${percentEach(f.sharedCpuBusy)} %, gateway's part ${percentEach(f.gatewayCpuShare)} %)`,
+    `alone: bare ${bare.requestsPerSecond.toFixed(0)} req/s p99 ${bare.p99Ms} ms`,
     `gateway ${gateway.requestsPerSecond.toFixed(0)} req/s p99 ${gateway.p99Ms} ms`,
-    `ratio ${ratio} p99 at saturation +${gateway.p99Ms - bare.p99Ms} ms`,
+    `ratios in turns ${fixedEach(f.turnRatios)}`,
     `p99 below saturation bare ${bare.latencyP99Ms.toFixed(3)} gateway ${gateway.latencyP99Ms.toFixed(3)} added ${added} ms`,
     `CPU µs/req bare ${bare.cpuMicrosPerRequest.toFixed(0)} gateway ${gateway.cpuMicrosPerRequest.toFixed(0)}`,
     `failures ${bare.failures + gateway.failures}`,

@@ -1,8 +1,9 @@
 /**
  * Section 9: the gateway against a bare pass-through proxy (bare-proxy.ts: node:http and the same
  * undici client, no credential pool), each in a child process of its own, in front of the same
- * upstream on 127.0.0.1. Load from autocannon: small JSON answers and short SSE streams. Then
- * 1,000 SSE streams held open at once through each, and the child's resident memory with them.
+ * upstream on 127.0.0.1. Load from autocannon: small JSON answers and short SSE streams, through
+ * both proxies at once (the throughput ratio), then through each alone in turns. Then 1,000 SSE
+ * streams held open at once through each, and the child's resident memory with them.
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -50,16 +51,25 @@ export interface LoadFigures {
 
 /** Both proxies' figures for one answer kind. */
 export interface PairedFigures {
+  /** Each proxy alone under the load, in turns: medians of the rounds. */
   bare: LoadFigures;
   gateway: LoadFigures;
-  /** Gateway req/s ÷ bare req/s in each round, the two measured one right after the other. */
-  roundRatios: number[];
   /**
-   * The median of `roundRatios`: the throughput ratio. Each round's pair ran back to back, so
-   * a change in the machine's speed between rounds (on shared hosts, 2× within minutes) falls
-   * on both of a pair and leaves its ratio alone, where it moves the two medians apart.
+   * The throughput ratio, gateway ÷ bare: the median of `sharedRatios` where the proxies are
+   * pinned to one CPU, else of `turnRatios`.
    */
   ratio: number;
+  /** Gateway requests ÷ bare requests in each round of the two loaded at once (see sharedRound). */
+  sharedRatios: number[];
+  /**
+   * Per shared round, the CPU time both proxies spent ÷ the round's time. Near 1 with both on
+   * one CPU: that CPU was busy throughout, so the proxies, not the load, set the pace.
+   */
+  sharedCpuBusy: number[];
+  /** Per shared round, the gateway's part of the CPU time both proxies spent (fair: near 0.5). */
+  gatewayCpuShare: number[];
+  /** Gateway req/s ÷ bare req/s of each round in turns, the two measured one after the other. */
+  turnRatios: number[];
 }
 
 /** Resident memory of a proxy process, before and while holding the streams open. */
@@ -76,7 +86,7 @@ export interface GatewayBenchFigures {
   pinning: Pinning | undefined;
   connections: number;
   durationSeconds: number;
-  /** Rounds per proxy and answer kind; each figure is the median of its rounds. */
+  /** Rounds per answer kind, each way (at once, in turns); each figure is the median of its rounds. */
   rounds: number;
   json: PairedFigures;
   sse: PairedFigures;
@@ -343,33 +353,95 @@ async function load(proxy: Proxy, path: string, connections: number, seconds: nu
   } satisfies LoadFigures;
 }
 
+/** One proxy's requests and CPU time in a round of both loaded at once. */
+interface SharedRun {
+  requests: number;
+  cpuMicros: number;
+  failures: number;
+}
+
 /**
- * Both proxies under the same load in turns, `rounds` times, the order swapped each round: on a
- * shared machine a burst of other work then lands on both, and the median of each figure leaves
- * it out. Failures are summed over the rounds.
+ * Both proxies loaded at once, each by its own `connections`, for `seconds`. Pinned to the same
+ * CPU, they take turns on it, a few milliseconds at a time, and the scheduler gives each the same
+ * share, so each one's requests count what it does with that share: the ratio of the two is the
+ * ratio of their throughputs alone. Unlike two runs one after the other, it does not move when
+ * the machine's speed does (on shared hosts, by half within seconds): a change lands on both at
+ * once.
  */
-async function loadInTurns(
+async function sharedRound(
+  bare: Proxy,
+  gateway: Proxy,
+  path: string,
+  connections: number,
+  seconds: number,
+): Promise<{ bare: SharedRun; gateway: SharedRun; wallMicros: number }> {
+  const run = async (proxy: Proxy): Promise<SharedRun> => {
+    const pid = proxy.child.pid ?? 0;
+    const cpuBefore = await cpuMicrosOf(pid);
+    const result = await autocannon({
+      url: `${proxy.url}${proxy.prefix}${path}`,
+      connections,
+      duration: seconds,
+      headers: { authorization: `Bearer ${CLIENT_KEY}` },
+    });
+    return {
+      requests: result.requests.total,
+      cpuMicros: (await cpuMicrosOf(pid)) - cpuBefore,
+      failures: result.non2xx + result.errors + result.timeouts,
+    };
+  };
+  const started = performance.now();
+  const [bareRun, gatewayRun] = await Promise.all([run(bare), run(gateway)]);
+  return { bare: bareRun, gateway: gatewayRun, wallMicros: (performance.now() - started) * 1000 };
+}
+
+/**
+ * Both proxies under the same load, `rounds` times each way: loaded at once (see sharedRound),
+ * then in turns, one alone after the other, the order swapped each round, for what only a proxy
+ * alone shows (its req/s, p99, CPU per request). Each figure is the median of its rounds, so a
+ * burst of other work on the machine lands in one round and is left out. Failures are summed.
+ */
+async function loadBoth(
   bare: Proxy,
   gateway: Proxy,
   path: string,
   connections: number,
   seconds: number,
   rounds: number,
+  pinned: boolean,
 ): Promise<PairedFigures> {
+  const sharedRatios: number[] = [];
+  const sharedCpuBusy: number[] = [];
+  const gatewayCpuShare: number[] = [];
+  const sharedFailures = { bare: 0, gateway: 0 };
+  for (let round = 0; round < rounds; round++) {
+    const shared = await sharedRound(bare, gateway, path, connections, seconds);
+    const cpu = shared.bare.cpuMicros + shared.gateway.cpuMicros;
+    sharedRatios.push(shared.gateway.requests / Math.max(1, shared.bare.requests));
+    sharedCpuBusy.push(cpu / shared.wallMicros);
+    gatewayCpuShare.push(shared.gateway.cpuMicros / Math.max(1, cpu));
+    sharedFailures.bare += shared.bare.failures;
+    sharedFailures.gateway += shared.gateway.failures;
+  }
   const runs = { bare: [] as LoadFigures[], gateway: [] as LoadFigures[] };
-  const roundRatios: number[] = [];
+  const turnRatios: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? (["bare", "gateway"] as const) : (["gateway", "bare"] as const);
     for (const name of order) {
       runs[name].push(await load(name === "bare" ? bare : gateway, path, connections, seconds));
     }
-    roundRatios.push(runs.gateway[round]!.requestsPerSecond / runs.bare[round]!.requestsPerSecond);
+    turnRatios.push(runs.gateway[round]!.requestsPerSecond / runs.bare[round]!.requestsPerSecond);
   }
+  const alone = { bare: medianFigures(runs.bare), gateway: medianFigures(runs.gateway) };
+  alone.bare.failures += sharedFailures.bare;
+  alone.gateway.failures += sharedFailures.gateway;
   return {
-    bare: medianFigures(runs.bare),
-    gateway: medianFigures(runs.gateway),
-    roundRatios,
-    ratio: median(roundRatios),
+    ...alone,
+    ratio: median(pinned ? sharedRatios : turnRatios),
+    sharedRatios,
+    sharedCpuBusy,
+    gatewayCpuShare,
+    turnRatios,
   };
 }
 
@@ -440,10 +512,10 @@ async function holdStreams(
  * Section 9.
  * @param seconds autocannon's duration per round
  * @param streams held open at once for the memory figure
- * @param rounds per proxy and answer kind (an odd number: each figure is a median)
+ * @param rounds per answer kind, each way (an odd number: each figure is a median)
  */
 export async function measureGateway(
-  seconds = 4,
+  seconds = 3,
   connections = 32,
   streams = 1_000,
   rounds = 7,
@@ -475,8 +547,9 @@ providers:
     for (const proxy of [bare, gateway]) {
       for (const path of ["/json", "/sse"]) await warmUp(proxy, path, connections);
     }
-    const json = await loadInTurns(bare, gateway, "/json", connections, seconds, rounds);
-    const sse = await loadInTurns(bare, gateway, "/sse", connections, seconds, rounds);
+    const pinned = pinning !== undefined;
+    const json = await loadBoth(bare, gateway, "/json", connections, seconds, rounds, pinned);
+    const sse = await loadBoth(bare, gateway, "/sse", connections, seconds, rounds, pinned);
     const memory = {
       bare: await holdStreams(bare, upstream, streams),
       gateway: await holdStreams(gateway, upstream, streams),
