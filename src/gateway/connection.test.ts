@@ -95,7 +95,7 @@ describe("ConnectionUpstream", () => {
     expect(upstream.waiting).toBe(0);
   });
 
-  it("aborts a request still queued for an upstream connection as it gets one: it is never sent", async () => {
+  it("rejects at once a request still queued for an upstream connection, and never sends it", async () => {
     const single = new Agent({ connections: 1 });
     try {
       const busy = new ConnectionUpstream(single);
@@ -105,11 +105,46 @@ describe("ConnectionUpstream", () => {
       const pending = queued.request({ origin: url, path: "/queued", method: "GET" });
       const reason = new Error("left while queued");
       queued.abort(reason);
+      // Before the one connection frees.
+      await expect(pending).rejects.toBe(reason);
+      expect(queued.waiting).toBe(0);
       held[0]!.res.end("done");
       expect(await (await holding).body.text()).toBe("done");
-      await expect(pending).rejects.toBe(reason);
-      expect(paths).toEqual(["/hold"]);
-      expect(queued.waiting).toBe(0);
+      // Queued behind the aborted one: once it is answered, the aborted one has had its turn.
+      const after = await busy.request({ origin: url, path: "/after", method: "GET" });
+      expect(await after.body.text()).toBe("ok");
+      expect(paths).toEqual(["/hold", "/after"]);
+    } finally {
+      await single.close();
+    }
+  });
+
+  it("tells a queued request's handler of the abort once, and nothing of it after", async () => {
+    const single = new Agent({ connections: 1 });
+    try {
+      const busy = new ConnectionUpstream(single);
+      const queued = new ConnectionUpstream(single);
+      const holding = busy.request({ origin: url, path: "/hold", method: "GET" });
+      await heldCount(1);
+      const calls: unknown[] = [];
+      queued.dispatch(
+        { origin: url, path: "/queued", method: "GET" },
+        {
+          onConnect: () => calls.push("connect"),
+          onHeaders: () => calls.push("headers") > 0,
+          onData: () => true,
+          onComplete: () => calls.push("complete"),
+          onError: (err) => calls.push(err),
+        },
+      );
+      const reason = new Error("left while queued");
+      queued.abort(reason);
+      expect(calls).toEqual([reason]);
+      held[0]!.res.end("done");
+      await (await holding).body.text();
+      await (await busy.request({ origin: url, path: "/after", method: "GET" })).body.text();
+      expect(calls).toEqual([reason]);
+      expect(paths).toEqual(["/hold", "/after"]);
     } finally {
       await single.close();
     }

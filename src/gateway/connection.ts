@@ -99,6 +99,8 @@ class WaitingRequest implements Dispatcher.DispatchHandler {
   /** Its index in `#list`, or -1 once it left. */
   #at: number;
   #abort: ((err?: Error) => void) | undefined;
+  /** Its caller was told of the abort before undici had connected it. */
+  #settled = false;
 
   constructor(
     inner: Dispatcher.DispatchHandler,
@@ -115,8 +117,17 @@ class WaitingRequest implements Dispatcher.DispatchHandler {
   /** Called by the connection's abort, which has already taken it out of the list. */
   abort(reason: Error): void {
     this.#at = -1;
-    // Not connected yet: `onConnect` aborts it as it comes.
-    this.#abort?.(reason);
+    const abort = this.#abort;
+    if (abort !== undefined) {
+      abort(reason);
+      return;
+    }
+    // Not on an upstream connection yet: queued behind busy ones, it could wait up to the connect
+    // timeout for one, and its caller (the pool's call, the credential it holds) with it. The
+    // caller hears of the abort now; `onConnect` aborts the request as it comes, unsent, and
+    // what undici reports of it then is not passed on.
+    this.#settled = true;
+    this.#inner.onError!(reason);
   }
 
   onConnect(abort: (err?: Error) => void, context?: unknown): void {
@@ -150,7 +161,7 @@ class WaitingRequest implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     this.#leave();
-    this.#inner.onError!(err);
+    if (!this.#settled) this.#inner.onError!(err);
   }
 
   /** Out of the list: the last one takes its place. */
