@@ -331,7 +331,8 @@ async function latency(
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-async function load(proxy: Proxy, path: string, connections: number, seconds: number) {
+/** autocannon's load on `proxy` for `seconds`, and the CPU time the proxy spent meanwhile. */
+async function saturate(proxy: Proxy, path: string, connections: number, seconds: number) {
   const pid = proxy.child.pid ?? 0;
   const cpuBefore = await cpuMicrosOf(pid);
   const result = await autocannon({
@@ -340,7 +341,16 @@ async function load(proxy: Proxy, path: string, connections: number, seconds: nu
     duration: seconds,
     headers: { authorization: `Bearer ${CLIENT_KEY}` },
   });
-  const cpu = (await cpuMicrosOf(pid)) - cpuBefore;
+  return {
+    result,
+    cpuMicros: (await cpuMicrosOf(pid)) - cpuBefore,
+    failures: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+/** `proxy` alone: saturated, then its latency below saturation. */
+async function load(proxy: Proxy, path: string, connections: number, seconds: number) {
+  const { result, cpuMicros, failures } = await saturate(proxy, path, connections, seconds);
   const below = await latency(proxy, path);
   return {
     requestsPerSecond: result.requests.average,
@@ -348,8 +358,8 @@ async function load(proxy: Proxy, path: string, connections: number, seconds: nu
     p99Ms: result.latency.p99,
     latencyP50Ms: below.p50,
     latencyP99Ms: below.p99,
-    failures: result.non2xx + result.errors + result.timeouts,
-    cpuMicrosPerRequest: cpu / Math.max(1, result.requests.total),
+    failures,
+    cpuMicrosPerRequest: cpuMicros / Math.max(1, result.requests.total),
   } satisfies LoadFigures;
 }
 
@@ -376,19 +386,8 @@ async function sharedRound(
   seconds: number,
 ): Promise<{ bare: SharedRun; gateway: SharedRun; wallMicros: number }> {
   const run = async (proxy: Proxy): Promise<SharedRun> => {
-    const pid = proxy.child.pid ?? 0;
-    const cpuBefore = await cpuMicrosOf(pid);
-    const result = await autocannon({
-      url: `${proxy.url}${proxy.prefix}${path}`,
-      connections,
-      duration: seconds,
-      headers: { authorization: `Bearer ${CLIENT_KEY}` },
-    });
-    return {
-      requests: result.requests.total,
-      cpuMicros: (await cpuMicrosOf(pid)) - cpuBefore,
-      failures: result.non2xx + result.errors + result.timeouts,
-    };
+    const { result, cpuMicros, failures } = await saturate(proxy, path, connections, seconds);
+    return { requests: result.requests.total, cpuMicros, failures };
   };
   const started = performance.now();
   const [bareRun, gatewayRun] = await Promise.all([run(bare), run(gateway)]);

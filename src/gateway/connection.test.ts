@@ -95,38 +95,43 @@ describe("ConnectionUpstream", () => {
     expect(upstream.waiting).toBe(0);
   });
 
-  it("rejects at once a request still queued for an upstream connection, and never sends it", async () => {
+  /**
+   * Runs `queue` with a connection whose requests wait for an agent's one upstream connection,
+   * busy with a held request; then frees it, and sends one more request behind those queued, so
+   * that they have had their turn.
+   */
+  const behindBusyConnection = async (queue: (queued: ConnectionUpstream) => Promise<void>) => {
     const single = new Agent({ connections: 1 });
     try {
       const busy = new ConnectionUpstream(single);
-      const queued = new ConnectionUpstream(single);
       const holding = busy.request({ origin: url, path: "/hold", method: "GET" });
       await heldCount(1);
+      await queue(new ConnectionUpstream(single));
+      held[0]!.res.end("done");
+      expect(await (await holding).body.text()).toBe("done");
+      const after = await busy.request({ origin: url, path: "/after", method: "GET" });
+      expect(await after.body.text()).toBe("ok");
+    } finally {
+      await single.close();
+    }
+  };
+
+  it("rejects at once a request still queued for an upstream connection, and never sends it", async () => {
+    await behindBusyConnection(async (queued) => {
       const pending = queued.request({ origin: url, path: "/queued", method: "GET" });
       const reason = new Error("left while queued");
       queued.abort(reason);
       // Before the one connection frees.
       await expect(pending).rejects.toBe(reason);
       expect(queued.waiting).toBe(0);
-      held[0]!.res.end("done");
-      expect(await (await holding).body.text()).toBe("done");
-      // Queued behind the aborted one: once it is answered, the aborted one has had its turn.
-      const after = await busy.request({ origin: url, path: "/after", method: "GET" });
-      expect(await after.body.text()).toBe("ok");
-      expect(paths).toEqual(["/hold", "/after"]);
-    } finally {
-      await single.close();
-    }
+    });
+    expect(paths).toEqual(["/hold", "/after"]);
   });
 
   it("tells a queued request's handler of the abort once, and nothing of it after", async () => {
-    const single = new Agent({ connections: 1 });
-    try {
-      const busy = new ConnectionUpstream(single);
-      const queued = new ConnectionUpstream(single);
-      const holding = busy.request({ origin: url, path: "/hold", method: "GET" });
-      await heldCount(1);
-      const calls: unknown[] = [];
+    const calls: unknown[] = [];
+    const reason = new Error("left while queued");
+    await behindBusyConnection(async (queued) => {
       queued.dispatch(
         { origin: url, path: "/queued", method: "GET" },
         {
@@ -137,17 +142,11 @@ describe("ConnectionUpstream", () => {
           onError: (err) => calls.push(err),
         },
       );
-      const reason = new Error("left while queued");
       queued.abort(reason);
       expect(calls).toEqual([reason]);
-      held[0]!.res.end("done");
-      await (await holding).body.text();
-      await (await busy.request({ origin: url, path: "/after", method: "GET" })).body.text();
-      expect(calls).toEqual([reason]);
-      expect(paths).toEqual(["/hold", "/after"]);
-    } finally {
-      await single.close();
-    }
+    });
+    expect(calls).toEqual([reason]);
+    expect(paths).toEqual(["/hold", "/after"]);
   });
 
   it("leaves an answer whose head is in to its reader: the relay cuts it when the client leaves", async () => {
