@@ -86,15 +86,6 @@ describe("ConnectionUpstream", () => {
     await held[0]!.closed;
   });
 
-  it("rejects at once a request dispatched after the abort, which never reaches the upstream", async () => {
-    const upstream = new ConnectionUpstream(agent);
-    const reason = new Error("already gone");
-    upstream.abort(reason);
-    await expect(upstream.request({ origin: url, path: "/", method: "GET" })).rejects.toBe(reason);
-    expect(paths).toEqual([]);
-    expect(upstream.waiting).toBe(0);
-  });
-
   /**
    * Runs `queue` with a connection whose requests wait for an agent's one upstream connection,
    * busy with a held request; then frees it, and sends one more request behind those queued, so
@@ -115,6 +106,17 @@ describe("ConnectionUpstream", () => {
       await single.close();
     }
   };
+
+  it("rejects at once a request dispatched after the abort, which never reaches the upstream", async () => {
+    await behindBusyConnection(async (queued) => {
+      const reason = new Error("already gone");
+      queued.abort(reason);
+      // Before the one connection frees.
+      await expect(queued.request({ origin: url, path: "/", method: "GET" })).rejects.toBe(reason);
+      expect(queued.waiting).toBe(0);
+    });
+    expect(paths).toEqual(["/hold", "/after"]);
+  });
 
   it("rejects at once a request still queued for an upstream connection, and never sends it", async () => {
     await behindBusyConnection(async (queued) => {

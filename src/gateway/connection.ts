@@ -49,6 +49,12 @@ export class ConnectionUpstream extends Dispatcher {
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
+    const reason = this.#reason;
+    if (reason !== undefined) {
+      // Rejected as undici rejects a request to a closed dispatcher: never queued, never sent.
+      handler.onError!(reason);
+      return false;
+    }
     return this.#agent.dispatch(options, new WaitingRequest(handler, this, this.#waiting));
   }
 
@@ -131,6 +137,7 @@ class WaitingRequest implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (err?: Error) => void, context?: unknown): void {
+    // Set when the connection's abort came while this request was queued for an upstream one.
     const reason = this.#upstream.reason;
     if (reason !== undefined) {
       this.#leave();
