@@ -67,7 +67,7 @@
  *    clients for this process's latency client), small JSON answers and SSE streams of 6
  *    events, 7 rounds of 3 s each way:
  *    - At once (after one unmeasured second of it): autocannon loads both proxies together, 32
- *      connections each. On their one CPU the scheduler gives each the same share, so "ratio" =
+ *      connections each, whose load starts first taken in turns. On their one CPU the scheduler gives each the same share, so "ratio" =
  *      gateway requests ÷ bare requests of a round is the ratio of their throughputs (target
  *      ≥ 0.9); the figure is the median of the rounds. A change in the machine's speed lands on both at once and moves no ratio, where
  *      between runs one after the other it moved them by up to half. Printed beside it: how busy
