@@ -67,13 +67,14 @@
  *    clients for this process's latency client), small JSON answers and SSE streams of 6
  *    events, 7 rounds of 3 s each way:
  *    - At once (after one unmeasured second of it): autocannon loads both proxies together, 32
- *      connections each, whose load starts first taken in turns. On their one CPU the scheduler gives each the same share, so "ratio" =
- *      gateway requests ÷ bare requests of a round is the ratio of their throughputs (target
- *      ≥ 0.9); the figure is the median of the rounds. A change in the machine's speed lands on both at once and moves no ratio, where
- *      between runs one after the other it moved them by up to half. Printed beside it: how busy
- *      the proxies kept their CPU (near 100 %: they, not the load, set the pace) and the
- *      gateway's part of that time (near 50 %: the shares were fair). Without pinning, the ratio
- *      is the median of the rounds in turns below.
+ *      connections each, whose load starts first taken in turns. On their one CPU the scheduler
+ *      gives each the same share, so "ratio" = gateway requests ÷ bare requests of a round is the
+ *      ratio of their throughputs (target ≥ 0.9); the figure is the median of the rounds. A
+ *      change in the machine's speed lands on both at once and moves no ratio, where between runs
+ *      one after the other it moved them by up to half. Printed beside it: how busy the proxies
+ *      kept their CPU (near 100 %: they, not the load, set the pace) and the gateway's part of
+ *      that time (near 50 %: the shares were fair). Without pinning, the ratio is the median of
+ *      the rounds in turns below.
  *    - In turns, each alone, the order swapped each round: req/s from autocannon (32
  *      connections) and p99 at that saturation (whole ms, mostly connections ÷ throughput), then
  *      latency below saturation: 4 clients one request at a time, 4,000 requests a round, timed to
