@@ -31,6 +31,7 @@ export class ConnectionUpstream extends Dispatcher {
   readonly #agent: Dispatcher;
   /** Requests dispatched whose answer's head is not in yet; a left one is replaced by the last. */
   readonly #waiting: WaitingRequest[] = [];
+  /** Why the connection's requests were aborted; undefined while it is open. */
   #reason: Error | undefined;
 
   constructor(agent: Dispatcher) {
@@ -43,11 +44,6 @@ export class ConnectionUpstream extends Dispatcher {
     return this.#waiting.length;
   }
 
-  /** Why the connection's requests were aborted; undefined while it is open. */
-  get reason(): Error | undefined {
-    return this.#reason;
-  }
-
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
     const reason = this.#reason;
     if (reason !== undefined) {
@@ -55,7 +51,7 @@ export class ConnectionUpstream extends Dispatcher {
       handler.onError!(reason);
       return false;
     }
-    return this.#agent.dispatch(options, new WaitingRequest(handler, this, this.#waiting));
+    return this.#agent.dispatch(options, new WaitingRequest(handler, this.#waiting));
   }
 
   /** Aborts every request still waiting with `reason`, and every one dispatched later. */
@@ -100,21 +96,15 @@ export class ConnectionUpstream extends Dispatcher {
  */
 class WaitingRequest implements Dispatcher.DispatchHandler {
   readonly #inner: Dispatcher.DispatchHandler;
-  readonly #upstream: ConnectionUpstream;
   readonly #list: WaitingRequest[];
   /** Its index in `#list`, or -1 once it left. */
   #at: number;
   #abort: ((err?: Error) => void) | undefined;
-  /** Its caller was told of the abort before undici had connected it. */
-  #settled = false;
+  /** The abort its caller was told of before undici had connected it. */
+  #abortedUnconnected: Error | undefined;
 
-  constructor(
-    inner: Dispatcher.DispatchHandler,
-    upstream: ConnectionUpstream,
-    list: WaitingRequest[],
-  ) {
+  constructor(inner: Dispatcher.DispatchHandler, list: WaitingRequest[]) {
     this.#inner = inner;
-    this.#upstream = upstream;
     this.#list = list;
     this.#at = list.length;
     list.push(this);
@@ -132,15 +122,14 @@ class WaitingRequest implements Dispatcher.DispatchHandler {
     // timeout for one, and its caller (the pool's call, the credential it holds) with it. The
     // caller hears of the abort now; `onConnect` aborts the request as it comes, unsent, and
     // what undici reports of it then is not passed on.
-    this.#settled = true;
+    this.#abortedUnconnected = reason;
     this.#inner.onError!(reason);
   }
 
   onConnect(abort: (err?: Error) => void, context?: unknown): void {
-    // Set when the connection's abort came while this request was queued for an upstream one.
-    const reason = this.#upstream.reason;
+    // Aborted while it was queued for an upstream connection: it is out of the list already.
+    const reason = this.#abortedUnconnected;
     if (reason !== undefined) {
-      this.#leave();
       abort(reason);
       return;
     }
@@ -168,7 +157,7 @@ class WaitingRequest implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     this.#leave();
-    if (!this.#settled) this.#inner.onError!(err);
+    if (this.#abortedUnconnected === undefined) this.#inner.onError!(err);
   }
 
   /** Out of the list: the last one takes its place. */
