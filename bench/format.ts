@@ -2,6 +2,7 @@
  * Plain-text tables and number formatting for the benchmark report.
  * @module
  */
+import type { PairedFigures } from "./gateway.js";
 
 /** Prints a titled table with right-aligned columns (numbers line up). */
 export function printTable(title: string, header: readonly string[], rows: readonly string[][]) {
@@ -28,16 +29,25 @@ export function fixed(n: number, digits = 1): string {
 }
 
 /** Figures with `digits` decimals, separated by spaces. */
-export function fixedEach(values: readonly number[], digits = 2): string {
+function fixedEach(values: readonly number[], digits = 2): string {
   return values.map((n) => fixed(n, digits)).join(" ");
 }
 
 /** Fractions as whole percents, separated by spaces. */
-export function percentEach(fractions: readonly number[]): string {
+function percentEach(fractions: readonly number[]): string {
   return fixedEach(
     fractions.map((f) => f * 100),
     0,
   );
+}
+
+/** Section 9's figures of each round: at once (with the CPU's use), then in turns. */
+export function gatewayRounds(f: PairedFigures): string {
+  return [
+    `ratio of each round at once ${fixedEach(f.sharedRatios)}`,
+    `CPU busy ${percentEach(f.sharedCpuBusy)} %, the gateway's part ${percentEach(f.gatewayCpuShare)} %`,
+    `ratio of each round in turns ${fixedEach(f.turnRatios)}`,
+  ].join("; ");
 }
 
 /** A signed difference: +123 or -45. */

@@ -3,7 +3,7 @@
  * `node --import tsx bench/gateway-only.ts [seconds per round] [rounds]`.
  * @module
  */
-import { fixedEach, percentEach } from "./format.js";
+import { gatewayRounds } from "./format.js";
 import { measureGateway, type PairedFigures } from "./gateway.js";
 
 /** A number argument, or undefined to take measureGateway's default. */
@@ -14,10 +14,9 @@ function line(label: string, f: PairedFigures) {
   const { bare, gateway } = f;
   const added = (gateway.latencyP99Ms - bare.latencyP99Ms).toFixed(3);
   return [
-    `${label.padEnd(5)} ratio ${f.ratio.toFixed(2)} (at once ${fixedEach(f.sharedRatios)}; CPU busy ${percentEach(f.sharedCpuBusy)} %, gateway's part ${percentEach(f.gatewayCpuShare)} %)`,
+    `${label.padEnd(5)} ratio ${f.ratio.toFixed(2)} (${gatewayRounds(f)})`,
     `alone: bare ${bare.requestsPerSecond.toFixed(0)} req/s p99 ${bare.p99Ms} ms`,
     `gateway ${gateway.requestsPerSecond.toFixed(0)} req/s p99 ${gateway.p99Ms} ms`,
-    `ratios in turns ${fixedEach(f.turnRatios)}`,
     `p99 below saturation bare ${bare.latencyP99Ms.toFixed(3)} gateway ${gateway.latencyP99Ms.toFixed(3)} added ${added} ms`,
     `CPU µs/req bare ${bare.cpuMicrosPerRequest.toFixed(0)} gateway ${gateway.cpuMicrosPerRequest.toFixed(0)}`,
     `failures ${bare.failures + gateway.failures}`,

@@ -363,13 +363,6 @@ async function load(proxy: Proxy, path: string, connections: number, seconds: nu
   } satisfies LoadFigures;
 }
 
-/** One proxy's requests and CPU time in a round of both loaded at once. */
-interface SharedRun {
-  requests: number;
-  cpuMicros: number;
-  failures: number;
-}
-
 /**
  * Both proxies loaded at once, each by its own `connections`, for `seconds`. Pinned to the same
  * CPU, they take turns on it, a few milliseconds at a time, and the scheduler gives each the same
@@ -385,11 +378,8 @@ async function sharedRound(
   connections: number,
   seconds: number,
   gatewayFirst: boolean,
-): Promise<{ bare: SharedRun; gateway: SharedRun; wallMicros: number }> {
-  const run = async (proxy: Proxy): Promise<SharedRun> => {
-    const { result, cpuMicros, failures } = await saturate(proxy, path, connections, seconds);
-    return { requests: result.requests.total, cpuMicros, failures };
-  };
+) {
+  const run = (proxy: Proxy) => saturate(proxy, path, connections, seconds);
   const started = performance.now();
   const gatewayStarted = gatewayFirst ? run(gateway) : undefined;
   const bareStarted = run(bare);
@@ -422,7 +412,11 @@ async function loadBoth(
   for (let round = 0; round < rounds; round++) {
     const shared = await sharedRound(bare, gateway, path, connections, seconds, round % 2 === 1);
     const cpu = shared.bare.cpuMicros + shared.gateway.cpuMicros;
-    sharedRatios.push(shared.gateway.requests / Math.max(1, shared.bare.requests));
+    const requests = {
+      bare: shared.bare.result.requests.total,
+      gateway: shared.gateway.result.requests.total,
+    };
+    sharedRatios.push(requests.gateway / Math.max(1, requests.bare));
     sharedCpuBusy.push(cpu / shared.wallMicros);
     gatewayCpuShare.push(shared.gateway.cpuMicros / Math.max(1, cpu));
     sharedFailures.bare += shared.bare.failures;

@@ -96,7 +96,7 @@ import {
   SIZES,
   type Size,
 } from "./compare.js";
-import { fixed, fixedEach, int, percentEach, printTable, signed } from "./format.js";
+import { fixed, gatewayRounds, int, printTable, signed } from "./format.js";
 import { measureGateway, type PairedFigures, type StreamMemory } from "./gateway.js";
 import { measureMemory } from "./memory.js";
 import { measureBackoff, measureOverhead, measureScoped } from "./overhead.js";
@@ -383,9 +383,7 @@ for (const [label, f] of [
   ["JSON", g.json],
   ["SSE", g.sse],
 ] as const) {
-  console.log(
-    `   ${label}: ratio of each round at once ${fixedEach(f.sharedRatios)}; CPU busy ${percentEach(f.sharedCpuBusy)} %, the gateway's part ${percentEach(f.gatewayCpuShare)} %; ratio of each round in turns ${fixedEach(f.turnRatios)}`,
-  );
+  console.log(`   ${label}: ${gatewayRounds(f)}`);
 }
 console.log(
   g.pinning
